@@ -22,7 +22,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// put key material in their `Debug` output or in a [`SignError`].
 pub trait Signer: Send + Sync + fmt::Debug {
     /// Signs `request`, adding whatever headers the signature scheme needs.
-    fn sign<'a>(&'a self, request: &'a mut reqwest::Request) -> BoxFuture<'a, Result<(), SignError>>;
+    fn sign<'a>(
+        &'a self,
+        request: &'a mut reqwest::Request,
+    ) -> BoxFuture<'a, Result<(), SignError>>;
 }
 
 /// Why a request could not be signed.

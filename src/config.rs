@@ -1,0 +1,441 @@
+//! [`OAuth2Config`]: the providers and cache settings, in code or from the
+//! environment.
+//!
+//! A provider `<NAME>` is discovered from variables `OAUTH2_<NAME>_<SETTING>`;
+//! its name is `<NAME>` in lower case (`OAUTH2_PAYMENTS_API_TOKEN_URL` gives
+//! provider `payments_api`). Each provider's variables are read with
+//! [`envy`] under the prefix `OAUTH2_<NAME>_`.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `OAUTH2_<NAME>_TOKEN_URL` | token endpoint, `http` or `https` (required) |
+//! | `OAUTH2_<NAME>_CLIENT_ID` | client id (required) |
+//! | `OAUTH2_<NAME>_CLIENT_SECRET` | client secret (this or the next is required) |
+//! | `OAUTH2_<NAME>_CLIENT_SECRET_FILE` | a file holding the secret (container secrets); surrounding white space is trimmed |
+//! | `OAUTH2_<NAME>_SCOPE` | space-separated scopes for the client credentials grant |
+//! | `OAUTH2_<NAME>_AUTH_METHOD` | `client_secret_basic` (default) or `client_secret_post` |
+//! | `OAUTH2_<NAME>_DEFAULT_LIFETIME_SECONDS` | lifetime assumed when a token response has no `expires_in` (default 300) |
+//! | `OAUTH2_<NAME>_TIMEOUT_SECONDS` | bound on a whole token request (default 10) |
+//! | `OAUTH2_<NAME>_CONNECT_TIMEOUT_SECONDS` | bound on connecting to the token endpoint (default 5) |
+//! | `OAUTH2_REFRESH_BUFFER_SECONDS` | refresh this long before expiry (default 60) |
+//!
+//! A missing or malformed variable is a [`ConfigError`] that names the
+//! variable and never repeats its value.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::oauth2::{AuthMethod, ProviderConfig, Secret};
+
+const PREFIX: &str = "OAUTH2_";
+const REFRESH_BUFFER: &str = "OAUTH2_REFRESH_BUFFER_SECONDS";
+
+/// Settings of the whole extension that are not per provider.
+const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER];
+
+/// The per-provider settings, longest first so that `_CLIENT_SECRET_FILE`
+/// is recognised before `_CLIENT_SECRET`.
+const SETTINGS: &[&str] = &[
+    "CONNECT_TIMEOUT_SECONDS",
+    "DEFAULT_LIFETIME_SECONDS",
+    "CLIENT_SECRET_FILE",
+    "TIMEOUT_SECONDS",
+    "CLIENT_SECRET",
+    "AUTH_METHOD",
+    "CLIENT_ID",
+    "TOKEN_URL",
+    "SCOPE",
+];
+
+/// Every OAuth2 provider and the cache settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_oauth2_client::OAuth2Config;
+///
+/// let config = OAuth2Config::from_vars([
+///     ("OAUTH2_PAYMENTS_TOKEN_URL", "https://auth.example.com/oauth/token"),
+///     ("OAUTH2_PAYMENTS_CLIENT_ID", "orders-service"),
+///     ("OAUTH2_PAYMENTS_CLIENT_SECRET", "s3cr3t"),
+///     ("OAUTH2_REFRESH_BUFFER_SECONDS", "30"),
+/// ])
+/// .unwrap();
+/// assert_eq!(config.provider_names().collect::<Vec<_>>(), ["payments"]);
+/// assert_eq!(config.get_refresh_buffer(), Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuth2Config {
+    pub(crate) providers: BTreeMap<String, ProviderConfig>,
+    pub(crate) refresh_buffer: Duration,
+}
+
+impl Default for OAuth2Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OAuth2Config {
+    /// Default for how long before expiry a token is refreshed.
+    pub const DEFAULT_REFRESH_BUFFER: Duration = Duration::from_secs(60);
+
+    /// No providers, a 60 s refresh buffer.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            providers: BTreeMap::new(),
+            refresh_buffer: Self::DEFAULT_REFRESH_BUFFER,
+        }
+    }
+
+    /// Adds (or replaces) provider `name`.
+    #[must_use]
+    pub fn provider(mut self, name: impl Into<String>, config: ProviderConfig) -> Self {
+        self.providers.insert(name.into(), config);
+        self
+    }
+
+    /// Refresh tokens this long before they expire (default 60 s).
+    #[must_use]
+    pub fn refresh_buffer(mut self, buffer: Duration) -> Self {
+        self.refresh_buffer = buffer;
+        self
+    }
+
+    /// The configured provider names, sorted.
+    pub fn provider_names(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+
+    /// Provider `name`'s settings.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.get(name)
+    }
+
+    /// The refresh buffer.
+    #[must_use]
+    pub fn get_refresh_buffer(&self) -> Duration {
+        self.refresh_buffer
+    }
+
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_os_vars(std::env::vars_os())
+    }
+
+    /// Reads the configuration from environment-style variables, the
+    /// process environment or any other source (a test, a merged `.env`).
+    /// Variables that do not start with `OAUTH2_` are ignored.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .collect();
+        Self::parse(&vars)
+    }
+
+    fn from_os_vars(vars: impl Iterator<Item = (OsString, OsString)>) -> Result<Self, ConfigError> {
+        let mut utf8 = BTreeMap::new();
+        for (key, value) in vars {
+            let Some(key) = key
+                .to_str()
+                .filter(|k| k.starts_with(PREFIX))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let value = value.into_string().map_err(|_| ConfigError::Invalid {
+                variable: key.clone(),
+                reason: "is not valid UTF-8".into(),
+            })?;
+            utf8.insert(key, value);
+        }
+        Self::parse(&utf8)
+    }
+
+    fn parse(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut config = Self::new();
+        if let Some(value) = vars.get(REFRESH_BUFFER) {
+            config.refresh_buffer =
+                Duration::from_secs(parse_seconds(REFRESH_BUFFER, value, true)?);
+        }
+
+        let mut names = BTreeSet::new();
+        for key in vars.keys() {
+            if GLOBAL_VARIABLES.contains(&key.as_str()) {
+                continue;
+            }
+            let rest = &key[PREFIX.len()..];
+            let name = SETTINGS
+                .iter()
+                .find_map(|setting| rest.strip_suffix(setting).and_then(|n| n.strip_suffix('_')))
+                .filter(|name| !name.is_empty())
+                .ok_or_else(|| ConfigError::Unknown {
+                    variable: key.clone(),
+                })?;
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(ConfigError::Invalid {
+                    variable: key.clone(),
+                    reason: "the provider name may only hold A-Z, 0-9 and _".into(),
+                });
+            }
+            names.insert(name.to_owned());
+        }
+
+        for name in names {
+            let prefix = format!("{PREFIX}{name}_");
+            let own = vars
+                .iter()
+                .filter(|(k, _)| {
+                    k.strip_prefix(&prefix)
+                        .is_some_and(|setting| SETTINGS.contains(&setting))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()));
+            let raw: ProviderVars = envy::prefixed(prefix.clone()).from_iter(own).map_err(|e| {
+                ConfigError::Invalid {
+                    variable: format!("{prefix}*"),
+                    reason: e.to_string(),
+                }
+            })?;
+            let provider = raw.into_provider(&prefix)?;
+            config.providers.insert(name.to_ascii_lowercase(), provider);
+        }
+        Ok(config)
+    }
+}
+
+/// One provider's variables as envy reads them. Every field is a string so
+/// that parsing, and its error messages, stay here and never echo a value.
+#[derive(Deserialize)]
+struct ProviderVars {
+    token_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_file: Option<String>,
+    scope: Option<String>,
+    auth_method: Option<String>,
+    default_lifetime_seconds: Option<String>,
+    timeout_seconds: Option<String>,
+    connect_timeout_seconds: Option<String>,
+}
+
+impl ProviderVars {
+    fn into_provider(self, prefix: &str) -> Result<ProviderConfig, ConfigError> {
+        let var = |setting: &str| format!("{prefix}{setting}");
+        let required = |value: Option<String>, setting: &str| {
+            value
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ConfigError::Missing {
+                    variable: var(setting),
+                })
+        };
+
+        let token_url = required(self.token_url, "TOKEN_URL")?;
+        let token_url = Url::parse(token_url.trim()).map_err(|e| ConfigError::Invalid {
+            variable: var("TOKEN_URL"),
+            reason: format!("is not a valid URL ({e})"),
+        })?;
+        if !matches!(token_url.scheme(), "http" | "https") {
+            return Err(ConfigError::Invalid {
+                variable: var("TOKEN_URL"),
+                reason: "must be an http or https URL".into(),
+            });
+        }
+        let client_id = required(self.client_id, "CLIENT_ID")?;
+
+        let secret = match (self.client_secret, self.client_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Conflict {
+                    first: var("CLIENT_SECRET"),
+                    second: var("CLIENT_SECRET_FILE"),
+                });
+            }
+            (Some(secret), None) if !secret.is_empty() => Secret::new(secret),
+            (None, Some(path)) if !path.trim().is_empty() => {
+                let path = path.trim();
+                let contents =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+                        variable: var("CLIENT_SECRET_FILE"),
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                let secret = contents.trim();
+                if secret.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        variable: var("CLIENT_SECRET_FILE"),
+                        reason: format!("the file {path} is empty"),
+                    });
+                }
+                Secret::new(secret)
+            }
+            _ => {
+                return Err(ConfigError::Missing {
+                    variable: var("CLIENT_SECRET"),
+                });
+            }
+        };
+
+        let mut provider = ProviderConfig::new(token_url, client_id.trim(), secret);
+        if let Some(scope) = self.scope {
+            provider = provider.scope(scope);
+        }
+        if let Some(method) = self.auth_method {
+            let method = AuthMethod::from_name(&method).ok_or_else(|| ConfigError::Invalid {
+                variable: var("AUTH_METHOD"),
+                reason: "must be client_secret_basic or client_secret_post".into(),
+            })?;
+            provider = provider.auth_method(method);
+        }
+        if let Some(value) = self.default_lifetime_seconds {
+            let name = var("DEFAULT_LIFETIME_SECONDS");
+            provider = provider
+                .default_lifetime(Duration::from_secs(parse_seconds(&name, &value, false)?));
+        }
+        if let Some(value) = self.timeout_seconds {
+            let name = var("TIMEOUT_SECONDS");
+            provider = provider.timeout(Duration::from_secs(parse_seconds(&name, &value, false)?));
+        }
+        if let Some(value) = self.connect_timeout_seconds {
+            let name = var("CONNECT_TIMEOUT_SECONDS");
+            provider =
+                provider.connect_timeout(Duration::from_secs(parse_seconds(&name, &value, false)?));
+        }
+        Ok(provider)
+    }
+}
+
+/// Whole seconds, at most one day; zero only where `zero_ok`.
+fn parse_seconds(variable: &str, value: &str, zero_ok: bool) -> Result<u64, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        variable: variable.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let seconds: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid("must be a whole number of seconds"))?;
+    if seconds == 0 && !zero_ok {
+        return Err(invalid("must be greater than 0"));
+    }
+    if seconds > 86_400 {
+        return Err(invalid("must be at most 86400 seconds"));
+    }
+    Ok(seconds)
+}
+
+/// Why the configuration cannot be read. Every variant names the variable;
+/// none repeats its value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required variable is missing or empty. Code `missing_variable`.
+    #[error("{variable} is required but not set")]
+    Missing {
+        /// The variable.
+        variable: String,
+    },
+    /// A variable's value is malformed. Code `invalid_variable`.
+    #[error("{variable} {reason}")]
+    Invalid {
+        /// The variable.
+        variable: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two variables that exclude each other are both set. Code `conflicting_variables`.
+    #[error("{first} and {second} are both set; set only one")]
+    Conflict {
+        /// The first variable.
+        first: String,
+        /// The second variable.
+        second: String,
+    },
+    /// A file named by a variable cannot be read. Code `unreadable_file`.
+    #[error("{variable} names {path}, which cannot be read: {source}")]
+    File {
+        /// The variable.
+        variable: String,
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An `OAUTH2_` variable that is no known setting. Code `unknown_variable`.
+    #[error(
+        "{variable} is not a known OAuth2 setting (expected OAUTH2_<NAME>_ followed by one of {}, or {})",
+        SETTINGS.join(", "),
+        GLOBAL_VARIABLES.join(", ")
+    )]
+    Unknown {
+        /// The variable.
+        variable: String,
+    },
+}
+
+impl ConfigError {
+    /// The variable the error is about (the first one, for a conflict).
+    #[must_use]
+    pub fn variable(&self) -> &str {
+        match self {
+            Self::Missing { variable }
+            | Self::Invalid { variable, .. }
+            | Self::File { variable, .. }
+            | Self::Unknown { variable } => variable,
+            Self::Conflict { first, .. } => first,
+        }
+    }
+
+    /// A stable snake_case code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing { .. } => "missing_variable",
+            Self::Invalid { .. } => "invalid_variable",
+            Self::Conflict { .. } => "conflicting_variables",
+            Self::File { .. } => "unreadable_file",
+            Self::Unknown { .. } => "unknown_variable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStringExt;
+
+    use super::*;
+
+    #[test]
+    fn non_utf8_value_is_named_not_shown() {
+        let vars = vec![(
+            OsString::from("OAUTH2_X_TOKEN_URL"),
+            OsString::from_vec(vec![0xff, 0xfe]),
+        )];
+        let err = OAuth2Config::from_os_vars(vars.into_iter()).expect_err("invalid");
+        assert_eq!(err.to_string(), "OAUTH2_X_TOKEN_URL is not valid UTF-8");
+    }
+
+    #[test]
+    fn seconds_are_bounded() {
+        assert_eq!(parse_seconds("V", " 30 ", false).expect("ok"), 30);
+        assert!(parse_seconds("V", "0", false).is_err());
+        assert_eq!(parse_seconds("V", "0", true).expect("ok"), 0);
+        assert!(parse_seconds("V", "-1", true).is_err());
+        assert!(parse_seconds("V", "99999999999999999999999", true).is_err());
+        assert!(parse_seconds("V", "86401", true).is_err());
+    }
+}

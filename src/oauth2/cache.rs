@@ -1,0 +1,497 @@
+//! The token cache: one [`Slot`] per key, with expiry, background refresh
+//! and single flight.
+//!
+//! A key is provider + grant (+ for token exchange a SHA-256 digest of the
+//! exchange parameters, see [`token_exchange::cache_digest`]). Each slot
+//! keeps its current token in an [`ArcSwapOption`], so a cache hit is one
+//! atomic load and a clock read: it takes no lock, in particular none that a
+//! refresh holds. Writers (a finished token request, an invalidation after
+//! 401, `clear_cache`) serialise on the slot's small `flight` mutex, which is
+//! never held across an `.await`.
+//!
+//! Timing, with `refresh_at = expires_at - buffer`:
+//!
+//! * before `refresh_at`: the cached token is returned;
+//! * between `refresh_at` and `expires_at`: the cached token is returned at
+//!   once and one background refresh is started (if none runs and the last
+//!   failed refresh is not too recent);
+//! * missing or expired: the caller waits on the slot's single in-flight
+//!   request, started by the first such caller.
+//!
+//! The token request runs in its own task, so a caller that gives up (a
+//! dropped future, a request timeout) cancels neither the request nor the
+//! other waiters. A failure is handed to every waiter and leaves the slot
+//! clean: the next call starts a new request.
+//!
+//! [`token_exchange::cache_digest`]: super::token_exchange::cache_digest
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+
+use super::clock::Clock;
+use super::error::OAuth2Error;
+use super::token::{AccessToken, TokenData};
+
+/// After a background refresh fails, how long the slot waits before trying
+/// again while its token is still valid.
+pub(crate) const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Which grant a cached token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Grant {
+    ClientCredentials,
+    TokenExchange,
+}
+
+/// What identifies a cached token. Its `Display` is safe for logs: the
+/// subject is shown as the first bytes of its digest only.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CacheKey {
+    pub(crate) provider: Arc<str>,
+    pub(crate) grant: Grant,
+    pub(crate) subject: Option<[u8; 32]>,
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.grant, &self.subject) {
+            (Grant::ClientCredentials, _) => write!(f, "{}/client_credentials", self.provider),
+            (Grant::TokenExchange, Some(digest)) => {
+                write!(f, "{}/token_exchange/sha256:", self.provider)?;
+                digest[..6].iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+            (Grant::TokenExchange, None) => write!(f, "{}/token_exchange", self.provider),
+        }
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+type FlightResult = Result<AccessToken, OAuth2Error>;
+type Flight = Shared<BoxFuture<'static, FlightResult>>;
+
+/// The token request a slot should make when it needs a token.
+pub(crate) type Request = BoxFuture<'static, Result<TokenData, OAuth2Error>>;
+
+/// One cache entry: the current token and the request in flight, if any.
+pub(crate) struct Slot {
+    key: CacheKey,
+    clock: Arc<dyn Clock>,
+    current: ArcSwapOption<TokenData>,
+    /// The in-flight request and the generation it was started in.
+    flight: Mutex<Option<(u64, Flight)>>,
+    /// Set while a request is in flight: lets hits in the refresh window
+    /// skip the mutex.
+    refreshing: AtomicBool,
+    /// Bumped by `clear`, so that a request started before a clear does not
+    /// store its token after it.
+    generation: AtomicU64,
+    /// No background refresh before this instant (nanoseconds after `origin`).
+    retry_not_before: AtomicU64,
+    origin: Instant,
+}
+
+impl Slot {
+    pub(crate) fn new(key: CacheKey, clock: Arc<dyn Clock>) -> Self {
+        let origin = clock.now();
+        Self {
+            key,
+            clock,
+            current: ArcSwapOption::empty(),
+            flight: Mutex::new(None),
+            refreshing: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            retry_not_before: AtomicU64::new(0),
+            origin,
+        }
+    }
+
+    /// A valid token for this key: from the cache, or from `request` when
+    /// none is cached (or it expired). `request` is only called by the one
+    /// caller that starts a token request.
+    pub(crate) async fn get(self: &Arc<Self>, request: impl FnOnce() -> Request) -> FlightResult {
+        let now = self.clock.now();
+        let stale = {
+            let guard = self.current.load();
+            match guard.as_ref() {
+                Some(token) if now < token.refresh_at => return Ok(AccessToken(Arc::clone(token))),
+                Some(token) if now < token.expires_at => Some(Arc::clone(token)),
+                _ => None,
+            }
+        };
+        if let Some(token) = stale {
+            self.refresh_in_background(now, request);
+            return Ok(AccessToken(token));
+        }
+        self.wait(now, request).await
+    }
+
+    /// The cached token, whatever its age, without starting anything.
+    #[cfg(test)]
+    pub(crate) fn peek(&self) -> Option<Arc<TokenData>> {
+        self.current.load_full()
+    }
+
+    /// Drops `used` if it is still the cached token; a newer token that
+    /// another caller already fetched stays.
+    pub(crate) fn invalidate(&self, used: &AccessToken) {
+        let _flight = self.lock();
+        let current = self.current.load();
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &used.0)) {
+            self.current.store(None);
+            tracing::debug!(key = %self.key, "cached token dropped after the upstream refused it");
+        }
+    }
+
+    /// Forgets the cached token; a request in flight still answers its
+    /// waiters but no longer fills the cache.
+    pub(crate) fn clear(&self) {
+        let mut flight = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.current.store(None);
+        *flight = None;
+        self.refreshing.store(false, Ordering::Release);
+        self.retry_not_before.store(0, Ordering::Release);
+    }
+
+    /// Whether the slot holds a token that is still valid.
+    pub(crate) fn is_valid(&self) -> bool {
+        let now = self.clock.now();
+        self.current
+            .load()
+            .as_ref()
+            .is_some_and(|t| t.is_valid(now))
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, now: Instant, request: impl FnOnce() -> Request) {
+        if self.refreshing.load(Ordering::Acquire)
+            || self.nanos(now) < self.retry_not_before.load(Ordering::Acquire)
+        {
+            return;
+        }
+        let mut flight = self.lock();
+        if flight.is_none() {
+            tracing::debug!(key = %self.key, "refreshing token in the background");
+            *flight = Some(self.start(request));
+        }
+    }
+
+    async fn wait(
+        self: &Arc<Self>,
+        now: Instant,
+        request: impl FnOnce() -> Request,
+    ) -> FlightResult {
+        let flight = {
+            let mut flight = self.lock();
+            // A request may have finished between our load and the lock.
+            if let Some(token) = self.current.load().as_ref().filter(|t| t.is_valid(now)) {
+                return Ok(AccessToken(Arc::clone(token)));
+            }
+            match &*flight {
+                Some((_, running)) => running.clone(),
+                None => {
+                    let started = self.start(request);
+                    let running = started.1.clone();
+                    *flight = Some(started);
+                    running
+                }
+            }
+        };
+        flight.await
+    }
+
+    /// Spawns the token request; called with the flight lock held.
+    fn start(self: &Arc<Self>, request: impl FnOnce() -> Request) -> (u64, Flight) {
+        let generation = self.generation.load(Ordering::Acquire);
+        self.refreshing.store(true, Ordering::Release);
+        let slot = Arc::clone(self);
+        let work = request();
+        let task = tokio::spawn(async move {
+            let result = work.await;
+            slot.finish(generation, result)
+        });
+        let provider = self.key.provider.to_string();
+        let flight = async move {
+            task.await.unwrap_or_else(|e| {
+                Err(OAuth2Error::Internal {
+                    provider,
+                    reason: format!("the token request task stopped: {e}"),
+                })
+            })
+        }
+        .boxed()
+        .shared();
+        (generation, flight)
+    }
+
+    /// Stores the outcome of the request started in `generation`.
+    fn finish(&self, generation: u64, result: Result<TokenData, OAuth2Error>) -> FlightResult {
+        let mut flight = self.lock();
+        let current_generation = self.generation.load(Ordering::Acquire) == generation;
+        if current_generation {
+            *flight = None;
+            self.refreshing.store(false, Ordering::Release);
+        }
+        match result {
+            Ok(data) => {
+                let data = Arc::new(data);
+                if current_generation {
+                    self.current.store(Some(Arc::clone(&data)));
+                    self.retry_not_before.store(0, Ordering::Release);
+                }
+                Ok(AccessToken(data))
+            }
+            Err(error) => {
+                let now = self.clock.now();
+                if let Some(token) = self.current.load().as_ref().filter(|t| t.is_valid(now)) {
+                    let delay = REFRESH_RETRY_DELAY.min(token.expires_at - now);
+                    self.retry_not_before
+                        .store(self.nanos(now + delay), Ordering::Release);
+                    tracing::warn!(
+                        key = %self.key,
+                        code = error.code(),
+                        error = %error,
+                        valid_for_ms = (token.expires_at - now).as_millis() as u64,
+                        "token refresh failed; the cached token is still valid and stays in use"
+                    );
+                } else {
+                    tracing::warn!(key = %self.key, code = error.code(), error = %error, "token request failed");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<(u64, Flight)>> {
+        // Nothing panics while the lock is held; recover rather than poison.
+        self.flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use reqwest::StatusCode;
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+    use crate::oauth2::clock::ManualClock;
+    use crate::oauth2::secret::Secret;
+
+    struct Fixture {
+        clock: Arc<ManualClock>,
+        slot: Arc<Slot>,
+        requests: Arc<AtomicUsize>,
+    }
+
+    fn fixture() -> Fixture {
+        let clock = Arc::new(ManualClock::new());
+        let key = CacheKey {
+            provider: "p".into(),
+            grant: Grant::ClientCredentials,
+            subject: None,
+        };
+        Fixture {
+            slot: Arc::new(Slot::new(key, clock.clone())),
+            clock,
+            requests: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// A request that issues `tok-N` living 100 s, refreshed at 60 s.
+    fn issue(f: &Fixture) -> impl FnOnce() -> Request + use<> {
+        let clock = f.clock.clone();
+        let requests = f.requests.clone();
+        move || {
+            async move {
+                let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+                let now = clock.now();
+                let secret = format!("tok-{n}");
+                Ok(TokenData {
+                    header: HeaderValue::try_from(format!("Bearer {secret}")).expect("header"),
+                    secret: Secret::new(secret),
+                    scope: None,
+                    issued_token_type: None,
+                    expires_at: now + Duration::from_secs(100),
+                    refresh_at: now + Duration::from_secs(60),
+                })
+            }
+            .boxed()
+        }
+    }
+
+    fn fail(f: &Fixture) -> impl FnOnce() -> Request + use<> {
+        let requests = f.requests.clone();
+        move || {
+            async move {
+                requests.fetch_add(1, Ordering::SeqCst);
+                Err(OAuth2Error::TokenEndpointError {
+                    provider: "p".into(),
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    body: Default::default(),
+                })
+            }
+            .boxed()
+        }
+    }
+
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn hit_before_refresh_at_makes_no_request() {
+        let f = fixture();
+        assert_eq!(
+            f.slot.get(issue(&f)).await.expect("token").secret(),
+            "tok-1"
+        );
+        f.clock.advance(Duration::from_secs(59));
+        assert_eq!(
+            f.slot.get(issue(&f)).await.expect("token").secret(),
+            "tok-1"
+        );
+        assert_eq!(f.requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn refresh_window_serves_cached_token_and_refreshes_once_in_background() {
+        let f = fixture();
+        f.slot.get(issue(&f)).await.expect("token");
+        f.clock.advance(Duration::from_secs(61));
+        for _ in 0..5 {
+            assert_eq!(
+                f.slot.get(issue(&f)).await.expect("token").secret(),
+                "tok-1"
+            );
+        }
+        settle().await;
+        assert_eq!(
+            f.requests.load(Ordering::SeqCst),
+            2,
+            "one background refresh"
+        );
+        assert_eq!(
+            f.slot.get(issue(&f)).await.expect("token").secret(),
+            "tok-2"
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_token_makes_the_caller_wait_for_a_new_one() {
+        let f = fixture();
+        f.slot.get(issue(&f)).await.expect("token");
+        f.clock.advance(Duration::from_secs(100));
+        assert_eq!(
+            f.slot.get(issue(&f)).await.expect("token").secret(),
+            "tok-2"
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_background_refresh_keeps_serving_and_backs_off() {
+        let f = fixture();
+        f.slot.get(issue(&f)).await.expect("token");
+        f.clock.advance(Duration::from_secs(61));
+        assert_eq!(
+            f.slot.get(fail(&f)).await.expect("cached").secret(),
+            "tok-1"
+        );
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        // Within the retry delay: no new attempt, still the old token.
+        assert_eq!(
+            f.slot.get(fail(&f)).await.expect("cached").secret(),
+            "tok-1"
+        );
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        // After it, the next call tries again and succeeds.
+        f.clock.advance(REFRESH_RETRY_DELAY);
+        f.slot.get(issue(&f)).await.expect("cached");
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 3);
+        assert_eq!(f.slot.get(issue(&f)).await.expect("new").secret(), "tok-3");
+    }
+
+    #[tokio::test]
+    async fn failure_on_cold_cache_reaches_the_caller_and_poisons_nothing() {
+        let f = fixture();
+        let err = f.slot.get(fail(&f)).await.expect_err("fails");
+        assert_eq!(err.code(), "token_endpoint_error");
+        assert_eq!(
+            f.slot.get(issue(&f)).await.expect("retry works").secret(),
+            "tok-2"
+        );
+    }
+
+    #[tokio::test]
+    async fn invalidate_drops_only_the_token_it_names() {
+        let f = fixture();
+        let first = f.slot.get(issue(&f)).await.expect("token");
+        f.slot.invalidate(&first);
+        let second = f.slot.get(issue(&f)).await.expect("token");
+        assert_eq!(second.secret(), "tok-2");
+        f.slot.invalidate(&first); // stale: tok-2 stays
+        assert_eq!(
+            f.slot
+                .peek()
+                .map(|t| t.secret.expose_secret().to_owned())
+                .as_deref(),
+            Some("tok-2")
+        );
+    }
+
+    #[tokio::test]
+    async fn clear_discards_a_token_from_a_request_started_before() {
+        let f = fixture();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let gated = {
+            let inner = issue(&f);
+            move || {
+                async move {
+                    let _ = rx.await;
+                    inner().await
+                }
+                .boxed()
+            }
+        };
+        let slot = f.slot.clone();
+        let waiter = tokio::spawn(async move { slot.get(gated).await });
+        settle().await;
+        f.slot.clear();
+        let _ = tx.send(());
+        assert_eq!(
+            waiter.await.expect("join").expect("token").secret(),
+            "tok-1"
+        );
+        assert!(f.slot.peek().is_none(), "cleared slot stays empty");
+    }
+
+    #[test]
+    fn key_display_hides_the_subject() {
+        let key = CacheKey {
+            provider: "p".into(),
+            grant: Grant::TokenExchange,
+            subject: Some([0xab; 32]),
+        };
+        assert_eq!(key.to_string(), "p/token_exchange/sha256:abababababab");
+    }
+}

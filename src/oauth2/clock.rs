@@ -1,0 +1,72 @@
+//! The time source behind token expiry, so that tests can move time.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Where the token cache reads the current time.
+///
+/// Expiry is kept as an [`Instant`] taken when the token request was sent,
+/// so it is immune to wall-clock jumps. The default is [`SystemClock`];
+/// tests pass a [`ManualClock`] to
+/// [`OAuth2ServiceBuilder::clock`](crate::OAuth2ServiceBuilder::clock) and
+/// move time forward without sleeping.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+}
+
+/// The monotonic system clock ([`Instant::now`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A clock that only moves when told to.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_oauth2_client::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let start = clock.now();
+/// clock.advance(Duration::from_secs(30));
+/// assert_eq!(clock.now() - start, Duration::from_secs(30));
+/// ```
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<Instant>,
+}
+
+impl ManualClock {
+    /// A manual clock that starts at the current instant.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            now: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,175 @@
+//! The one place that POSTs to a token endpoint and reads its answer
+//! (RFC 6749 §3.2, §5.1, §5.2).
+//!
+//! Every grant builds its form parameters and hands them here; this module
+//! adds client authentication (§2.3.1), sends the request, reads at most
+//! [`MAX_RESPONSE_BYTES`] of the answer, and turns it into a cached token or
+//! an [`OAuth2Error`].
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use url::form_urlencoded;
+
+use super::clock::Clock;
+use super::error::{OAuth2Error, TokenEndpointErrorBody};
+use super::response::parse_token_response;
+use super::token::{TokenData, schedule};
+use super::types::{AuthMethod, ProviderConfig};
+
+/// The largest token endpoint answer read; a longer one is refused while
+/// it is being read, so a hostile server cannot make the client buffer
+/// megabytes.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Requests a token with the grant's `params` and returns it ready to cache.
+///
+/// The lifetime is measured from the moment the request was sent, so the
+/// time spent waiting for the answer never makes a token look fresher than
+/// it is.
+pub(crate) async fn request_token(
+    http: &reqwest::Client,
+    provider: &str,
+    config: &ProviderConfig,
+    params: &[(&str, &str)],
+    clock: &dyn Clock,
+    refresh_buffer: Duration,
+) -> Result<TokenData, OAuth2Error> {
+    let (request, body) = build_request(http, config, params);
+    let sent_at = clock.now();
+    let response = request
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| OAuth2Error::transport(provider, e))?;
+    let status = response.status();
+    let body = read_capped(response, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| match e {
+            ReadError::Transport(e) => OAuth2Error::transport(provider, e),
+            ReadError::TooLarge => OAuth2Error::invalid_response(
+                provider,
+                status,
+                format!("body exceeds {MAX_RESPONSE_BYTES} bytes"),
+            ),
+        })?;
+
+    if !status.is_success() {
+        return Err(OAuth2Error::TokenEndpointError {
+            provider: provider.to_owned(),
+            status,
+            body: TokenEndpointErrorBody::parse(&body),
+        });
+    }
+
+    let parsed = parse_token_response(&body)
+        .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
+    let lifetime = parsed.expires_in.unwrap_or(config.default_lifetime);
+    let (expires_at, refresh_at) = schedule(sent_at, lifetime, refresh_buffer);
+    let mut header = HeaderValue::try_from(format!(
+        "Bearer {}",
+        parsed.access_token.expose_secret()
+    ))
+    .map_err(|_| {
+        OAuth2Error::invalid_response(provider, status, "access_token cannot be sent in a header")
+    })?;
+    header.set_sensitive(true);
+    tracing::debug!(
+        provider,
+        lifetime_secs = lifetime.as_secs(),
+        expires_in_sent = parsed.expires_in.is_some(),
+        "token issued"
+    );
+    Ok(TokenData {
+        secret: parsed.access_token,
+        header,
+        scope: parsed.scope,
+        issued_token_type: parsed.issued_token_type,
+        expires_at,
+        refresh_at,
+    })
+}
+
+/// The POST with client authentication (RFC 6749 §2.3.1) and the form body.
+fn build_request(
+    http: &reqwest::Client,
+    config: &ProviderConfig,
+    params: &[(&str, &str)],
+) -> (reqwest::RequestBuilder, String) {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.extend_pairs(params);
+    let mut request = http
+        .post(config.token_url.clone())
+        .header(ACCEPT, "application/json")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+    match config.auth_method {
+        AuthMethod::ClientSecretBasic => {
+            request = request.header(
+                AUTHORIZATION,
+                basic_credentials(&config.client_id, config.client_secret.expose_secret()),
+            );
+        }
+        AuthMethod::ClientSecretPost => {
+            form.append_pair("client_id", &config.client_id);
+            form.append_pair("client_secret", config.client_secret.expose_secret());
+        }
+    }
+    (request, form.finish())
+}
+
+/// `Authorization: Basic` with the client id and secret each
+/// form-urlencoded before they are joined and base64-encoded, as RFC 6749
+/// §2.3.1 requires (a `:` or `%` in a secret would otherwise break it).
+pub(crate) fn basic_credentials(client_id: &str, client_secret: &str) -> HeaderValue {
+    let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    let secret: String = form_urlencoded::byte_serialize(client_secret.as_bytes()).collect();
+    let encoded = STANDARD.encode(format!("{id}:{secret}"));
+    let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
+enum ReadError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body, giving up as soon as it passes `limit` bytes.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_form_encode_before_base64() {
+        // RFC 6749 §2.3.1 / Appendix B: "a:b c" is sent as "a%3Ab+c".
+        let value = basic_credentials("client:1", "s3cr3t: %x");
+        assert!(value.is_sensitive());
+        let encoded = value
+            .to_str()
+            .expect("ascii")
+            .strip_prefix("Basic ")
+            .expect("basic");
+        let decoded = String::from_utf8(STANDARD.decode(encoded).expect("base64")).expect("utf8");
+        assert_eq!(decoded, "client%3A1:s3cr3t%3A+%25x");
+    }
+}

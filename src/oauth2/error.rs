@@ -1,0 +1,357 @@
+//! [`OAuth2Error`]: every way getting a token or calling an upstream can fail.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+
+use crate::http_signature::SignError;
+
+/// The longest server-supplied text (`error`, `error_description`) kept.
+const MAX_SERVER_TEXT: usize = 256;
+
+/// The RFC 6749 §5.2 error body of a token endpoint that refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenEndpointErrorBody {
+    /// The `error` code, such as `invalid_client` or `invalid_grant`.
+    pub error: Option<String>,
+    /// The human-readable `error_description`.
+    pub error_description: Option<String>,
+    /// The `error_uri`.
+    pub error_uri: Option<String>,
+}
+
+impl TokenEndpointErrorBody {
+    /// Reads the §5.2 fields from a JSON body; anything else yields all `None`.
+    ///
+    /// Server text is cut to 256 characters and stripped of control
+    /// characters before it can reach a log line.
+    pub(crate) fn parse(body: &[u8]) -> Self {
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
+        else {
+            return Self::default();
+        };
+        let field = |name: &str| map.get(name).and_then(|v| v.as_str()).map(sanitize);
+        Self {
+            error: field("error"),
+            error_description: field("error_description"),
+            error_uri: field("error_uri"),
+        }
+    }
+}
+
+/// Keeps server-supplied text printable and short.
+pub(crate) fn sanitize(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_SERVER_TEXT)
+        .collect()
+}
+
+/// An error from the OAuth2 extension.
+///
+/// Every variant has a stable [`code`](Self::code) for callers and metrics,
+/// the [`provider`](Self::provider) it concerns and, where an HTTP answer
+/// caused it, the [`status`](Self::status). Messages never contain a client
+/// secret, an access token, a subject token or a URL's query string.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuth2Error {
+    /// No provider of that name is configured. Code `unknown_provider`.
+    #[error("no OAuth2 provider named `{provider}` is configured")]
+    UnknownProvider {
+        /// The name that was asked for.
+        provider: String,
+    },
+
+    /// The configuration passed to the service is unusable. Code `invalid_config`.
+    #[error("OAuth2 provider `{provider}` is misconfigured: {reason}")]
+    InvalidConfig {
+        /// The provider concerned.
+        provider: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The token request could not be sent or its answer not read
+    /// (connection refused, DNS failure, timeout). Code `token_request_failed`.
+    #[error("token request for provider `{provider}` failed: {source}")]
+    TokenRequestFailed {
+        /// The provider concerned.
+        provider: String,
+        /// The transport error (its URL removed).
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
+
+    /// The token endpoint answered with a non-2xx status.
+    /// Code `token_endpoint_error`.
+    #[error(
+        "token endpoint of provider `{provider}` answered {status}{}",
+        describe(body)
+    )]
+    TokenEndpointError {
+        /// The provider concerned.
+        provider: String,
+        /// The HTTP status of the answer.
+        status: StatusCode,
+        /// The RFC 6749 §5.2 fields, when the body carried them.
+        body: TokenEndpointErrorBody,
+    },
+
+    /// The token endpoint answered 2xx with a body that is not a usable
+    /// token response. Code `invalid_token_response`.
+    #[error("token endpoint of provider `{provider}` sent an invalid token response: {reason}")]
+    InvalidTokenResponse {
+        /// The provider concerned.
+        provider: String,
+        /// The HTTP status of the answer.
+        status: StatusCode,
+        /// What is wrong with it (never the token itself).
+        reason: String,
+    },
+
+    /// The upstream API refused the request with 401 even after a fresh
+    /// token was fetched and the request retried once. Code `unauthorized`.
+    #[error(
+        "upstream refused the request for provider `{provider}` with {status} after a retry with a fresh token"
+    )]
+    Unauthorized {
+        /// The provider concerned.
+        provider: String,
+        /// The upstream's status (401).
+        status: StatusCode,
+    },
+
+    /// The request could not be signed. Code `signing_failed`.
+    #[error("signing the request for provider `{provider}` failed: {source}")]
+    SigningFailed {
+        /// The provider concerned.
+        provider: String,
+        /// What the signer reported.
+        #[source]
+        source: Arc<SignError>,
+    },
+
+    /// The caller's request is malformed (URL, header, body). Code `invalid_request`.
+    #[error("invalid request for provider `{provider}`: {reason}")]
+    InvalidRequest {
+        /// The provider concerned.
+        provider: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Sending the request to the upstream API failed. Code `request_failed`.
+    #[error("request to the upstream of provider `{provider}` failed: {source}")]
+    RequestFailed {
+        /// The provider concerned.
+        provider: String,
+        /// The transport error (its URL removed).
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
+
+    /// A background task of the cache stopped unexpectedly. Code `internal`.
+    #[error("internal error for provider `{provider}`: {reason}")]
+    Internal {
+        /// The provider concerned.
+        provider: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+fn describe(body: &TokenEndpointErrorBody) -> String {
+    match (&body.error, &body.error_description) {
+        (Some(e), Some(d)) => format!(": {e} ({d})"),
+        (Some(e), None) => format!(": {e}"),
+        (None, Some(d)) => format!(": {d}"),
+        (None, None) => String::new(),
+    }
+}
+
+impl OAuth2Error {
+    /// A stable snake_case code for callers, logs and metrics.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownProvider { .. } => "unknown_provider",
+            Self::InvalidConfig { .. } => "invalid_config",
+            Self::TokenRequestFailed { .. } => "token_request_failed",
+            Self::TokenEndpointError { .. } => "token_endpoint_error",
+            Self::InvalidTokenResponse { .. } => "invalid_token_response",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::SigningFailed { .. } => "signing_failed",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::RequestFailed { .. } => "request_failed",
+            Self::Internal { .. } => "internal",
+        }
+    }
+
+    /// The provider the error concerns.
+    #[must_use]
+    pub fn provider(&self) -> &str {
+        match self {
+            Self::UnknownProvider { provider }
+            | Self::InvalidConfig { provider, .. }
+            | Self::TokenRequestFailed { provider, .. }
+            | Self::TokenEndpointError { provider, .. }
+            | Self::InvalidTokenResponse { provider, .. }
+            | Self::Unauthorized { provider, .. }
+            | Self::SigningFailed { provider, .. }
+            | Self::InvalidRequest { provider, .. }
+            | Self::RequestFailed { provider, .. }
+            | Self::Internal { provider, .. } => provider,
+        }
+    }
+
+    /// The HTTP status that caused the error, when one did.
+    #[must_use]
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::TokenEndpointError { status, .. }
+            | Self::InvalidTokenResponse { status, .. }
+            | Self::Unauthorized { status, .. } => Some(*status),
+            Self::TokenRequestFailed { source, .. } | Self::RequestFailed { source, .. } => {
+                source.status()
+            }
+            _ => None,
+        }
+    }
+
+    /// The token endpoint's RFC 6749 §5.2 `error` code, when it sent one.
+    #[must_use]
+    pub fn oauth_error(&self) -> Option<&str> {
+        match self {
+            Self::TokenEndpointError { body, .. } => body.error.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The token endpoint's RFC 6749 §5.2 `error_description`, when it sent one.
+    #[must_use]
+    pub fn error_description(&self) -> Option<&str> {
+        match self {
+            Self::TokenEndpointError { body, .. } => body.error_description.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed: transport failures, 5xx,
+    /// 408 and 429 are; a refused client or grant is not.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::TokenRequestFailed { .. } | Self::RequestFailed { .. } => true,
+            Self::TokenEndpointError { status, .. } => {
+                status.is_server_error()
+                    || *status == StatusCode::REQUEST_TIMEOUT
+                    || *status == StatusCode::TOO_MANY_REQUESTS
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the token endpoint could not be reached or did not answer in
+    /// time (as opposed to answering with a refusal).
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::TokenRequestFailed { .. } => true,
+            Self::TokenEndpointError { status, .. } => status.is_server_error(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn transport(provider: &str, error: reqwest::Error) -> Self {
+        Self::TokenRequestFailed {
+            provider: provider.to_owned(),
+            source: Arc::new(error.without_url()),
+        }
+    }
+
+    pub(crate) fn invalid_response(
+        provider: &str,
+        status: StatusCode,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::InvalidTokenResponse {
+            provider: provider.to_owned(),
+            status,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn invalid_request(provider: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            provider: provider.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The whole source chain as one line, for logs.
+    #[must_use]
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = StdError::source(self);
+        while let Some(s) = source {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            source = s.source();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc6749_error_body_and_sanitizes_it() {
+        let body = br#"{"error":"invalid_client","error_description":"bad\ncreds","error_uri":"https://e/x"}"#;
+        let parsed = TokenEndpointErrorBody::parse(body);
+        assert_eq!(parsed.error.as_deref(), Some("invalid_client"));
+        assert_eq!(parsed.error_description.as_deref(), Some("badcreds"));
+        assert_eq!(parsed.error_uri.as_deref(), Some("https://e/x"));
+        assert_eq!(
+            TokenEndpointErrorBody::parse(b"<html>"),
+            TokenEndpointErrorBody::default()
+        );
+        let long = format!(r#"{{"error":"{}"}}"#, "x".repeat(10_000));
+        assert_eq!(
+            TokenEndpointErrorBody::parse(long.as_bytes())
+                .error
+                .map(|e| e.len()),
+            Some(256)
+        );
+    }
+
+    #[test]
+    fn codes_are_stable_and_messages_name_the_status() {
+        let err = OAuth2Error::TokenEndpointError {
+            provider: "payments".into(),
+            status: StatusCode::BAD_REQUEST,
+            body: TokenEndpointErrorBody {
+                error: Some("invalid_client".into()),
+                error_description: Some("unknown client".into()),
+                error_uri: None,
+            },
+        };
+        assert_eq!(err.code(), "token_endpoint_error");
+        assert_eq!(err.provider(), "payments");
+        assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(err.oauth_error(), Some("invalid_client"));
+        assert!(!err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "token endpoint of provider `payments` answered 400 Bad Request: invalid_client (unknown client)"
+        );
+        let unknown = OAuth2Error::UnknownProvider {
+            provider: "x".into(),
+        };
+        assert_eq!(unknown.code(), "unknown_provider");
+        assert_eq!(unknown.status(), None);
+    }
+}

@@ -1,0 +1,29 @@
+//! The OAuth2 extension: token acquisition, caching and authenticated
+//! requests.
+//!
+//! One file per concept: the grants ([`client_credentials`],
+//! [`token_exchange`]) build form parameters; [`endpoint`] is the one place
+//! that talks to a token endpoint; [`response`] parses what it answers;
+//! [`cache`] holds tokens with single flight and background refresh;
+//! [`service`] ties them together behind [`OAuth2Service`].
+
+mod cache;
+mod client_credentials;
+mod clock;
+mod endpoint;
+mod error;
+mod options;
+mod response;
+mod secret;
+mod service;
+mod token;
+mod token_exchange;
+mod types;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{OAuth2Error, TokenEndpointErrorBody};
+pub use options::{ACCESS_TOKEN_TYPE, FetchOptions, TokenExchangeOptions};
+pub use secret::Secret;
+pub use service::{OAuth2Service, OAuth2ServiceBuilder};
+pub use token::AccessToken;
+pub use types::{AuthMethod, ProviderConfig};

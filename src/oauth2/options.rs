@@ -1,0 +1,255 @@
+//! Per-call options: [`FetchOptions`] for an upstream request and
+//! [`TokenExchangeOptions`] for RFC 8693 token exchange.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+use super::secret::Secret;
+use crate::http_signature::Signer;
+
+/// The RFC 8693 §3 token type URI of an OAuth 2.0 access token.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// The parameters of a token exchange request (RFC 8693 §2.1).
+///
+/// The subject token (and actor token) are [`Secret`]s: they never appear
+/// in `Debug` output, and the cache keys the exchanged token by a SHA-256
+/// digest of them, never by their value.
+///
+/// ```
+/// use axum_oauth2_client::TokenExchangeOptions;
+///
+/// let exchange = TokenExchangeOptions::new("eyJhbGciOi...")
+///     .audience("https://api.example.com")
+///     .scope("orders:read");
+/// assert_eq!(exchange.subject_token_type, "urn:ietf:params:oauth:token-type:access_token");
+/// assert!(!format!("{exchange:?}").contains("eyJ"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenExchangeOptions {
+    /// The token that represents the party on whose behalf the request is made.
+    pub subject_token: Secret,
+    /// Its type URI (default [`ACCESS_TOKEN_TYPE`]).
+    pub subject_token_type: String,
+    /// Logical names of the target services (`audience`, repeatable).
+    pub audience: Vec<String>,
+    /// URIs of the target resources (`resource`, repeatable).
+    pub resource: Vec<String>,
+    /// Space-separated scopes requested for the issued token.
+    pub scope: Option<String>,
+    /// The type of token requested (`requested_token_type`).
+    pub requested_token_type: Option<String>,
+    /// A token that represents the acting party (`actor_token`).
+    pub actor_token: Option<Secret>,
+    /// The actor token's type URI; required by RFC 8693 when an actor token is sent.
+    pub actor_token_type: Option<String>,
+}
+
+impl TokenExchangeOptions {
+    /// Exchange `subject_token`, an access token by default.
+    pub fn new(subject_token: impl Into<Secret>) -> Self {
+        Self {
+            subject_token: subject_token.into(),
+            subject_token_type: ACCESS_TOKEN_TYPE.to_owned(),
+            audience: Vec::new(),
+            resource: Vec::new(),
+            scope: None,
+            requested_token_type: None,
+            actor_token: None,
+            actor_token_type: None,
+        }
+    }
+
+    /// Sets the subject token's type URI.
+    #[must_use]
+    pub fn subject_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.subject_token_type = token_type.into();
+        self
+    }
+
+    /// Adds an `audience`.
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience.push(audience.into());
+        self
+    }
+
+    /// Adds a `resource`.
+    #[must_use]
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource.push(resource.into());
+        self
+    }
+
+    /// Sets the requested `scope`.
+    #[must_use]
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Sets the `requested_token_type`.
+    #[must_use]
+    pub fn requested_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.requested_token_type = Some(token_type.into());
+        self
+    }
+
+    /// Sets the `actor_token` and its `actor_token_type`.
+    #[must_use]
+    pub fn actor_token(mut self, token: impl Into<Secret>, token_type: impl Into<String>) -> Self {
+        self.actor_token = Some(token.into());
+        self.actor_token_type = Some(token_type.into());
+        self
+    }
+}
+
+impl fmt::Debug for TokenExchangeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenExchangeOptions")
+            .field("subject_token", &self.subject_token)
+            .field("subject_token_type", &self.subject_token_type)
+            .field("audience", &self.audience)
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .field("requested_token_type", &self.requested_token_type)
+            .field("actor_token", &self.actor_token)
+            .field("actor_token_type", &self.actor_token_type)
+            .finish()
+    }
+}
+
+/// How [`OAuth2Service::fetch`](crate::OAuth2Service::fetch) builds the
+/// upstream request.
+///
+/// Defaults: `GET`, no headers, no body, the provider's client credentials
+/// token, the provider's signer (if configured), the HTTP client's timeout.
+/// The body is [`Bytes`], so the request can be replayed after a 401.
+///
+/// ```
+/// use axum_oauth2_client::{FetchOptions, TokenExchangeOptions};
+/// use reqwest::Method;
+///
+/// let options = FetchOptions::default()
+///     .method(Method::POST)
+///     .header("x-request-id", "42")
+///     .json(&serde_json::json!({ "amount": 10 }))
+///     .token_exchange(TokenExchangeOptions::new("user-token"));
+/// ```
+#[derive(Clone, Default)]
+pub struct FetchOptions {
+    pub(crate) method: Method,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Bytes>,
+    pub(crate) token_exchange: Option<TokenExchangeOptions>,
+    pub(crate) signer: Option<Arc<dyn Signer>>,
+    pub(crate) timeout: Option<Duration>,
+    /// The first error a builder method met; `fetch` reports it.
+    pub(crate) invalid: Option<String>,
+}
+
+impl FetchOptions {
+    /// The HTTP method (default `GET`).
+    #[must_use]
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds a header. An invalid name or value makes `fetch` fail with
+    /// `invalid_request` (the value is not repeated in the message).
+    /// An `Authorization` header is replaced by the managed token.
+    #[must_use]
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
+            (Err(_), _) => self.fail("a header name is not a valid HTTP header name"),
+            (Ok(name), Err(_)) => self.fail(format!(
+                "the value of header `{name}` is not a valid HTTP header value"
+            )),
+        }
+        self
+    }
+
+    /// Adds every header of `headers`.
+    #[must_use]
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Sets a JSON body and `Content-Type: application/json`.
+    #[must_use]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => {
+                self.body = Some(Bytes::from(body));
+                self.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            Err(e) => self.fail(format!("the JSON body cannot be serialized: {e}")),
+        }
+        self
+    }
+
+    /// Uses a token obtained by exchanging the caller's subject token
+    /// (RFC 8693) instead of the provider's client credentials token.
+    #[must_use]
+    pub fn token_exchange(mut self, exchange: TokenExchangeOptions) -> Self {
+        self.token_exchange = Some(exchange);
+        self
+    }
+
+    /// Signs this request with `signer` (overrides the provider's signer).
+    #[must_use]
+    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Bounds this request (each attempt) to `timeout`.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn fail(&mut self, reason: impl Into<String>) {
+        if self.invalid.is_none() {
+            self.invalid = Some(reason.into());
+        }
+    }
+}
+
+impl fmt::Debug for FetchOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values and the body may carry caller secrets: names and sizes only.
+        let header_names: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
+        f.debug_struct("FetchOptions")
+            .field("method", &self.method)
+            .field("headers", &header_names)
+            .field("body_len", &self.body.as_ref().map(Bytes::len))
+            .field("token_exchange", &self.token_exchange)
+            .field("signer", &self.signer)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}

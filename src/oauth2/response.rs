@@ -1,0 +1,218 @@
+//! Parsing a successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1).
+//!
+//! Strict where it matters (an `access_token` that fits in a header, a
+//! `token_type` of Bearer in any case), lenient where servers differ
+//! (`expires_in` as a number or a numeric string, fractional or absent).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::secret::Secret;
+
+/// The longest lifetime believed; longer ones are cut to this so that a
+/// huge `expires_in` cannot overflow an `Instant` or outlive a key rotation.
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The fields of a token response the cache uses.
+#[derive(Debug)]
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: Secret,
+    /// The lifetime the server announced, clamped to `0..=MAX_LIFETIME`;
+    /// `None` when it sent no `expires_in`.
+    pub(crate) expires_in: Option<Duration>,
+    pub(crate) scope: Option<String>,
+    pub(crate) issued_token_type: Option<String>,
+}
+
+/// Parses a 2xx token response body. The error text names the field that
+/// is wrong and never contains the token.
+pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            "body is not JSON".to_owned()
+        } else {
+            format!("body is not valid JSON: {e}")
+        }
+    })?;
+    let Value::Object(map) = value else {
+        return Err("body is not a JSON object".to_owned());
+    };
+
+    let access_token = match map.get("access_token") {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        Some(Value::String(_)) => return Err("access_token is empty".to_owned()),
+        Some(_) => return Err("access_token is not a string".to_owned()),
+        None => return Err("access_token is missing".to_owned()),
+    };
+    // RFC 6750 §2.1: the token goes into `Authorization: Bearer <token>`,
+    // so it must be visible ASCII without spaces.
+    if !access_token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err("access_token contains characters that cannot be sent in a header".to_owned());
+    }
+
+    match map.get("token_type") {
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(Value::String(t)) => {
+            return Err(format!(
+                "token_type `{}` is not Bearer",
+                super::error::sanitize(t)
+            ));
+        }
+        Some(_) => return Err("token_type is not a string".to_owned()),
+        None => return Err("token_type is missing".to_owned()),
+    }
+
+    let expires_in = match map.get("expires_in") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(lifetime_from_number(n.as_f64(), n.as_i64())?),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            let number: f64 = s
+                .parse()
+                .map_err(|_| "expires_in is not a number".to_owned())?;
+            Some(lifetime_from_number(Some(number), s.parse::<i64>().ok())?)
+        }
+        Some(_) => return Err("expires_in is not a number".to_owned()),
+    };
+
+    let text = |name: &str| -> Result<Option<String>, String> {
+        match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{name} is not a string")),
+        }
+    };
+
+    Ok(TokenResponse {
+        access_token: Secret::new(access_token.as_str()),
+        expires_in,
+        scope: text("scope")?,
+        issued_token_type: text("issued_token_type")?,
+    })
+}
+
+/// Clamps a numeric `expires_in` to `0..=MAX_LIFETIME`, logging when it had to.
+fn lifetime_from_number(float: Option<f64>, int: Option<i64>) -> Result<Duration, String> {
+    let seconds = match (int, float) {
+        (Some(i), _) => i as f64,
+        (None, Some(f)) => f,
+        (None, None) => return Err("expires_in is not a number".to_owned()),
+    };
+    if !seconds.is_finite() {
+        return Err("expires_in is not a finite number".to_owned());
+    }
+    if seconds <= 0.0 {
+        tracing::warn!(
+            expires_in = seconds,
+            "token response has a non-positive expires_in; the token will not be reused"
+        );
+        return Ok(Duration::ZERO);
+    }
+    if seconds > MAX_LIFETIME.as_secs_f64() {
+        tracing::warn!(
+            expires_in = seconds,
+            max = MAX_LIFETIME.as_secs(),
+            "token response has an expires_in beyond the maximum; clamped"
+        );
+        return Ok(MAX_LIFETIME);
+    }
+    Ok(Duration::from_secs(seconds as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<TokenResponse, String> {
+        parse_token_response(body.as_bytes())
+    }
+
+    #[test]
+    fn reads_a_complete_response() {
+        let r = parse(r#"{"access_token":"abc","token_type":"Bearer","expires_in":3600,"scope":"a b","issued_token_type":"urn:x"}"#)
+            .expect("valid");
+        assert_eq!(r.access_token.expose_secret(), "abc");
+        assert_eq!(r.expires_in, Some(Duration::from_secs(3600)));
+        assert_eq!(r.scope.as_deref(), Some("a b"));
+        assert_eq!(r.issued_token_type.as_deref(), Some("urn:x"));
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive_and_required() {
+        assert!(parse(r#"{"access_token":"a","token_type":"bEaReR"}"#).is_ok());
+        assert_eq!(
+            parse(r#"{"access_token":"a","token_type":"mac"}"#).expect_err("mac"),
+            "token_type `mac` is not Bearer"
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"a"}"#).expect_err("missing"),
+            "token_type is missing"
+        );
+    }
+
+    #[test]
+    fn expires_in_is_lenient() {
+        let life = |v: &str| {
+            parse(&format!(
+                r#"{{"access_token":"a","token_type":"bearer","expires_in":{v}}}"#
+            ))
+            .map(|r| r.expires_in)
+        };
+        assert_eq!(life("\"3600\""), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(life("\" 60 \""), Ok(Some(Duration::from_secs(60))));
+        assert_eq!(life("59.9"), Ok(Some(Duration::from_secs(59))));
+        assert_eq!(life("0"), Ok(Some(Duration::ZERO)));
+        assert_eq!(life("-1"), Ok(Some(Duration::ZERO)));
+        assert_eq!(life("null"), Ok(None));
+        assert_eq!(life("18446744073709551615"), Ok(Some(MAX_LIFETIME)));
+        assert_eq!(life("1e300"), Ok(Some(MAX_LIFETIME)));
+        assert_eq!(
+            life("\"soon\""),
+            Err("expires_in is not a number".to_owned())
+        );
+        assert_eq!(
+            life("\"1e999\""),
+            Err("expires_in is not a finite number".to_owned())
+        );
+        assert_eq!(life("true"), Err("expires_in is not a number".to_owned()));
+        assert!(
+            life("1e309").is_err(),
+            "serde_json refuses an out-of-range number"
+        );
+        let absent = parse(r#"{"access_token":"a","token_type":"bearer"}"#).expect("valid");
+        assert_eq!(absent.expires_in, None);
+    }
+
+    #[test]
+    fn rejects_unusable_bodies_without_echoing_the_token() {
+        for (body, reason) in [
+            ("<html>oops</html>", "body is not JSON"),
+            ("", "body is not JSON"),
+            (r#"{"access_token":"abc"#, "body is not JSON"),
+            ("[1,2]", "body is not a JSON object"),
+            (r#"{"token_type":"bearer"}"#, "access_token is missing"),
+            (
+                r#"{"access_token":"","token_type":"bearer"}"#,
+                "access_token is empty",
+            ),
+            (
+                r#"{"access_token":42,"token_type":"bearer"}"#,
+                "access_token is not a string",
+            ),
+            (
+                r#"{"access_token":"a b\nc","token_type":"bearer"}"#,
+                "access_token contains characters that cannot be sent in a header",
+            ),
+            (
+                r#"{"access_token":"a","token_type":"bearer","scope":7}"#,
+                "scope is not a string",
+            ),
+        ] {
+            assert_eq!(parse(body).expect_err(body), reason, "{body}");
+        }
+        let invalid_utf8 =
+            parse_token_response(b"{\"access_token\":\"\xff\xfe\",\"token_type\":\"bearer\"}");
+        assert!(invalid_utf8.is_err());
+    }
+}

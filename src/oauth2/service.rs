@@ -1,0 +1,403 @@
+//! [`OAuth2Service`]: tokens per provider, and requests that carry them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use futures_util::FutureExt as _;
+use reqwest::header::AUTHORIZATION;
+use reqwest::{StatusCode, Url};
+
+use super::cache::{CacheKey, Grant, Slot};
+use super::clock::{Clock, SystemClock};
+use super::endpoint::request_token;
+use super::error::OAuth2Error;
+use super::options::{FetchOptions, TokenExchangeOptions};
+use super::token::AccessToken;
+use super::types::{ProviderConfig, redacted_url};
+use super::{client_credentials, token_exchange};
+use crate::config::OAuth2Config;
+use crate::http_signature::Signer;
+
+/// Gets, caches, refreshes and attaches OAuth2 access tokens.
+///
+/// Cheap to clone (an `Arc` inside) and `Send + Sync`: build one at
+/// start-up and share it. See the [crate docs](crate) for the cache's
+/// behaviour.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum_oauth2_client::{FetchOptions, OAuth2Config, OAuth2Service, ProviderConfig};
+///
+/// let config = OAuth2Config::new().provider(
+///     "payments",
+///     ProviderConfig::new("https://auth.example.com/token".parse()?, "orders", "s3cr3t"),
+/// );
+/// let oauth2 = OAuth2Service::new(config)?;
+/// let response = oauth2
+///     .fetch("payments", "https://api.example.com/v1/orders", FetchOptions::default())
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct OAuth2Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    providers: HashMap<Box<str>, Arc<Provider>>,
+    http: reqwest::Client,
+}
+
+/// One configured provider with its cache entries.
+struct Provider {
+    name: Arc<str>,
+    config: ProviderConfig,
+    /// Client for the token endpoint: the provider's timeouts, no redirects.
+    token_http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    refresh_buffer: Duration,
+    client_credentials: Arc<Slot>,
+    exchanges: DashMap<[u8; 32], Arc<Slot>>,
+}
+
+/// Builds an [`OAuth2Service`] with a custom clock or HTTP client.
+///
+/// Defaults: [`SystemClock`], and an HTTP client for upstream calls with
+/// rustls, a 10 s connect timeout and at most 10 redirects (the
+/// `Authorization` header is never carried to another origin).
+#[must_use]
+pub struct OAuth2ServiceBuilder {
+    config: OAuth2Config,
+    clock: Arc<dyn Clock>,
+    http: Option<reqwest::Client>,
+}
+
+impl OAuth2ServiceBuilder {
+    /// Reads time from `clock` (tests use [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sends upstream requests with `client` (its timeouts, proxies, TLS).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Builds the service. Fails with `invalid_config` when a provider's
+    /// settings are unusable or an HTTP client cannot be built.
+    pub fn build(self) -> Result<OAuth2Service, OAuth2Error> {
+        let http = match self.http {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| OAuth2Error::InvalidConfig {
+                    provider: String::new(),
+                    reason: format!("the HTTP client cannot be built: {e}"),
+                })?,
+        };
+        let mut providers = HashMap::new();
+        for (name, config) in self.config.providers {
+            let invalid = |reason: String| OAuth2Error::InvalidConfig {
+                provider: name.clone(),
+                reason,
+            };
+            if !matches!(config.token_url.scheme(), "http" | "https") {
+                return Err(invalid("the token URL must be http or https".into()));
+            }
+            if config.client_id.is_empty() {
+                return Err(invalid("the client id is empty".into()));
+            }
+            let token_http = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| invalid(format!("the token endpoint client cannot be built: {e}")))?;
+            let name: Arc<str> = name.as_str().into();
+            let key = CacheKey {
+                provider: name.clone(),
+                grant: Grant::ClientCredentials,
+                subject: None,
+            };
+            tracing::info!(
+                provider = %name,
+                token_url = %redacted_url(&config.token_url),
+                auth_method = config.auth_method.as_str(),
+                "OAuth2 provider configured"
+            );
+            providers.insert(
+                Box::from(&*name),
+                Arc::new(Provider {
+                    client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
+                    name,
+                    config,
+                    token_http,
+                    clock: self.clock.clone(),
+                    refresh_buffer: self.config.refresh_buffer,
+                    exchanges: DashMap::new(),
+                }),
+            );
+        }
+        Ok(OAuth2Service {
+            inner: Arc::new(Inner { providers, http }),
+        })
+    }
+}
+
+impl OAuth2Service {
+    /// A service for the providers of `config`, with the system clock and a
+    /// default HTTP client.
+    pub fn new(config: OAuth2Config) -> Result<Self, OAuth2Error> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, to set the clock or the HTTP client.
+    pub fn builder(config: OAuth2Config) -> OAuth2ServiceBuilder {
+        OAuth2ServiceBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            http: None,
+        }
+    }
+
+    /// The configured provider names.
+    pub fn providers(&self) -> impl Iterator<Item = &str> {
+        self.inner.providers.keys().map(|k| &**k)
+    }
+
+    /// A valid access token for `provider`: the client credentials token,
+    /// or with `exchange` a token exchanged for the caller's subject token.
+    ///
+    /// A cache hit clones one `Arc` and takes no lock. In the refresh window
+    /// the cached token is returned while one background refresh runs; a
+    /// missing or expired token makes the caller wait on the single request
+    /// in flight for its key.
+    pub async fn get_token(
+        &self,
+        provider: &str,
+        exchange: Option<&TokenExchangeOptions>,
+    ) -> Result<AccessToken, OAuth2Error> {
+        let provider = self.provider(provider)?;
+        let (_, token) = provider.token(exchange).await?;
+        Ok(token)
+    }
+
+    /// Sends a request to `url` with the provider's token attached.
+    ///
+    /// The request is built from `options`, gets `Authorization: Bearer …`
+    /// (marked sensitive), is then signed by the request's or the
+    /// provider's [`Signer`], and sent. On a 401 the token that was used is
+    /// dropped from the cache (unless another caller already replaced it), a
+    /// new one is obtained, and the request is rebuilt, re-signed and sent
+    /// once more; a second 401 fails with `unauthorized`. Every other status
+    /// is returned as it is.
+    pub async fn fetch(
+        &self,
+        provider: &str,
+        url: &str,
+        options: FetchOptions,
+    ) -> Result<reqwest::Response, OAuth2Error> {
+        let provider = self.provider(provider)?;
+        let name = &*provider.name;
+        if let Some(reason) = &options.invalid {
+            return Err(OAuth2Error::invalid_request(name, reason.clone()));
+        }
+        let url = Url::parse(url)
+            .map_err(|e| OAuth2Error::invalid_request(name, format!("the URL is invalid: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(OAuth2Error::invalid_request(
+                name,
+                "the URL must be http or https",
+            ));
+        }
+        let signer = options.signer.as_ref().or(provider.config.signer.as_ref());
+        let exchange = options.token_exchange.as_ref();
+
+        let (slot, token) = provider.token(exchange).await?;
+        let response = self.send(name, &url, &options, &token, signer).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+
+        tracing::info!(provider = name, url = %redacted_url(&url), "upstream answered 401; retrying once with a new token");
+        slot.invalidate(&token);
+        let (_, token) = provider.token(exchange).await?;
+        let response = self.send(name, &url, &options, &token, signer).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            return Err(OAuth2Error::Unauthorized {
+                provider: name.to_owned(),
+                status: response.status(),
+            });
+        }
+        Ok(response)
+    }
+
+    /// Forgets cached tokens: those of `provider`, or all with `None`.
+    /// Requests in flight still answer their callers but fill no cache.
+    pub fn clear_cache(&self, provider: Option<&str>) {
+        let clear = |p: &Provider| {
+            p.client_credentials.clear();
+            for slot in p.exchanges.iter() {
+                slot.clear();
+            }
+            p.exchanges.clear();
+        };
+        match provider {
+            Some(name) => {
+                if let Some(p) = self.inner.providers.get(name) {
+                    clear(p);
+                }
+            }
+            None => self.inner.providers.values().for_each(|p| clear(p)),
+        }
+        tracing::debug!(provider = provider.unwrap_or("*"), "token cache cleared");
+    }
+
+    /// How many valid tokens are cached (all providers, all grants).
+    #[must_use]
+    pub fn cached_tokens(&self) -> usize {
+        self.inner
+            .providers
+            .values()
+            .map(|p| {
+                usize::from(p.client_credentials.is_valid())
+                    + p.exchanges.iter().filter(|s| s.is_valid()).count()
+            })
+            .sum()
+    }
+
+    fn provider(&self, name: &str) -> Result<&Arc<Provider>, OAuth2Error> {
+        self.inner
+            .providers
+            .get(name)
+            .ok_or_else(|| OAuth2Error::UnknownProvider {
+                provider: name.to_owned(),
+            })
+    }
+
+    async fn send(
+        &self,
+        provider: &str,
+        url: &Url,
+        options: &FetchOptions,
+        token: &AccessToken,
+        signer: Option<&Arc<dyn Signer>>,
+    ) -> Result<reqwest::Response, OAuth2Error> {
+        let mut request = reqwest::Request::new(options.method.clone(), url.clone());
+        *request.headers_mut() = options.headers.clone();
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, token.0.header.clone());
+        if let Some(body) = &options.body {
+            *request.body_mut() = Some(body.clone().into());
+        }
+        *request.timeout_mut() = options.timeout;
+        // Signing comes last so that the signature can cover Authorization.
+        if let Some(signer) = signer {
+            signer
+                .sign(&mut request)
+                .await
+                .map_err(|e| OAuth2Error::SigningFailed {
+                    provider: provider.to_owned(),
+                    source: Arc::new(e),
+                })?;
+        }
+        self.inner
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| OAuth2Error::RequestFailed {
+                provider: provider.to_owned(),
+                source: Arc::new(e.without_url()),
+            })
+    }
+}
+
+impl Provider {
+    /// The slot for the grant and its valid token.
+    async fn token(
+        self: &Arc<Self>,
+        exchange: Option<&TokenExchangeOptions>,
+    ) -> Result<(Arc<Slot>, AccessToken), OAuth2Error> {
+        match exchange {
+            None => {
+                let provider = Arc::clone(self);
+                let slot = &self.client_credentials;
+                let token = slot
+                    .get(move || {
+                        async move {
+                            provider
+                                .request(&client_credentials::params(&provider.config))
+                                .await
+                        }
+                        .boxed()
+                    })
+                    .await?;
+                Ok((Arc::clone(slot), token))
+            }
+            Some(options) => {
+                token_exchange::validate(options)
+                    .map_err(|reason| OAuth2Error::invalid_request(&self.name, reason))?;
+                let digest = token_exchange::cache_digest(options);
+                let slot = self.exchange_slot(digest);
+                let token = slot
+                    .get(|| {
+                        let provider = Arc::clone(self);
+                        let options = options.clone();
+                        async move { provider.request(&token_exchange::params(&options)).await }
+                            .boxed()
+                    })
+                    .await?;
+                Ok((slot, token))
+            }
+        }
+    }
+
+    fn exchange_slot(&self, digest: [u8; 32]) -> Arc<Slot> {
+        if let Some(slot) = self.exchanges.get(&digest) {
+            return Arc::clone(&slot);
+        }
+        let key = CacheKey {
+            provider: self.name.clone(),
+            grant: Grant::TokenExchange,
+            subject: Some(digest),
+        };
+        Arc::clone(
+            &self
+                .exchanges
+                .entry(digest)
+                .or_insert_with(|| Arc::new(Slot::new(key, self.clock.clone()))),
+        )
+    }
+
+    async fn request(
+        &self,
+        params: &[(&str, &str)],
+    ) -> Result<super::token::TokenData, OAuth2Error> {
+        request_token(
+            &self.token_http,
+            &self.name,
+            &self.config,
+            params,
+            &*self.clock,
+            self.refresh_buffer,
+        )
+        .await
+    }
+}
+
+impl fmt::Debug for OAuth2Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.providers().collect();
+        names.sort_unstable();
+        f.debug_struct("OAuth2Service")
+            .field("providers", &names)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,146 @@
+//! [`AccessToken`]: an issued token with its expiry and refresh times.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderValue;
+
+use super::secret::Secret;
+
+/// An access token as the cache holds it.
+///
+/// Cloning is one atomic increment: the token lives in an `Arc` shared with
+/// the cache. `Debug` shows the timing and scope, never the token.
+#[derive(Clone)]
+pub struct AccessToken(pub(crate) Arc<TokenData>);
+
+/// What the cache stores for one issued token.
+pub(crate) struct TokenData {
+    pub(crate) secret: Secret,
+    /// `Bearer <token>`, marked sensitive, built once when the token arrives.
+    pub(crate) header: HeaderValue,
+    pub(crate) scope: Option<String>,
+    pub(crate) issued_token_type: Option<String>,
+    pub(crate) expires_at: Instant,
+    pub(crate) refresh_at: Instant,
+}
+
+impl TokenData {
+    /// Whether the token may still be sent at `now`.
+    #[inline]
+    pub(crate) fn is_valid(&self, now: Instant) -> bool {
+        now < self.expires_at
+    }
+}
+
+/// When to refresh a token that lives `lifetime` from `sent_at`.
+///
+/// `refresh_at = expires_at - buffer`; for a lifetime shorter than twice the
+/// buffer the buffer shrinks to half the lifetime, so a short-lived token is
+/// still used for a while before it is refreshed.
+pub(crate) fn schedule(
+    sent_at: Instant,
+    lifetime: Duration,
+    buffer: Duration,
+) -> (Instant, Instant) {
+    let expires_at = sent_at + lifetime;
+    let buffer = buffer.min(lifetime / 2);
+    (expires_at, expires_at - buffer)
+}
+
+impl AccessToken {
+    /// The token, for an `Authorization: Bearer` header. Keep it out of logs.
+    #[must_use]
+    pub fn secret(&self) -> &str {
+        self.0.secret.expose_secret()
+    }
+
+    /// When the token stops being valid (measured from when it was requested).
+    #[must_use]
+    pub fn expires_at(&self) -> Instant {
+        self.0.expires_at
+    }
+
+    /// When the cache starts refreshing it in the background.
+    #[must_use]
+    pub fn refresh_at(&self) -> Instant {
+        self.0.refresh_at
+    }
+
+    /// The scope the token endpoint granted, when it said.
+    #[must_use]
+    pub fn scope(&self) -> Option<&str> {
+        self.0.scope.as_deref()
+    }
+
+    /// The RFC 8693 `issued_token_type` of an exchanged token.
+    #[must_use]
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.0.issued_token_type.as_deref()
+    }
+
+    /// The `Authorization` header value (`Bearer …`), marked sensitive.
+    #[must_use]
+    pub fn authorization(&self) -> &HeaderValue {
+        &self.0.header
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &"[redacted]")
+            .field("scope", &self.0.scope)
+            .field("issued_token_type", &self.0.issued_token_type)
+            .field("expires_at", &self.0.expires_at)
+            .field("refresh_at", &self.0.refresh_at)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(value: &str) -> AccessToken {
+        let now = Instant::now();
+        let mut header = HeaderValue::from_str(&format!("Bearer {value}")).expect("valid");
+        header.set_sensitive(true);
+        AccessToken(Arc::new(TokenData {
+            secret: Secret::new(value),
+            header,
+            scope: Some("read".into()),
+            issued_token_type: None,
+            expires_at: now,
+            refresh_at: now,
+        }))
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let t = token("tok-ABC123");
+        let shown = format!("{t:?} {t:#?} {:?}", t.authorization());
+        assert!(!shown.contains("tok-ABC123"), "{shown}");
+        assert_eq!(t.secret(), "tok-ABC123");
+        assert!(t.authorization().is_sensitive());
+    }
+
+    #[test]
+    fn refresh_buffer_applies_to_long_lived_tokens() {
+        let t0 = Instant::now();
+        let (exp, refresh) = schedule(t0, Duration::from_secs(3600), Duration::from_secs(60));
+        assert_eq!(exp - t0, Duration::from_secs(3600));
+        assert_eq!(refresh - t0, Duration::from_secs(3540));
+    }
+
+    #[test]
+    fn short_lifetimes_refresh_at_half_life() {
+        let t0 = Instant::now();
+        let (exp, refresh) = schedule(t0, Duration::from_secs(30), Duration::from_secs(60));
+        assert_eq!(exp - t0, Duration::from_secs(30));
+        assert_eq!(refresh - t0, Duration::from_secs(15));
+        let (exp, refresh) = schedule(t0, Duration::ZERO, Duration::from_secs(60));
+        assert_eq!((exp, refresh), (t0, t0));
+    }
+}

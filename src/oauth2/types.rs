@@ -1,0 +1,205 @@
+//! Provider configuration: where a provider's token endpoint is and how the
+//! client authenticates to it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::secret::Secret;
+use crate::http_signature::Signer;
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// HTTP Basic with the form-urlencoded client id and secret (the default).
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// The registered name (RFC 7591 §2), as used in configuration.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// Parses a registered name; `None` for any other value.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
+/// One OAuth2 provider: a token endpoint and this client's credentials there.
+///
+/// Defaults: `client_secret_basic`, no scope, a default token lifetime of
+/// 300 s when the token endpoint sends no `expires_in`, a 10 s timeout for a
+/// whole token request and 5 s to connect, no signer.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_oauth2_client::{AuthMethod, ProviderConfig};
+///
+/// let provider = ProviderConfig::new(
+///     "https://auth.example.com/oauth/token".parse().unwrap(),
+///     "orders-service",
+///     "s3cr3t",
+/// )
+/// .scope("orders:read orders:write")
+/// .auth_method(AuthMethod::ClientSecretPost)
+/// .default_lifetime(Duration::from_secs(600));
+/// assert!(!format!("{provider:?}").contains("s3cr3t"));
+/// ```
+#[derive(Clone)]
+pub struct ProviderConfig {
+    pub(crate) token_url: Url,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
+    pub(crate) auth_method: AuthMethod,
+    pub(crate) scope: Option<String>,
+    pub(crate) default_lifetime: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) signer: Option<Arc<dyn Signer>>,
+}
+
+impl ProviderConfig {
+    /// Default lifetime of a token whose response carries no `expires_in`.
+    pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+    /// Default bound on a whole token request.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default bound on connecting to the token endpoint.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A provider with the required settings and every default.
+    pub fn new(
+        token_url: Url,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            token_url,
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            auth_method: AuthMethod::default(),
+            scope: None,
+            default_lifetime: Self::DEFAULT_LIFETIME,
+            timeout: Self::DEFAULT_TIMEOUT,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            signer: None,
+        }
+    }
+
+    /// Space-separated scopes requested with the client credentials grant.
+    #[must_use]
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.scope = (!scope.trim().is_empty()).then(|| scope.trim().to_owned());
+        self
+    }
+
+    /// How the client authenticates (default `client_secret_basic`).
+    #[must_use]
+    pub fn auth_method(mut self, method: AuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// Lifetime assumed when a token response has no `expires_in` (default 300 s).
+    #[must_use]
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// Bound on a whole token request, body included (default 10 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Bound on connecting to the token endpoint (default 5 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Signs every request sent to this provider's upstreams, unless the
+    /// request's own [`FetchOptions::signer`](crate::FetchOptions::signer)
+    /// overrides it.
+    #[must_use]
+    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The token endpoint.
+    #[must_use]
+    pub fn token_url(&self) -> &Url {
+        &self.token_url
+    }
+
+    /// The client id.
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The client secret.
+    #[must_use]
+    pub fn client_secret(&self) -> &Secret {
+        &self.client_secret
+    }
+
+    /// The configured client authentication method.
+    #[must_use]
+    pub fn method(&self) -> AuthMethod {
+        self.auth_method
+    }
+
+    /// The configured scope, if any.
+    #[must_use]
+    pub fn scopes(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("token_url", &redacted_url(&self.token_url))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("auth_method", &self.auth_method)
+            .field("scope", &self.scope)
+            .field("default_lifetime", &self.default_lifetime)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("signer", &self.signer)
+            .finish()
+    }
+}
+
+/// A URL for logs: scheme, host, port and path; no user info, no query.
+pub(crate) fn redacted_url(url: &Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    shown
+}
