@@ -1,1 +1,213 @@
-//! The template server.
+//! The template server: a complete axum service built on the extension,
+//! and the starting point for a real one.
+//!
+//! [`app`] builds the router (tests build the same one the binary serves),
+//! [`serve`] runs it with graceful shutdown, and [`run`] does what `main`
+//! does: read the configuration, build the state, listen, serve.
+//!
+//! The extension (`oauth2`, `http_signature`, `config`) never imports this
+//! module: the template uses the extension as any application would.
+
+mod config;
+mod dev;
+mod error;
+mod routes;
+mod shutdown;
+mod state;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::{AppConfig, AppEnv, LogFormat};
+pub use dev::DevAuthority;
+pub use error::AppError;
+pub use routes::DEMO_PROVIDER;
+pub use shutdown::shutdown_signal;
+pub use state::AppState;
+
+use crate::{OAuth2Config, OAuth2Extension, StartupError};
+
+/// The router: `/health`, the `/demo` routes when a demo API is configured,
+/// and the `/dev` token server and API in development.
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new().route("/health", get(routes::health));
+    if state.config.demo_api_url.is_some() {
+        router = router
+            .route("/demo/orders", get(routes::demo_orders))
+            .route("/demo/me", get(routes::demo_me));
+    }
+    let mut router = router.with_state(state.clone());
+    if let Some(dev) = state.dev.clone() {
+        router = router.nest("/dev", dev.router());
+    }
+    let header = axum::http::HeaderName::from_static("x-request-id");
+    router
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.config.request_timeout))
+        .layer(PropagateRequestIdLayer::new(header.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            // The path only: a query string may carry secrets.
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
+        }))
+        .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains
+/// open requests for at most the configured shutdown timeout and clears the
+/// token cache.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let oauth2 = state.oauth2.clone();
+    let drain = state.config.shutdown_timeout;
+    let (fired_tx, fired_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = fired_tx.send(true);
+    });
+    let fired = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|fired| *fired).await;
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(fired(fired_rx.clone()));
+    tokio::select! {
+        result = server.into_future() => result?,
+        () = shutdown::deadline_after(fired(fired_rx), drain) => {
+            tracing::warn!(timeout_secs = drain.as_secs(), "shutdown timeout reached; abandoning open connections");
+        }
+    }
+    oauth2.shutdown();
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// The configuration file read in development when `APP_ENV` is unset or
+/// `development`: `config/development.env`, or the file named by `APP_CONFIG_FILE`.
+const DEVELOPMENT_FILE: &str = "config/development.env";
+
+/// The process environment, plus in development the values of
+/// `config/development.env` that the environment does not set.
+pub fn load_vars() -> Result<BTreeMap<String, String>, StartupError> {
+    let mut vars: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let development = vars
+        .get("APP_ENV")
+        .is_none_or(|e| e.trim().is_empty() || e.trim() == "development");
+    if development {
+        let file = match vars.get("APP_CONFIG_FILE") {
+            Some(file) => Path::new(file).to_path_buf(),
+            None if Path::new(DEVELOPMENT_FILE).exists() => {
+                Path::new(DEVELOPMENT_FILE).to_path_buf()
+            }
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join(DEVELOPMENT_FILE),
+        };
+        let file_error = |reason: String| {
+            StartupError::Config(crate::ConfigError::Invalid {
+                variable: "APP_CONFIG_FILE".into(),
+                reason,
+            })
+        };
+        match dotenvy::from_path_iter(&file) {
+            Ok(items) => {
+                for item in items {
+                    let (key, value) = item.map_err(|e| {
+                        file_error(format!("{} cannot be parsed: {e}", file.display()))
+                    })?;
+                    vars.entry(key).or_insert(value);
+                }
+            }
+            Err(e) if e.not_found() => {
+                eprintln!(
+                    "note: {} not found; using the environment only",
+                    file.display()
+                );
+            }
+            Err(e) => {
+                return Err(file_error(format!(
+                    "{} cannot be read: {e}",
+                    file.display()
+                )));
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Configuration or extension.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The listening socket.
+    #[error("cannot listen on {addr} (set HOST and PORT): {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Serve(#[from] io::Error),
+}
+
+/// Builds the state from `vars` and the listening socket.
+pub async fn build(vars: &BTreeMap<String, String>) -> Result<(AppState, TcpListener), RunError> {
+    let config = AppConfig::from_vars(vars).map_err(StartupError::from)?;
+    let oauth2_config = OAuth2Config::from_vars(vars.clone()).map_err(StartupError::from)?;
+    let dev = match (config.env, oauth2_config.get(DEMO_PROVIDER)) {
+        (AppEnv::Development, Some(demo)) => Some(DevAuthority::new(
+            demo.client_id(),
+            demo.client_secret().clone(),
+            config.dev_token_lifetime,
+        )),
+        (AppEnv::Development, None) => {
+            tracing::warn!("no `demo` provider configured; the /dev token server is not mounted");
+            None
+        }
+        (AppEnv::Production, _) => None,
+    };
+    let oauth2 = OAuth2Extension::from_config(oauth2_config).map_err(StartupError::from)?;
+    let addr = SocketAddr::new(config.host, config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })?;
+    let state = AppState {
+        oauth2,
+        config: Arc::new(config),
+        dev,
+    };
+    Ok((state, listener))
+}
+
+/// Builds the server from `vars` and serves until `shutdown` completes.
+pub async fn run(
+    vars: &BTreeMap<String, String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let (state, listener) = build(vars).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, env = ?state.config.env, "listening");
+    if state.dev.is_some() {
+        tracing::info!("try: curl http://{addr}/demo/orders");
+        tracing::info!("try: curl -H 'Authorization: Bearer alice-token' http://{addr}/demo/me");
+    }
+    serve(listener, state, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! [`AppConfig`]: the template server's own settings (not the OAuth2 ones).
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `APP_ENV` | `development` (default) or `production` |
+//! | `HOST`, `PORT` | where to listen (default `127.0.0.1:3000`) |
+//! | `LOG_FORMAT` | `pretty` (development default) or `json` (production default) |
+//! | `DEMO_API_URL` | base URL of the API the `/demo` routes call; without it they do not exist |
+//! | `DEV_TOKEN_LIFETIME_SECONDS` | lifetime of tokens from the development token endpoint (default 30) |
+//! | `REQUEST_TIMEOUT_SECONDS` | bound on handling one request (default 30) |
+//! | `SHUTDOWN_TIMEOUT_SECONDS` | bound on draining connections at shutdown (default 10) |
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::ConfigError;
+
+/// Whether the development token server and API are mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development: `config/development.env` is read and the
+    /// development token endpoint and protected API are served under `/dev`.
+    Development,
+    /// Production: configuration from the environment only, no `/dev` routes.
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The template server's settings.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// `APP_ENV`.
+    pub env: AppEnv,
+    /// `HOST`.
+    pub host: IpAddr,
+    /// `PORT`.
+    pub port: u16,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `DEMO_API_URL`, without a trailing slash.
+    pub demo_api_url: Option<Url>,
+    /// `DEV_TOKEN_LIFETIME_SECONDS`.
+    pub dev_token_lifetime: Duration,
+    /// `REQUEST_TIMEOUT_SECONDS`.
+    pub request_timeout: Duration,
+    /// `SHUTDOWN_TIMEOUT_SECONDS`.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct AppVars {
+    app_env: Option<String>,
+    host: Option<String>,
+    port: Option<String>,
+    log_format: Option<String>,
+    demo_api_url: Option<String>,
+    dev_token_lifetime_seconds: Option<String>,
+    request_timeout_seconds: Option<String>,
+    shutdown_timeout_seconds: Option<String>,
+}
+
+impl AppConfig {
+    /// Development defaults: `127.0.0.1:3000`, pretty logs, no demo API.
+    #[must_use]
+    pub fn development() -> Self {
+        Self {
+            env: AppEnv::Development,
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 3000,
+            log_format: LogFormat::Pretty,
+            demo_api_url: None,
+            dev_token_lifetime: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Reads the settings from environment-style variables.
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        const NAMES: &[&str] = &[
+            "APP_ENV",
+            "HOST",
+            "PORT",
+            "LOG_FORMAT",
+            "DEMO_API_URL",
+            "DEV_TOKEN_LIFETIME_SECONDS",
+            "REQUEST_TIMEOUT_SECONDS",
+            "SHUTDOWN_TIMEOUT_SECONDS",
+        ];
+        let own = vars
+            .iter()
+            .filter(|(k, _)| NAMES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let raw: AppVars = envy::from_iter(own).map_err(|e| ConfigError::Invalid {
+            variable: "APP_*".into(),
+            reason: e.to_string(),
+        })?;
+        let invalid = |variable: &str, reason: &str| ConfigError::Invalid {
+            variable: variable.into(),
+            reason: reason.into(),
+        };
+
+        let mut config = Self::development();
+        config.env = match raw.app_env.as_deref().map(str::trim) {
+            None | Some("" | "development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(_) => return Err(invalid("APP_ENV", "must be development or production")),
+        };
+        if config.env == AppEnv::Production {
+            config.log_format = LogFormat::Json;
+        }
+        if let Some(host) = raw.host {
+            config.host = host.trim().parse().map_err(|_| {
+                invalid("HOST", "must be an IP address such as 127.0.0.1 or 0.0.0.0")
+            })?;
+        }
+        if let Some(port) = raw.port {
+            config.port = port
+                .trim()
+                .parse()
+                .map_err(|_| invalid("PORT", "must be a port number from 0 to 65535"))?;
+        }
+        if let Some(format) = raw.log_format {
+            config.log_format = match format.trim() {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                _ => return Err(invalid("LOG_FORMAT", "must be pretty or json")),
+            };
+        }
+        if let Some(url) = raw.demo_api_url.filter(|u| !u.trim().is_empty()) {
+            let url = Url::parse(url.trim().trim_end_matches('/'))
+                .map_err(|_| invalid("DEMO_API_URL", "is not a valid URL"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid("DEMO_API_URL", "must be an http or https URL"));
+            }
+            config.demo_api_url = Some(url);
+        }
+        let seconds = |name: &str,
+                       value: Option<String>,
+                       default: Duration|
+         -> Result<Duration, ConfigError> {
+            match value {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(s) if (1..=86_400).contains(&s) => Ok(Duration::from_secs(s)),
+                    _ => Err(invalid(
+                        name,
+                        "must be a whole number of seconds from 1 to 86400",
+                    )),
+                },
+            }
+        };
+        config.dev_token_lifetime = seconds(
+            "DEV_TOKEN_LIFETIME_SECONDS",
+            raw.dev_token_lifetime_seconds,
+            config.dev_token_lifetime,
+        )?;
+        config.request_timeout = seconds(
+            "REQUEST_TIMEOUT_SECONDS",
+            raw.request_timeout_seconds,
+            config.request_timeout,
+        )?;
+        config.shutdown_timeout = seconds(
+            "SHUTDOWN_TIMEOUT_SECONDS",
+            raw.shutdown_timeout_seconds,
+            config.shutdown_timeout,
+        )?;
+        Ok(config)
+    }
+}

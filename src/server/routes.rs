@@ -1,0 +1,87 @@
+//! The template's own routes: health and the demo routes that call an
+//! upstream through the OAuth2 extension.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use serde_json::{Value, json};
+
+use super::error::AppError;
+use super::state::AppState;
+use crate::{FetchOptions, TokenExchangeOptions};
+
+/// The provider the demo routes use.
+pub const DEMO_PROVIDER: &str = "demo";
+
+/// `GET /health`: the process is up.
+pub(super) async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /demo/orders`: calls the demo API with the provider's client
+/// credentials token.
+pub(super) async fn demo_orders(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let url = demo_url(&state, "orders");
+    let res = state
+        .oauth2
+        .fetch(DEMO_PROVIDER, &url, FetchOptions::default())
+        .await?;
+    upstream_json(&state, res, "client_credentials").await
+}
+
+/// `GET /demo/me`: exchanges the caller's bearer token (RFC 8693) and calls
+/// the demo API on the caller's behalf.
+pub(super) async fn demo_me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let subject = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AppError::MissingBearer)?;
+    let url = demo_url(&state, "me");
+    let exchange = TokenExchangeOptions::new(subject).audience("demo-api");
+    let res = state
+        .oauth2
+        .fetch(
+            DEMO_PROVIDER,
+            &url,
+            FetchOptions::default().token_exchange(exchange),
+        )
+        .await?;
+    upstream_json(&state, res, "token_exchange").await
+}
+
+fn demo_url(state: &AppState, path: &str) -> String {
+    let base = state
+        .config
+        .demo_api_url
+        .as_ref()
+        .map(|u| u.as_str())
+        .unwrap_or_default();
+    format!("{}/{path}", base.trim_end_matches('/'))
+}
+
+async fn upstream_json(
+    state: &AppState,
+    res: reqwest::Response,
+    grant: &str,
+) -> Result<Json<Value>, AppError> {
+    if !res.status().is_success() {
+        return Err(AppError::Upstream(res.status()));
+    }
+    let upstream: Value = res.json().await?;
+    let mut body = json!({
+        "provider": DEMO_PROVIDER,
+        "grant": grant,
+        "upstream": upstream,
+        "cached_tokens": state.oauth2.cached_tokens(),
+    });
+    if let Some(dev) = &state.dev {
+        body["token_endpoint_requests"] = json!(dev.tokens_issued());
+    }
+    Ok(Json(body))
+}
