@@ -167,10 +167,12 @@ pub enum RunError {
     Serve(#[from] io::Error),
 }
 
-/// Builds the state from `vars` and the listening socket.
-pub async fn build(vars: &BTreeMap<String, String>) -> Result<(AppState, TcpListener), RunError> {
-    let config = AppConfig::from_vars(vars).map_err(StartupError::from)?;
-    let oauth2_config = OAuth2Config::from_vars(vars.clone()).map_err(StartupError::from)?;
+/// Builds the state from `vars`: the server's settings, the OAuth2
+/// extension and, in development with a `demo` provider, the development
+/// token server that accepts the demo provider's credentials.
+pub fn state_from_vars(vars: &BTreeMap<String, String>) -> Result<AppState, StartupError> {
+    let config = AppConfig::from_vars(vars)?;
+    let oauth2_config = OAuth2Config::from_vars(vars.clone())?;
     let dev = match (config.env, oauth2_config.get(DEMO_PROVIDER)) {
         (AppEnv::Development, Some(demo)) => Some(DevAuthority::new(
             demo.client_id(),
@@ -183,17 +185,12 @@ pub async fn build(vars: &BTreeMap<String, String>) -> Result<(AppState, TcpList
         }
         (AppEnv::Production, _) => None,
     };
-    let oauth2 = OAuth2Extension::from_config(oauth2_config).map_err(StartupError::from)?;
-    let addr = SocketAddr::new(config.host, config.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| RunError::Bind { addr, source })?;
-    let state = AppState {
+    let oauth2 = OAuth2Extension::from_config(oauth2_config)?;
+    Ok(AppState {
         oauth2,
         config: Arc::new(config),
         dev,
-    };
-    Ok((state, listener))
+    })
 }
 
 /// Builds the server from `vars` and serves until `shutdown` completes.
@@ -201,7 +198,11 @@ pub async fn run(
     vars: &BTreeMap<String, String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let (state, listener) = build(vars).await?;
+    let state = state_from_vars(vars)?;
+    let addr = SocketAddr::new(state.config.host, state.config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, env = ?state.config.env, "listening");
     if state.dev.is_some() {

@@ -1,0 +1,145 @@
+//! Helpers shared by the integration tests: a scriptable token endpoint on
+//! wiremock and readers for what it received.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum_oauth2_client::{OAuth2Config, OAuth2Service, ProviderConfig};
+use base64::Engine as _;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const CLIENT_ID: &str = "client-id";
+pub const CLIENT_SECRET: &str = "client-secret-XYZ";
+pub const TOKEN_PATH: &str = "/oauth/token";
+
+/// Issues `tok-1`, `tok-2`, … with `expires_in`, after an optional delay.
+#[derive(Clone)]
+pub struct Issuer {
+    pub count: Arc<AtomicUsize>,
+    pub expires_in: Option<u64>,
+    pub delay: Duration,
+    pub prefix: &'static str,
+}
+
+impl Issuer {
+    pub fn new() -> Self {
+        Self {
+            count: Arc::new(AtomicUsize::new(0)),
+            expires_in: Some(3600),
+            delay: Duration::ZERO,
+            prefix: "tok",
+        }
+    }
+
+    pub fn expires_in(mut self, seconds: Option<u64>) -> Self {
+        self.expires_in = seconds;
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    pub fn issued(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+impl Respond for Issuer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        let form = form(request);
+        let mut body = json!({
+            "access_token": format!("{}-{n}", self.prefix),
+            "token_type": "Bearer",
+        });
+        if let Some(expires_in) = self.expires_in {
+            body["expires_in"] = json!(expires_in);
+        }
+        if form.get("grant_type").map(String::as_str)
+            == Some("urn:ietf:params:oauth:grant-type:token-exchange")
+        {
+            body["issued_token_type"] = json!("urn:ietf:params:oauth:token-type:access_token");
+        }
+        ResponseTemplate::new(200)
+            .set_body_json(body)
+            .set_delay(self.delay)
+    }
+}
+
+/// A wiremock token endpoint answering with `responder`.
+pub async fn token_server(responder: impl Respond + 'static) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(responder)
+        .mount(&server)
+        .await;
+    server
+}
+
+pub fn provider(server: &MockServer) -> ProviderConfig {
+    ProviderConfig::new(
+        format!("{}{TOKEN_PATH}", server.uri())
+            .parse()
+            .expect("url"),
+        CLIENT_ID,
+        CLIENT_SECRET,
+    )
+}
+
+pub fn service(name: &str, provider: ProviderConfig) -> OAuth2Service {
+    OAuth2Service::new(OAuth2Config::new().provider(name, provider)).expect("service")
+}
+
+/// The form fields of a received request (last value wins).
+pub fn form(request: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// Every value of one form field, in order.
+pub fn form_all(request: &Request, name: &str) -> Vec<String> {
+    url::form_urlencoded::parse(&request.body)
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+/// The (id, secret) of an `Authorization: Basic` header, form-decoded.
+pub fn basic_credentials(request: &Request) -> Option<(String, String)> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(value.strip_prefix("Basic ")?)
+        .ok()?;
+    let pair = String::from_utf8(raw).ok()?;
+    let (id, secret) = pair.split_once(':')?;
+    let decode = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("v={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some((decode(id), decode(secret)))
+}
+
+pub async fn token_requests(server: &MockServer) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .expect("recording on")
+        .into_iter()
+        .filter(|r| r.url.path() == TOKEN_PATH)
+        .collect()
+}
+
+pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
