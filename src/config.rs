@@ -255,6 +255,12 @@ impl ProviderVars {
                 reason: "must be an http or https URL".into(),
             });
         }
+        if !token_url.username().is_empty() || token_url.password().is_some() {
+            return Err(ConfigError::Invalid {
+                variable: var("TOKEN_URL"),
+                reason: "must not carry user info; set CLIENT_ID and CLIENT_SECRET instead".into(),
+            });
+        }
         let client_id = required(self.client_id, "CLIENT_ID")?;
 
         let secret = match (self.client_secret, self.client_secret_file) {

@@ -110,6 +110,9 @@ impl OAuth2ServiceBuilder {
             if !matches!(config.token_url.scheme(), "http" | "https") {
                 return Err(invalid("the token URL must be http or https".into()));
             }
+            if !config.token_url.username().is_empty() || config.token_url.password().is_some() {
+                return Err(invalid("the token URL must not carry user info".into()));
+            }
             if config.client_id.is_empty() {
                 return Err(invalid("the client id is empty".into()));
             }
@@ -214,6 +217,13 @@ impl OAuth2Service {
             return Err(OAuth2Error::invalid_request(
                 name,
                 "the URL must be http or https",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            // Credentials in a URL end up in connection-pool logs and proxies.
+            return Err(OAuth2Error::invalid_request(
+                name,
+                "the URL must not carry user info",
             ));
         }
         let signer = options.signer.as_ref().or(provider.config.signer.as_ref());

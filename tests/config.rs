@@ -1,0 +1,261 @@
+//! Provider discovery from environment variables, and its errors.
+
+use std::time::Duration;
+
+use axum_oauth2_client::{AuthMethod, ConfigError, OAuth2Config};
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn err(pairs: &[(&str, &str)]) -> ConfigError {
+    OAuth2Config::from_vars(vars(pairs)).expect_err("invalid configuration")
+}
+
+const BASE: &[(&str, &str)] = &[
+    (
+        "OAUTH2_PAYMENTS_API_TOKEN_URL",
+        "https://auth.example.com/token",
+    ),
+    ("OAUTH2_PAYMENTS_API_CLIENT_ID", "orders"),
+    ("OAUTH2_PAYMENTS_API_CLIENT_SECRET", "top-secret-value"),
+];
+
+fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    BASE.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+#[test]
+fn discovers_providers_with_defaults_and_lower_case_names() {
+    let config = OAuth2Config::from_vars(vars(&with(&[
+        ("OAUTH2_LEDGER_TOKEN_URL", "http://127.0.0.1:9000/token"),
+        ("OAUTH2_LEDGER_CLIENT_ID", "ledger-client"),
+        ("OAUTH2_LEDGER_CLIENT_SECRET", "s"),
+        ("OAUTH2_LEDGER_SCOPE", "ledger:read ledger:write"),
+        ("OAUTH2_LEDGER_AUTH_METHOD", "client_secret_post"),
+        ("OAUTH2_LEDGER_DEFAULT_LIFETIME_SECONDS", "120"),
+        ("OAUTH2_LEDGER_TIMEOUT_SECONDS", "3"),
+        ("OAUTH2_LEDGER_CONNECT_TIMEOUT_SECONDS", "1"),
+        ("PATH", "/usr/bin"),
+        ("UNRELATED", "x"),
+    ])))
+    .expect("valid");
+    assert_eq!(
+        config.provider_names().collect::<Vec<_>>(),
+        ["ledger", "payments_api"]
+    );
+    assert_eq!(config.get_refresh_buffer(), Duration::from_secs(60));
+
+    let payments = config.get("payments_api").expect("payments_api");
+    assert_eq!(
+        payments.token_url().as_str(),
+        "https://auth.example.com/token"
+    );
+    assert_eq!(payments.client_id(), "orders");
+    assert_eq!(payments.client_secret().expose_secret(), "top-secret-value");
+    assert_eq!(payments.method(), AuthMethod::ClientSecretBasic);
+    assert_eq!(payments.scopes(), None);
+
+    let ledger = config.get("ledger").expect("ledger");
+    assert_eq!(ledger.method(), AuthMethod::ClientSecretPost);
+    assert_eq!(ledger.scopes(), Some("ledger:read ledger:write"));
+    let debug = format!("{ledger:?}");
+    assert!(
+        debug.contains("default_lifetime: 120s")
+            && debug.contains("timeout: 3s")
+            && debug.contains("connect_timeout: 1s"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn refresh_buffer_is_read() {
+    let config = OAuth2Config::from_vars(vars(&with(&[("OAUTH2_REFRESH_BUFFER_SECONDS", "15")])))
+        .expect("valid");
+    assert_eq!(config.get_refresh_buffer(), Duration::from_secs(15));
+    let e = err(&with(&[("OAUTH2_REFRESH_BUFFER_SECONDS", "soon")]));
+    assert_eq!(e.variable(), "OAUTH2_REFRESH_BUFFER_SECONDS");
+    assert_eq!(e.code(), "invalid_variable");
+}
+
+#[test]
+fn no_variables_means_no_providers() {
+    let config = OAuth2Config::from_vars(Vec::<(String, String)>::new()).expect("valid");
+    assert_eq!(config.provider_names().count(), 0);
+}
+
+#[test]
+fn secret_file_is_read_and_trimmed() {
+    let dir = std::env::temp_dir().join(format!("oauth2-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("secret");
+    std::fs::write(&file, "from-a-file\n").expect("write");
+    let path = file.to_str().expect("utf8 path");
+    let config = OAuth2Config::from_vars(vars(&[
+        ("OAUTH2_X_TOKEN_URL", "https://a/token"),
+        ("OAUTH2_X_CLIENT_ID", "id"),
+        ("OAUTH2_X_CLIENT_SECRET_FILE", path),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        config.get("x").expect("x").client_secret().expose_secret(),
+        "from-a-file"
+    );
+
+    let missing = dir.join("missing");
+    let e = err(&[
+        ("OAUTH2_X_TOKEN_URL", "https://a/token"),
+        ("OAUTH2_X_CLIENT_ID", "id"),
+        (
+            "OAUTH2_X_CLIENT_SECRET_FILE",
+            missing.to_str().expect("utf8"),
+        ),
+    ]);
+    assert_eq!(e.code(), "unreadable_file");
+    assert_eq!(e.variable(), "OAUTH2_X_CLIENT_SECRET_FILE");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_error_names_the_variable_and_never_the_value() {
+    // (variables, the variable the error must name, its code)
+    type Case = (Vec<(&'static str, &'static str)>, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+            ],
+            "OAUTH2_X_TOKEN_URL",
+            "missing_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "https://a/t"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+            ],
+            "OAUTH2_X_CLIENT_ID",
+            "missing_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "https://a/t"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+            ],
+            "OAUTH2_X_CLIENT_SECRET",
+            "missing_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "https://a/t"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+                ("OAUTH2_X_CLIENT_SECRET_FILE", "/run/secrets/x"),
+            ],
+            "OAUTH2_X_CLIENT_SECRET",
+            "conflicting_variables",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "not a url top-secret-value"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+            ],
+            "OAUTH2_X_TOKEN_URL",
+            "invalid_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "ftp://a/t"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+            ],
+            "OAUTH2_X_TOKEN_URL",
+            "invalid_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "https://a/t"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+                ("OAUTH2_X_AUTH_METHOD", "top-secret-value"),
+            ],
+            "OAUTH2_X_AUTH_METHOD",
+            "invalid_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "https://a/t"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+                ("OAUTH2_X_TIMEOUT_SECONDS", "0"),
+            ],
+            "OAUTH2_X_TIMEOUT_SECONDS",
+            "invalid_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "https://a/t"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "top-secret-value"),
+                ("OAUTH2_X_SCOPES", "a"),
+            ],
+            "OAUTH2_X_SCOPES",
+            "unknown_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_X_TOKEN_URL", "https://user:top-secret-value@a/t"),
+                ("OAUTH2_X_CLIENT_ID", "id"),
+                ("OAUTH2_X_CLIENT_SECRET", "s"),
+            ],
+            "OAUTH2_X_TOKEN_URL",
+            "invalid_variable",
+        ),
+        (
+            vec![("OAUTH2_TOKEN_URL", "https://a/t")],
+            "OAUTH2_TOKEN_URL",
+            "unknown_variable",
+        ),
+        (
+            vec![("OAUTH2_my-api_TOKEN_URL", "https://a/t")],
+            "OAUTH2_my-api_TOKEN_URL",
+            "invalid_variable",
+        ),
+    ];
+    for (pairs, variable, code) in cases {
+        let e = err(&pairs);
+        let shown = format!("{e} {e:?}");
+        assert_eq!(e.variable(), variable, "{shown}");
+        assert_eq!(e.code(), code, "{shown}");
+        assert!(shown.contains(variable), "{shown}");
+        assert!(
+            !shown.contains("top-secret-value"),
+            "a value leaked: {shown}"
+        );
+    }
+}
+
+#[test]
+fn debug_of_a_config_redacts_the_secret() {
+    let config = OAuth2Config::from_vars(vars(BASE)).expect("valid");
+    let shown = format!("{config:?} {config:#?}");
+    assert!(!shown.contains("top-secret-value"), "{shown}");
+    assert!(shown.contains("Secret([redacted])"));
+}
+
+#[test]
+fn the_development_file_configures_the_demo_provider() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/development.env");
+    let pairs: Vec<(String, String)> = dotenvy::from_path_iter(path)
+        .expect("file")
+        .map(|item| item.expect("line"))
+        .collect();
+    let config = OAuth2Config::from_vars(pairs).expect("development configuration is valid");
+    let demo = config.get("demo").expect("demo provider");
+    assert_eq!(demo.token_url().path(), "/dev/oauth/token");
+    assert_eq!(demo.token_url().host_str(), Some("127.0.0.1"));
+}

@@ -1,0 +1,397 @@
+//! The template server: routes, error mapping, the axum state, the
+//! development token server end to end, and graceful shutdown.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::routing::get;
+use axum_oauth2_client::server::{self, AppConfig, AppEnv, AppState};
+use axum_oauth2_client::{OAuth2Config, OAuth2Extension, ProviderConfig};
+use axum_test::TestServer;
+use common::*;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn state(config: AppConfig, providers: OAuth2Config) -> AppState {
+    AppState {
+        oauth2: OAuth2Extension::from_config(providers).expect("extension"),
+        config: Arc::new(config),
+        dev: None,
+    }
+}
+
+/// Development config whose demo API is `api`.
+fn demo_config(api: &MockServer) -> AppConfig {
+    let mut config = AppConfig::development();
+    config.demo_api_url = Some(format!("{}/api", api.uri()).parse().expect("url"));
+    config
+}
+
+async fn demo_upstream(token_response: impl wiremock::Respond + 'static) -> MockServer {
+    let server = token_server(token_response).await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"orders": [1, 2]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"subject": "alice"})))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = server::app(state(AppConfig::development(), OAuth2Config::new()));
+    let res = TestServer::new(app).get("/health").await;
+    res.assert_status_ok();
+    assert_eq!(res.json::<Value>(), json!({"status": "ok"}));
+    assert!(
+        res.maybe_header("x-request-id").is_some(),
+        "every answer carries a request id"
+    );
+}
+
+#[tokio::test]
+async fn demo_routes_fetch_with_managed_tokens() {
+    let upstream = demo_upstream(Issuer::new()).await;
+    let providers = OAuth2Config::new().provider("demo", provider(&upstream));
+    let test = TestServer::new(server::app(state(demo_config(&upstream), providers)));
+
+    for _ in 0..3 {
+        let res = test.get("/demo/orders").await;
+        res.assert_status_ok();
+        let body = res.json::<Value>();
+        assert_eq!(body["upstream"], json!({"orders": [1, 2]}));
+        assert_eq!(body["grant"], "client_credentials");
+    }
+    let me = test
+        .get("/demo/me")
+        .authorization_bearer("alice-subject-token")
+        .await;
+    me.assert_status_ok();
+    assert_eq!(me.json::<Value>()["upstream"]["subject"], "alice");
+
+    let tokens = token_requests(&upstream).await;
+    assert_eq!(
+        tokens.len(),
+        2,
+        "one client credentials token for three calls, one exchange"
+    );
+    assert_eq!(
+        form(&tokens[1]).get("subject_token").map(String::as_str),
+        Some("alice-subject-token")
+    );
+    assert_eq!(
+        form(&tokens[1]).get("audience").map(String::as_str),
+        Some("demo-api")
+    );
+}
+
+#[tokio::test]
+async fn demo_me_without_a_bearer_token_is_401() {
+    let upstream = demo_upstream(Issuer::new()).await;
+    let providers = OAuth2Config::new().provider("demo", provider(&upstream));
+    let test = TestServer::new(server::app(state(demo_config(&upstream), providers)));
+    let res = test.get("/demo/me").await;
+    assert_eq!(res.status_code(), 401);
+    assert_eq!(res.json::<Value>()["code"], "missing_bearer_token");
+    assert_eq!(res.header("www-authenticate"), "Bearer");
+}
+
+/// Runs `/demo/orders` against a token endpoint answering `token_response`.
+async fn problem_for(
+    token_response: ResponseTemplate,
+    providers: Option<OAuth2Config>,
+) -> (u16, Value, String) {
+    let upstream = demo_upstream(token_response).await;
+    let providers =
+        providers.unwrap_or_else(|| OAuth2Config::new().provider("demo", provider(&upstream)));
+    let test = TestServer::new(server::app(state(demo_config(&upstream), providers)));
+    let res = test.get("/demo/orders").await;
+    let content_type = res
+        .header("content-type")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    (
+        res.status_code().as_u16(),
+        res.json::<Value>(),
+        content_type,
+    )
+}
+
+#[tokio::test]
+async fn token_endpoint_failures_become_problem_responses() {
+    let (status, body, content_type) = problem_for(ResponseTemplate::new(503), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("token_endpoint_error"))
+    );
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["provider"], "demo");
+
+    let (status, body, _) = problem_for(
+        ResponseTemplate::new(401)
+            .set_body_json(json!({"error": "invalid_client", "error_description": "nope"})),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (502, Some("token_endpoint_error"))
+    );
+
+    let (status, body, _) =
+        problem_for(ResponseTemplate::new(200).set_body_string("<html>"), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (502, Some("invalid_token_response"))
+    );
+    let shown = body.to_string();
+    assert!(!shown.contains(CLIENT_SECRET), "{shown}");
+}
+
+#[tokio::test]
+async fn unreachable_token_endpoint_is_503_and_unknown_provider_500() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let unreachable = OAuth2Config::new().provider(
+        "demo",
+        ProviderConfig::new(
+            format!("http://127.0.0.1:{port}/t").parse().expect("url"),
+            "id",
+            "secret",
+        ),
+    );
+    let (status, body, _) = problem_for(ResponseTemplate::new(200), Some(unreachable)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("token_request_failed"))
+    );
+
+    let (status, body, _) =
+        problem_for(ResponseTemplate::new(200), Some(OAuth2Config::new())).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (500, Some("unknown_provider"))
+    );
+}
+
+#[tokio::test]
+async fn production_mode_serves_no_development_routes() {
+    let vars: BTreeMap<String, String> = [
+        ("APP_ENV", "production"),
+        ("OAUTH2_DEMO_TOKEN_URL", "https://auth.example.com/token"),
+        ("OAUTH2_DEMO_CLIENT_ID", "id"),
+        ("OAUTH2_DEMO_CLIENT_SECRET", "secret"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let state = server::state_from_vars(&vars).expect("state");
+    assert_eq!(state.config.env, AppEnv::Production);
+    assert!(state.dev.is_none());
+    let test = TestServer::new(server::app(state));
+    for route in [
+        "/dev/oauth/token",
+        "/dev/api/orders",
+        "/demo/orders",
+        "/demo/me",
+    ] {
+        assert_eq!(test.get(route).await.status_code(), 404, "{route}");
+    }
+    assert_eq!(test.post("/dev/oauth/token").await.status_code(), 404);
+    test.get("/health").await.assert_status_ok();
+}
+
+#[tokio::test]
+async fn handlers_reach_the_extension_through_from_ref() {
+    async fn cached(State(oauth2): State<OAuth2Extension>) -> String {
+        oauth2
+            .get_token("p", None)
+            .await
+            .map(|t| t.secret().to_owned())
+            .unwrap_or_default()
+    }
+    let upstream = token_server(Issuer::new()).await;
+    let state = state(
+        AppConfig::development(),
+        OAuth2Config::new().provider("p", provider(&upstream)),
+    );
+    let from_ref = OAuth2Extension::from_ref(&state);
+    let app: Router = Router::new()
+        .route("/token", get(cached))
+        .with_state(state.clone());
+    let test = TestServer::new(app);
+    assert_eq!(test.get("/token").await.text(), "tok-1");
+    // The extension in the state and the one handed out share one cache.
+    assert_eq!(from_ref.cached_tokens(), 1);
+    assert_eq!(
+        state
+            .oauth2
+            .get_token("p", None)
+            .await
+            .expect("cached")
+            .secret(),
+        "tok-1"
+    );
+    assert_eq!(token_requests(&upstream).await.len(), 1);
+}
+
+/// Starts the real server on an ephemeral port from `vars` (with
+/// `{port}` replaced), returning its address and a shutdown trigger.
+async fn start(
+    vars: &[(&str, &str)],
+) -> (
+    String,
+    AppState,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let vars: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.replace("{port}", &port.to_string())))
+        .collect();
+    let state = server::state_from_vars(&vars).expect("state");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    (format!("http://127.0.0.1:{port}"), state, tx, handle)
+}
+
+const DEV_VARS: &[(&str, &str)] = &[
+    ("APP_ENV", "development"),
+    (
+        "OAUTH2_DEMO_TOKEN_URL",
+        "http://127.0.0.1:{port}/dev/oauth/token",
+    ),
+    ("OAUTH2_DEMO_CLIENT_ID", "demo-client"),
+    ("OAUTH2_DEMO_CLIENT_SECRET", "demo-secret"),
+    ("DEMO_API_URL", "http://127.0.0.1:{port}/dev/api"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_mode_works_end_to_end_and_shutdown_clears_the_cache() {
+    let (base, state, shutdown, handle) = start(DEV_VARS).await;
+    let http = reqwest::Client::new();
+
+    let first: Value = http
+        .get(format!("{base}/demo/orders"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let second: Value = http
+        .get(format!("{base}/demo/orders"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["upstream"]["orders"][0]["id"], "ord_1001");
+    assert_eq!(first["token_endpoint_requests"], 1);
+    assert_eq!(
+        second["token_endpoint_requests"], 1,
+        "the second call used the cached token"
+    );
+
+    let me: Value = http
+        .get(format!("{base}/demo/me"))
+        .bearer_auth("alice-token")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        me["upstream"]["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sha256:")),
+        "{me}"
+    );
+    assert!(
+        !me.to_string().contains("alice-token"),
+        "the subject token is never echoed"
+    );
+    assert_eq!(state.oauth2.cached_tokens(), 2);
+
+    // The development token endpoint refuses wrong credentials (RFC 6749 §5.2).
+    let refused = http
+        .post(format!("{base}/dev/oauth/token"))
+        .basic_auth("demo-client", Some("wrong"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.json::<Value>().await.expect("json")["error"],
+        "invalid_client"
+    );
+
+    shutdown.send(()).expect("server running");
+    tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .expect("shuts down")
+        .expect("join")
+        .expect("serve");
+    assert_eq!(
+        state.oauth2.cached_tokens(),
+        0,
+        "graceful shutdown cleared the cache"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_when_a_request_hangs() {
+    let upstream = token_server(Issuer::new()).await;
+    Mock::given(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&upstream)
+        .await;
+    let mut config = demo_config(&upstream);
+    config.shutdown_timeout = Duration::from_millis(300);
+    let state = state(
+        config,
+        OAuth2Config::new().provider("demo", provider(&upstream)),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    let hanging = tokio::spawn(reqwest::get(format!("http://{addr}/demo/orders")));
+    while state.oauth2.cached_tokens() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await; // the request is now waiting on the upstream
+    }
+    tx.send(()).expect("running");
+    tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .expect("shutdown does not wait for the hanging request")
+        .expect("join")
+        .expect("serve");
+    assert_eq!(state.oauth2.cached_tokens(), 0);
+    hanging.abort();
+}
