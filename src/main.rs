@@ -21,7 +21,9 @@ async fn main() -> ExitCode {
         .or_else(|_| EnvFilter::try_new(vars.get("RUST_LOG").map_or("info", String::as_str)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     match format {
         LogFormat::Json => subscriber.json().init(),
         LogFormat::Pretty => subscriber.init(),

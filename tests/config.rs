@@ -122,7 +122,11 @@ fn secret_file_is_read_and_trimmed() {
 #[test]
 fn every_error_names_the_variable_and_never_the_value() {
     // (variables, the variable the error must name, its code)
-    type Case = (Vec<(&'static str, &'static str)>, &'static str, &'static str);
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+        &'static str,
+    );
     let cases: Vec<Case> = vec![
         (
             vec![
