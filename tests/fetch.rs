@@ -362,3 +362,26 @@ async fn transport_failure_to_the_upstream_is_request_failed() {
     assert_eq!(err.code(), "request_failed");
     assert!(!err.to_string().contains("api_key"), "{err}");
 }
+
+#[tokio::test]
+async fn authorize_sets_the_managed_token_on_a_request_built_elsewhere() {
+    let server = token_server(Issuer::new()).await;
+    let oauth2 = service("p", provider(&server));
+    let mut request =
+        reqwest::Request::new(Method::GET, "https://api.example/x".parse().expect("url"));
+    request
+        .headers_mut()
+        .insert("authorization", "Bearer stale".parse().expect("header"));
+    oauth2
+        .authorize("p", &mut request, None)
+        .await
+        .expect("authorize");
+    let value = request.headers().get("authorization").expect("set");
+    assert_eq!(value.to_str().expect("ascii"), "Bearer tok-1");
+    assert!(value.is_sensitive());
+    oauth2
+        .authorize("p", &mut request, None)
+        .await
+        .expect("cached");
+    assert_eq!(token_requests(&server).await.len(), 1);
+}

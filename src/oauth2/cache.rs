@@ -77,6 +77,20 @@ impl fmt::Debug for CacheKey {
     }
 }
 
+/// Which token a request carried, to drop exactly that one after a 401.
+///
+/// The address of the cached token: comparing it needs no reference count.
+/// Should the allocation be reused by a later token, the worst outcome is
+/// one extra token request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TokenId(usize);
+
+impl TokenId {
+    pub(crate) fn of(token: &Arc<TokenData>) -> Self {
+        Self(Arc::as_ptr(token) as usize)
+    }
+}
+
 type FlightResult = Result<AccessToken, OAuth2Error>;
 type Flight = Shared<BoxFuture<'static, FlightResult>>;
 
@@ -120,20 +134,37 @@ impl Slot {
     /// none is cached (or it expired). `request` is only called by the one
     /// caller that starts a token request.
     pub(crate) async fn get(self: &Arc<Self>, request: impl FnOnce() -> Request) -> FlightResult {
+        self.with_token(request, |token| AccessToken(Arc::clone(token)))
+            .await
+    }
+
+    /// Calls `use_token` with a valid token, borrowed from the cache when it
+    /// holds one (no reference count is touched), or else once the single
+    /// in-flight request for this key has delivered one.
+    pub(crate) async fn with_token<R>(
+        self: &Arc<Self>,
+        request: impl FnOnce() -> Request,
+        use_token: impl FnOnce(&Arc<TokenData>) -> R,
+    ) -> Result<R, OAuth2Error> {
         let now = self.clock.now();
-        let stale = {
+        let state = {
             let guard = self.current.load();
             match guard.as_ref() {
-                Some(token) if now < token.refresh_at => return Ok(AccessToken(Arc::clone(token))),
-                Some(token) if now < token.expires_at => Some(Arc::clone(token)),
-                _ => None,
+                Some(token) if now < token.refresh_at => return Ok(use_token(token)),
+                Some(token) if now < token.expires_at => Ok(use_token(token)),
+                _ => Err(use_token),
             }
         };
-        if let Some(token) = stale {
-            self.refresh_in_background(now, request);
-            return Ok(AccessToken(token));
+        match state {
+            Ok(result) => {
+                self.refresh_in_background(now, request);
+                Ok(result)
+            }
+            Err(use_token) => {
+                let token = self.wait(now, request).await?;
+                Ok(use_token(&token.0))
+            }
         }
-        self.wait(now, request).await
     }
 
     /// The cached token, whatever its age, without starting anything.
@@ -142,12 +173,12 @@ impl Slot {
         self.current.load_full()
     }
 
-    /// Drops `used` if it is still the cached token; a newer token that
-    /// another caller already fetched stays.
-    pub(crate) fn invalidate(&self, used: &AccessToken) {
+    /// Drops the token `used` if it is still the cached one; a newer token
+    /// that another caller already fetched stays.
+    pub(crate) fn invalidate(&self, used: TokenId) {
         let _flight = self.lock();
         let current = self.current.load();
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &used.0)) {
+        if current.as_ref().is_some_and(|c| TokenId::of(c) == used) {
             self.current.store(None);
             tracing::debug!(key = %self.key, "cached token dropped after the upstream refused it");
         }
@@ -446,10 +477,10 @@ mod tests {
     async fn invalidate_drops_only_the_token_it_names() {
         let f = fixture();
         let first = f.slot.get(issue(&f)).await.expect("token");
-        f.slot.invalidate(&first);
+        f.slot.invalidate(TokenId::of(&first.0));
         let second = f.slot.get(issue(&f)).await.expect("token");
         assert_eq!(second.secret(), "tok-2");
-        f.slot.invalidate(&first); // stale: tok-2 stays
+        f.slot.invalidate(TokenId::of(&first.0)); // stale: tok-2 stays
         assert_eq!(
             f.slot
                 .peek()

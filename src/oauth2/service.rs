@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use futures_util::FutureExt as _;
-use reqwest::header::AUTHORIZATION;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use super::cache::{CacheKey, Grant, Slot};
+use super::cache::{CacheKey, Grant, Slot, TokenId};
 use super::clock::{Clock, SystemClock};
 use super::endpoint::request_token;
 use super::error::OAuth2Error;
@@ -187,8 +187,26 @@ impl OAuth2Service {
         exchange: Option<&TokenExchangeOptions>,
     ) -> Result<AccessToken, OAuth2Error> {
         let provider = self.provider(provider)?;
-        let (_, token) = provider.token(exchange).await?;
-        Ok(token)
+        let slot = provider.slot(exchange)?;
+        slot.get(provider.request_fn(exchange)).await
+    }
+
+    /// Sets `Authorization: Bearer …` (marked sensitive) on a request built
+    /// elsewhere, with the provider's token or, with `exchange`, an
+    /// exchanged one. The token comes from the same cache as
+    /// [`get_token`](Self::get_token); on a hit nothing is cloned but the
+    /// header value. Unlike [`fetch`](Self::fetch) this neither signs nor
+    /// retries.
+    pub async fn authorize(
+        &self,
+        provider: &str,
+        request: &mut reqwest::Request,
+        exchange: Option<&TokenExchangeOptions>,
+    ) -> Result<(), OAuth2Error> {
+        let provider = self.provider(provider)?;
+        let slot = provider.slot(exchange)?;
+        attach(&slot, provider.request_fn(exchange), request).await?;
+        Ok(())
     }
 
     /// Sends a request to `url` with the provider's token attached.
@@ -228,17 +246,22 @@ impl OAuth2Service {
         }
         let signer = options.signer.as_ref().or(provider.config.signer.as_ref());
         let exchange = options.token_exchange.as_ref();
+        let slot = provider.slot(exchange)?;
 
-        let (slot, token) = provider.token(exchange).await?;
-        let response = self.send(name, &url, &options, &token, signer).await?;
+        let (request, used) = self.build(&slot, &provider, &url, &options, signer).await?;
+        let response = self.send(name, request).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
 
-        tracing::info!(provider = name, url = %redacted_url(&url), "upstream answered 401; retrying once with a new token");
-        slot.invalidate(&token);
-        let (_, token) = provider.token(exchange).await?;
-        let response = self.send(name, &url, &options, &token, signer).await?;
+        tracing::info!(
+            provider = name,
+            url = %redacted_url(&url),
+            "upstream answered 401; retrying once with a new token"
+        );
+        slot.invalidate(used);
+        let (request, _) = self.build(&slot, &provider, &url, &options, signer).await?;
+        let response = self.send(name, request).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             return Err(OAuth2Error::Unauthorized {
                 provider: name.to_owned(),
@@ -291,33 +314,45 @@ impl OAuth2Service {
             })
     }
 
-    async fn send(
+    /// The request of one attempt: built from `options`, the token set,
+    /// then signed, so that the signature can cover `Authorization`.
+    async fn build(
         &self,
-        provider: &str,
+        slot: &Arc<Slot>,
+        provider: &Arc<Provider>,
         url: &Url,
         options: &FetchOptions,
-        token: &AccessToken,
         signer: Option<&Arc<dyn Signer>>,
-    ) -> Result<reqwest::Response, OAuth2Error> {
+    ) -> Result<(reqwest::Request, TokenId), OAuth2Error> {
         let mut request = reqwest::Request::new(options.method.clone(), url.clone());
         *request.headers_mut() = options.headers.clone();
-        request
-            .headers_mut()
-            .insert(AUTHORIZATION, token.0.header.clone());
         if let Some(body) = &options.body {
             *request.body_mut() = Some(body.clone().into());
         }
         *request.timeout_mut() = options.timeout;
-        // Signing comes last so that the signature can cover Authorization.
+        let used = attach(
+            slot,
+            provider.request_fn(options.token_exchange.as_ref()),
+            &mut request,
+        )
+        .await?;
         if let Some(signer) = signer {
             signer
                 .sign(&mut request)
                 .await
                 .map_err(|e| OAuth2Error::SigningFailed {
-                    provider: provider.to_owned(),
+                    provider: provider.name.to_string(),
                     source: Arc::new(e),
                 })?;
         }
+        Ok((request, used))
+    }
+
+    async fn send(
+        &self,
+        provider: &str,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, OAuth2Error> {
         self.inner
             .http
             .execute(request)
@@ -329,61 +364,70 @@ impl OAuth2Service {
     }
 }
 
-impl Provider {
-    /// The slot for the grant and its valid token.
-    async fn token(
-        self: &Arc<Self>,
-        exchange: Option<&TokenExchangeOptions>,
-    ) -> Result<(Arc<Slot>, AccessToken), OAuth2Error> {
-        match exchange {
-            None => {
-                let provider = Arc::clone(self);
-                let slot = &self.client_credentials;
-                let token = slot
-                    .get(move || {
-                        async move {
-                            provider
-                                .request(&client_credentials::params(&provider.config))
-                                .await
-                        }
-                        .boxed()
-                    })
-                    .await?;
-                Ok((Arc::clone(slot), token))
-            }
-            Some(options) => {
-                token_exchange::validate(options)
-                    .map_err(|reason| OAuth2Error::invalid_request(&self.name, reason))?;
-                let digest = token_exchange::cache_digest(options);
-                let slot = self.exchange_slot(digest);
-                let token = slot
-                    .get(|| {
-                        let provider = Arc::clone(self);
-                        let options = options.clone();
-                        async move { provider.request(&token_exchange::params(&options)).await }
-                            .boxed()
-                    })
-                    .await?;
-                Ok((slot, token))
-            }
-        }
-    }
+/// Sets the token of `slot` as the request's `Authorization` header.
+///
+/// The header value is copied from the cached one rather than cloned:
+/// a clone would increment a reference count shared by every request in
+/// flight, which costs more under contention than copying a few hundred
+/// bytes into the request's own buffer.
+async fn attach(
+    slot: &Arc<Slot>,
+    request_fn: impl FnOnce() -> super::cache::Request,
+    request: &mut reqwest::Request,
+) -> Result<TokenId, OAuth2Error> {
+    slot.with_token(request_fn, |token| {
+        let mut value = HeaderValue::from_bytes(token.header.as_bytes())
+            .unwrap_or_else(|_| token.header.clone());
+        value.set_sensitive(true);
+        request.headers_mut().insert(AUTHORIZATION, value);
+        TokenId::of(token)
+    })
+    .await
+}
 
-    fn exchange_slot(&self, digest: [u8; 32]) -> Arc<Slot> {
+impl Provider {
+    /// The cache slot for the grant: the client credentials slot, or the
+    /// exchange slot keyed by the digest of the exchange parameters.
+    fn slot(&self, exchange: Option<&TokenExchangeOptions>) -> Result<Arc<Slot>, OAuth2Error> {
+        let Some(options) = exchange else {
+            return Ok(Arc::clone(&self.client_credentials));
+        };
+        token_exchange::validate(options)
+            .map_err(|reason| OAuth2Error::invalid_request(&self.name, reason))?;
+        let digest = token_exchange::cache_digest(options);
         if let Some(slot) = self.exchanges.get(&digest) {
-            return Arc::clone(&slot);
+            return Ok(Arc::clone(&slot));
         }
         let key = CacheKey {
             provider: self.name.clone(),
             grant: Grant::TokenExchange,
             subject: Some(digest),
         };
-        Arc::clone(
-            &self
-                .exchanges
-                .entry(digest)
-                .or_insert_with(|| Arc::new(Slot::new(key, self.clock.clone()))),
-        )
+        Ok(Arc::clone(&self.exchanges.entry(digest).or_insert_with(
+            || Arc::new(Slot::new(key, self.clock.clone())),
+        )))
+    }
+
+    /// What a slot calls when it needs a new token: the grant's request,
+    /// owning what it needs so that it can run in its own task.
+    fn request_fn<'a>(
+        self: &'a Arc<Self>,
+        exchange: Option<&'a TokenExchangeOptions>,
+    ) -> impl FnOnce() -> super::cache::Request + 'a {
+        move || {
+            let provider = Arc::clone(self);
+            match exchange.cloned() {
+                None => async move {
+                    provider
+                        .request(&client_credentials::params(&provider.config))
+                        .await
+                }
+                .boxed(),
+                Some(options) => {
+                    async move { provider.request(&token_exchange::params(&options)).await }.boxed()
+                }
+            }
+        }
     }
 
     async fn request(
