@@ -248,7 +248,7 @@ impl OAuth2Service {
         let exchange = options.token_exchange.as_ref();
         let slot = provider.slot(exchange)?;
 
-        let (request, used) = self.build(&slot, &provider, &url, &options, signer).await?;
+        let (request, used) = self.build(&slot, provider, &url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
@@ -260,7 +260,7 @@ impl OAuth2Service {
             "upstream answered 401; retrying once with a new token"
         );
         slot.invalidate(used);
-        let (request, _) = self.build(&slot, &provider, &url, &options, signer).await?;
+        let (request, _) = self.build(&slot, provider, &url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             return Err(OAuth2Error::Unauthorized {
