@@ -273,12 +273,11 @@ impl ProviderVars {
             (Some(secret), None) if !secret.is_empty() => Secret::new(secret),
             (None, Some(path)) if !path.trim().is_empty() => {
                 let path = path.trim();
-                let contents =
-                    std::fs::read_to_string(path).map_err(|source| ConfigError::File {
-                        variable: var("CLIENT_SECRET_FILE"),
-                        path: path.to_owned(),
-                        source,
-                    })?;
+                let contents = read_secret_file(path).map_err(|source| ConfigError::File {
+                    variable: var("CLIENT_SECRET_FILE"),
+                    path: path.to_owned(),
+                    source,
+                })?;
                 let secret = contents.trim();
                 if secret.is_empty() {
                     return Err(ConfigError::Invalid {
@@ -322,6 +321,27 @@ impl ProviderVars {
         }
         Ok(provider)
     }
+}
+
+/// The largest secret file read: a secret is a short string, and a path
+/// to a device or a huge file must not stall start-up.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Reads a secret file: a regular file (symbolic links followed, as
+/// container runtimes mount secrets) of at most 64 KiB, in UTF-8.
+fn read_secret_file(path: &str) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if metadata.len() > MAX_SECRET_FILE {
+        return Err(Error::new(ErrorKind::InvalidData, "larger than 64 KiB"));
+    }
+    let mut contents = String::new();
+    file.take(MAX_SECRET_FILE).read_to_string(&mut contents)?;
+    Ok(contents)
 }
 
 /// Whole seconds, at most one day; zero only where `zero_ok`.

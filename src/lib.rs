@@ -47,6 +47,10 @@ pub mod http_signature;
 mod oauth2;
 pub mod server;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use oauth2::fuzzing;
+
 pub use config::{ConfigError, OAuth2Config};
 pub use extension::{OAuth2Extension, StartupError};
 pub use http_signature::{SignError, Signer};

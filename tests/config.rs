@@ -116,6 +116,15 @@ fn secret_file_is_read_and_trimmed() {
     ]);
     assert_eq!(e.code(), "unreadable_file");
     assert_eq!(e.variable(), "OAUTH2_X_CLIENT_SECRET_FILE");
+    for not_a_file in ["/dev/zero", dir.to_str().expect("utf8")] {
+        let e = err(&[
+            ("OAUTH2_X_TOKEN_URL", "https://a/token"),
+            ("OAUTH2_X_CLIENT_ID", "id"),
+            ("OAUTH2_X_CLIENT_SECRET_FILE", not_a_file),
+        ]);
+        assert_eq!(e.code(), "unreadable_file", "{not_a_file}: {e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

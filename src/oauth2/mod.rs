@@ -20,6 +20,16 @@ mod token;
 mod token_exchange;
 mod types;
 
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    /// Parses `data` as a token endpoint answer body, success and error.
+    pub fn token_response(data: &[u8]) {
+        let _ = super::response::parse_token_response(data);
+        let _ = super::error::TokenEndpointErrorBody::parse(data);
+    }
+}
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{OAuth2Error, TokenEndpointErrorBody};
 pub use options::{ACCESS_TOKEN_TYPE, FetchOptions, TokenExchangeOptions};
