@@ -8,7 +8,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `OAUTH2_<NAME>_TOKEN_URL` | token endpoint, `http` or `https` (required) |
+//! | `OAUTH2_<NAME>_TOKEN_URL` | token endpoint: `https`, or `http` on a loopback host (required) |
 //! | `OAUTH2_<NAME>_CLIENT_ID` | client id (required) |
 //! | `OAUTH2_<NAME>_CLIENT_SECRET` | client secret (this or the next is required) |
 //! | `OAUTH2_<NAME>_CLIENT_SECRET_FILE` | a file holding the secret (container secrets); surrounding white space is trimmed |
@@ -17,7 +17,14 @@
 //! | `OAUTH2_<NAME>_DEFAULT_LIFETIME_SECONDS` | lifetime assumed when a token response has no `expires_in` (default 300) |
 //! | `OAUTH2_<NAME>_TIMEOUT_SECONDS` | bound on a whole token request (default 10) |
 //! | `OAUTH2_<NAME>_CONNECT_TIMEOUT_SECONDS` | bound on connecting to the token endpoint (default 5) |
+//! | `OAUTH2_<NAME>_MAX_ATTEMPTS` | token request attempts, retries included (default 3; 1 disables retries) |
+//! | `OAUTH2_<NAME>_RETRY_BUDGET_SECONDS` | bound on all attempts and waits together (default 20) |
+//! | `OAUTH2_<NAME>_BREAKER_THRESHOLD` | consecutive failures that open the circuit breaker (default 5; 0 disables it) |
+//! | `OAUTH2_<NAME>_BREAKER_COOLDOWN_SECONDS` | how long the breaker stays open before one probe (default 10) |
+//! | `OAUTH2_<NAME>_ALLOWED_ORIGINS` | comma-separated origins (`https://api.example.com`) the token may be sent to; unset: any |
+//! | `OAUTH2_<NAME>_ALLOW_INSECURE_HTTP` | `true` to accept a plain `http` token URL on a host that is not loopback (default false) |
 //! | `OAUTH2_REFRESH_BUFFER_SECONDS` | refresh this long before expiry (default 60) |
+//! | `OAUTH2_CACHE_MAX_ENTRIES` | bound on cached exchanged tokens (default 10000) |
 //!
 //! A missing or malformed variable is a [`ConfigError`] that names the
 //! variable and never repeats its value.
@@ -29,18 +36,27 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::oauth2::{AuthMethod, ProviderConfig, Secret};
+use crate::oauth2::{
+    AuthMethod, BreakerPolicy, ProviderConfig, RetryPolicy, Secret, check_token_url,
+};
 
 const PREFIX: &str = "OAUTH2_";
 const REFRESH_BUFFER: &str = "OAUTH2_REFRESH_BUFFER_SECONDS";
+const CACHE_MAX_ENTRIES: &str = "OAUTH2_CACHE_MAX_ENTRIES";
 
 /// Settings of the whole extension that are not per provider.
-const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER];
+const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER, CACHE_MAX_ENTRIES];
 
 /// The per-provider settings, longest first so that `_CLIENT_SECRET_FILE`
 /// is recognised before `_CLIENT_SECRET`.
 const SETTINGS: &[&str] = &[
+    "BREAKER_COOLDOWN_SECONDS",
+    "ALLOW_INSECURE_HTTP",
+    "BREAKER_THRESHOLD",
+    "RETRY_BUDGET_SECONDS",
     "CONNECT_TIMEOUT_SECONDS",
+    "ALLOWED_ORIGINS",
+    "MAX_ATTEMPTS",
     "DEFAULT_LIFETIME_SECONDS",
     "CLIENT_SECRET_FILE",
     "TIMEOUT_SECONDS",
@@ -71,6 +87,7 @@ const SETTINGS: &[&str] = &[
 pub struct OAuth2Config {
     pub(crate) providers: BTreeMap<String, ProviderConfig>,
     pub(crate) refresh_buffer: Duration,
+    pub(crate) cache_max_entries: usize,
 }
 
 impl Default for OAuth2Config {
@@ -82,6 +99,8 @@ impl Default for OAuth2Config {
 impl OAuth2Config {
     /// Default for how long before expiry a token is refreshed.
     pub const DEFAULT_REFRESH_BUFFER: Duration = Duration::from_secs(60);
+    /// Default bound on cached exchanged tokens.
+    pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 10_000;
 
     /// No providers, a 60 s refresh buffer.
     #[must_use]
@@ -89,6 +108,7 @@ impl OAuth2Config {
         Self {
             providers: BTreeMap::new(),
             refresh_buffer: Self::DEFAULT_REFRESH_BUFFER,
+            cache_max_entries: Self::DEFAULT_CACHE_MAX_ENTRIES,
         }
     }
 
@@ -104,6 +124,22 @@ impl OAuth2Config {
     pub fn refresh_buffer(mut self, buffer: Duration) -> Self {
         self.refresh_buffer = buffer;
         self
+    }
+
+    /// Caches at most `max` exchanged tokens, all providers together
+    /// (default 10,000); beyond it expired and then least recently used
+    /// entries are evicted. Client credentials tokens (one per provider)
+    /// are not counted.
+    #[must_use]
+    pub fn cache_max_entries(mut self, max: usize) -> Self {
+        self.cache_max_entries = max.max(1);
+        self
+    }
+
+    /// The bound on cached exchanged tokens.
+    #[must_use]
+    pub fn get_cache_max_entries(&self) -> usize {
+        self.cache_max_entries
     }
 
     /// The configured provider names, sorted.
@@ -170,6 +206,10 @@ impl OAuth2Config {
             config.refresh_buffer =
                 Duration::from_secs(parse_seconds(REFRESH_BUFFER, value, true)?);
         }
+        if let Some(value) = vars.get(CACHE_MAX_ENTRIES) {
+            config.cache_max_entries =
+                parse_count(CACHE_MAX_ENTRIES, value, 1, 10_000_000)? as usize;
+        }
 
         let mut names = BTreeSet::new();
         for key in vars.keys() {
@@ -177,9 +217,16 @@ impl OAuth2Config {
                 continue;
             }
             let rest = &key[PREFIX.len()..];
+            // The longest setting that ends the variable names it, so that
+            // `_CLIENT_SECRET_FILE` wins over `_CLIENT_SECRET`.
             let name = SETTINGS
                 .iter()
-                .find_map(|setting| rest.strip_suffix(setting).and_then(|n| n.strip_suffix('_')))
+                .filter_map(|setting| {
+                    let name = rest.strip_suffix(setting)?.strip_suffix('_')?;
+                    Some((setting.len(), name))
+                })
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, name)| name)
                 .filter(|name| !name.is_empty())
                 .ok_or_else(|| ConfigError::Unknown {
                     variable: key.clone(),
@@ -231,6 +278,12 @@ struct ProviderVars {
     default_lifetime_seconds: Option<String>,
     timeout_seconds: Option<String>,
     connect_timeout_seconds: Option<String>,
+    max_attempts: Option<String>,
+    retry_budget_seconds: Option<String>,
+    breaker_threshold: Option<String>,
+    breaker_cooldown_seconds: Option<String>,
+    allowed_origins: Option<String>,
+    allow_insecure_http: Option<String>,
 }
 
 impl ProviderVars {
@@ -249,18 +302,27 @@ impl ProviderVars {
             variable: var("TOKEN_URL"),
             reason: format!("is not a valid URL ({e})"),
         })?;
-        if !matches!(token_url.scheme(), "http" | "https") {
-            return Err(ConfigError::Invalid {
+        let allow_insecure_http = match self.allow_insecure_http.as_deref().map(str::trim) {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    variable: var("ALLOW_INSECURE_HTTP"),
+                    reason: "must be true or false".into(),
+                });
+            }
+        };
+        check_token_url(&token_url, allow_insecure_http).map_err(|reason| {
+            let hint = if token_url.scheme() == "http" {
+                format!(" (set {} to allow it)", var("ALLOW_INSECURE_HTTP"))
+            } else {
+                String::new()
+            };
+            ConfigError::Invalid {
                 variable: var("TOKEN_URL"),
-                reason: "must be an http or https URL".into(),
-            });
-        }
-        if !token_url.username().is_empty() || token_url.password().is_some() {
-            return Err(ConfigError::Invalid {
-                variable: var("TOKEN_URL"),
-                reason: "must not carry user info; set CLIENT_ID and CLIENT_SECRET instead".into(),
-            });
-        }
+                reason: format!("{reason}{hint}"),
+            }
+        })?;
         let client_id = required(self.client_id, "CLIENT_ID")?;
 
         let secret = match (self.client_secret, self.client_secret_file) {
@@ -319,7 +381,61 @@ impl ProviderVars {
             provider =
                 provider.connect_timeout(Duration::from_secs(parse_seconds(&name, &value, false)?));
         }
-        Ok(provider)
+        let mut retry = RetryPolicy::default();
+        if let Some(value) = self.max_attempts {
+            retry.max_attempts = parse_count(&var("MAX_ATTEMPTS"), &value, 1, 10)? as u32;
+        }
+        if let Some(value) = self.retry_budget_seconds {
+            let name = var("RETRY_BUDGET_SECONDS");
+            retry.budget = Duration::from_secs(parse_seconds(&name, &value, false)?);
+        }
+        provider = provider.retry(retry);
+        let mut breaker = BreakerPolicy::default();
+        if let Some(value) = self.breaker_threshold {
+            breaker.threshold = parse_count(&var("BREAKER_THRESHOLD"), &value, 0, 1000)? as u32;
+        }
+        if let Some(value) = self.breaker_cooldown_seconds {
+            let name = var("BREAKER_COOLDOWN_SECONDS");
+            breaker.cooldown = Duration::from_secs(parse_seconds(&name, &value, false)?);
+        }
+        provider = provider.breaker(breaker);
+        if let Some(list) = self.allowed_origins {
+            let name = var("ALLOWED_ORIGINS");
+            let mut origins = Vec::new();
+            for item in list
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+            {
+                let url = Url::parse(item)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        variable: name.clone(),
+                        reason: "must list origins such as https://api.example.com or https://api.example.com:8443".into(),
+                    })?;
+                origins.push(url);
+            }
+            if origins.is_empty() {
+                return Err(ConfigError::Invalid {
+                    variable: name,
+                    reason: "lists no origin".into(),
+                });
+            }
+            provider = provider.allowed_origins(origins);
+        }
+        Ok(provider.allow_insecure_http(allow_insecure_http))
+    }
+}
+
+/// A whole number within `min..=max`.
+fn parse_count(variable: &str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            variable: variable.to_owned(),
+            reason: format!("must be a whole number from {min} to {max}"),
+        }),
     }
 }
 

@@ -55,7 +55,7 @@ pub use config::{ConfigError, OAuth2Config};
 pub use extension::{OAuth2Extension, StartupError};
 pub use http_signature::{SignError, Signer};
 pub use oauth2::{
-    ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, Clock, FetchOptions, ManualClock, OAuth2Error,
-    OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, Secret, SystemClock,
-    TokenEndpointErrorBody, TokenExchangeOptions,
+    ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, BreakerPolicy, Clock, FetchOptions, ManualClock,
+    OAuth2Error, OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy, Secret,
+    SystemClock, TokenEndpointErrorBody, TokenExchangeOptions,
 };

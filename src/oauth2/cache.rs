@@ -79,17 +79,20 @@ impl fmt::Debug for CacheKey {
 
 /// Which token a request carried, to drop exactly that one after a 401.
 ///
-/// The address of the cached token: comparing it needs no reference count.
-/// Should the allocation be reused by a later token, the worst outcome is
-/// one extra token request.
+/// A number given to every token as it enters the cache: comparing it
+/// needs no reference count, and unlike an address it is never reused by a
+/// later token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TokenId(usize);
+pub(crate) struct TokenId(u64);
 
 impl TokenId {
-    pub(crate) fn of(token: &Arc<TokenData>) -> Self {
-        Self(Arc::as_ptr(token) as usize)
+    pub(crate) fn of(token: &TokenData) -> Self {
+        Self(token.id)
     }
 }
+
+/// The source of [`TokenId`]s.
+static NEXT_TOKEN_ID: AtomicU64 = AtomicU64::new(1);
 
 type FlightResult = Result<AccessToken, OAuth2Error>;
 type Flight = Shared<BoxFuture<'static, FlightResult>>;
@@ -112,6 +115,9 @@ pub(crate) struct Slot {
     generation: AtomicU64,
     /// No background refresh before this instant (nanoseconds after `origin`).
     retry_not_before: AtomicU64,
+    /// When an exchanged token was last asked for, for eviction (a stamp
+    /// from the service; client credentials slots are never evicted).
+    last_used: AtomicU64,
     origin: Instant,
 }
 
@@ -126,6 +132,7 @@ impl Slot {
             refreshing: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             retry_not_before: AtomicU64::new(0),
+            last_used: AtomicU64::new(0),
             origin,
         }
     }
@@ -204,6 +211,20 @@ impl Slot {
             .is_some_and(|t| t.is_valid(now))
     }
 
+    /// Whether a token request for this key is in flight.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.refreshing.load(Ordering::Acquire)
+    }
+
+    /// Records a use at `stamp`.
+    pub(crate) fn touch(&self, stamp: u64) {
+        self.last_used.store(stamp, Ordering::Relaxed);
+    }
+
+    pub(crate) fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
     fn refresh_in_background(self: &Arc<Self>, now: Instant, request: impl FnOnce() -> Request) {
         if self.refreshing.load(Ordering::Acquire)
             || self.nanos(now) < self.retry_not_before.load(Ordering::Acquire)
@@ -274,7 +295,8 @@ impl Slot {
             self.refreshing.store(false, Ordering::Release);
         }
         match result {
-            Ok(data) => {
+            Ok(mut data) => {
+                data.id = NEXT_TOKEN_ID.fetch_add(1, Ordering::Relaxed);
                 let data = Arc::new(data);
                 if current_generation {
                     self.current.store(Some(Arc::clone(&data)));
@@ -318,7 +340,6 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use reqwest::StatusCode;
-    use reqwest::header::HeaderValue;
 
     use super::*;
     use crate::oauth2::clock::ManualClock;
@@ -354,7 +375,7 @@ mod tests {
                 let now = clock.now();
                 let secret = format!("tok-{n}");
                 Ok(TokenData {
-                    header: HeaderValue::try_from(format!("Bearer {secret}")).expect("header"),
+                    id: 0,
                     secret: Secret::new(secret),
                     scope: None,
                     issued_token_type: None,
@@ -375,6 +396,7 @@ mod tests {
                     provider: "p".into(),
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     body: Default::default(),
+                    retry_after: None,
                 })
             }
             .boxed()

@@ -1,6 +1,8 @@
 //! The time source behind token expiry, so that tests can move time.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,12 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current instant.
     fn now(&self) -> Instant;
+
+    /// Waits `duration` (between token request retries). The default
+    /// sleeps on the tokio timer.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
 /// The monotonic system clock ([`Instant::now`]).
@@ -68,5 +76,12 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the clock forward by `duration` and returns at once, so that
+    /// retry waits take no real time in tests.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        self.advance(duration);
+        Box::pin(std::future::ready(()))
     }
 }

@@ -15,7 +15,8 @@ use url::form_urlencoded;
 
 use super::clock::Clock;
 use super::error::{OAuth2Error, TokenEndpointErrorBody};
-use super::response::parse_token_response;
+use super::response::{jwt_lifetime, parse_token_response};
+use super::retry;
 use super::token::{TokenData, schedule};
 use super::types::{AuthMethod, ProviderConfig};
 
@@ -24,11 +25,14 @@ use super::types::{AuthMethod, ProviderConfig};
 /// megabytes.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// Requests a token with the grant's `params` and returns it ready to cache.
+/// Requests a token with the grant's `params` and returns it ready to cache,
+/// retrying transient failures as the provider's
+/// [`RetryPolicy`](super::retry::RetryPolicy) says.
 ///
-/// The lifetime is measured from the moment the request was sent, so the
-/// time spent waiting for the answer never makes a token look fresher than
-/// it is.
+/// The lifetime is `expires_in`, else the `exp` claim when the token is a
+/// JWT, else the provider's default; it is measured from the moment the
+/// request was sent, so the time spent waiting for the answer never makes a
+/// token look fresher than it is.
 pub(crate) async fn request_token(
     http: &reqwest::Client,
     provider: &str,
@@ -37,7 +41,80 @@ pub(crate) async fn request_token(
     clock: &dyn Clock,
     refresh_buffer: Duration,
 ) -> Result<TokenData, OAuth2Error> {
+    let policy = &config.retry;
+    let started = clock.now();
+    let mut delay = policy.base_delay;
+    let mut attempt = 1;
+    loop {
+        let elapsed = clock.now().saturating_duration_since(started);
+        let timeout = config
+            .timeout
+            .min(policy.budget.saturating_sub(elapsed))
+            .max(Duration::from_millis(1));
+        let error = match attempt_token(
+            http,
+            provider,
+            config,
+            params,
+            clock,
+            refresh_buffer,
+            timeout,
+        )
+        .await
+        {
+            Ok(token) => return Ok(token),
+            Err(error) => error,
+        };
+        if attempt >= policy.max_attempts.max(1) || !retry::is_retryable(&error) {
+            return Err(error);
+        }
+        delay = policy.next_delay(delay);
+        let wait = match &error {
+            OAuth2Error::TokenEndpointError {
+                retry_after: Some(asked),
+                ..
+            } => {
+                if *asked > policy.max_retry_after {
+                    tracing::warn!(
+                        provider,
+                        retry_after_ms = asked.as_millis() as u64,
+                        "token endpoint asks to wait longer than allowed; not retrying"
+                    );
+                    return Err(error);
+                }
+                (*asked).max(delay.min(*asked + policy.base_delay))
+            }
+            _ => delay,
+        };
+        let elapsed = clock.now().saturating_duration_since(started);
+        if elapsed + wait >= policy.budget {
+            return Err(error);
+        }
+        tracing::info!(
+            provider,
+            attempt,
+            code = error.code(),
+            status = error.status().map(|s| s.as_u16()),
+            wait_ms = wait.as_millis() as u64,
+            "token request failed; retrying"
+        );
+        clock.sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// One token request, bounded by `timeout`.
+async fn attempt_token(
+    http: &reqwest::Client,
+    provider: &str,
+    config: &ProviderConfig,
+    params: &[(&str, &str)],
+    clock: &dyn Clock,
+    refresh_buffer: Duration,
+    timeout: Duration,
+) -> Result<TokenData, OAuth2Error> {
     let (request, body) = build_request(http, config, params);
+    let request = request.timeout(timeout);
     let sent_at = clock.now();
     let response = request
         .body(body)
@@ -45,6 +122,7 @@ pub(crate) async fn request_token(
         .await
         .map_err(|e| OAuth2Error::transport(provider, e))?;
     let status = response.status();
+    let retry_after = retry::retry_after(response.headers());
     let body = read_capped(response, MAX_RESPONSE_BYTES)
         .await
         .map_err(|e| match e {
@@ -61,21 +139,17 @@ pub(crate) async fn request_token(
             provider: provider.to_owned(),
             status,
             body: TokenEndpointErrorBody::parse(&body),
+            retry_after,
         });
     }
 
     let parsed = parse_token_response(&body)
         .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
-    let lifetime = parsed.expires_in.unwrap_or(config.default_lifetime);
-    let (expires_at, refresh_at) = schedule(sent_at, lifetime, refresh_buffer);
-    let mut header = HeaderValue::try_from(format!(
-        "Bearer {}",
-        parsed.access_token.expose_secret()
-    ))
-    .map_err(|_| {
-        OAuth2Error::invalid_response(provider, status, "access_token cannot be sent in a header")
-    })?;
-    header.set_sensitive(true);
+    let lifetime = parsed
+        .expires_in
+        .or_else(|| jwt_lifetime(parsed.access_token.expose_secret()))
+        .unwrap_or(config.default_lifetime);
+    let (expires_at, refresh_at) = schedule(sent_at, lifetime, refresh_buffer, rand::random());
     tracing::debug!(
         provider,
         lifetime_secs = lifetime.as_secs(),
@@ -83,8 +157,8 @@ pub(crate) async fn request_token(
         "token issued"
     );
     Ok(TokenData {
+        id: 0,
         secret: parsed.access_token,
-        header,
         scope: parsed.scope,
         issued_token_type: parsed.issued_token_type,
         expires_at,

@@ -97,6 +97,29 @@ pub enum OAuth2Error {
         status: StatusCode,
         /// The RFC 6749 §5.2 fields, when the body carried them.
         body: TokenEndpointErrorBody,
+        /// The wait its `Retry-After` header asked for, if any.
+        retry_after: Option<std::time::Duration>,
+    },
+
+    /// The provider's circuit breaker is open after repeated failures and
+    /// no valid token is cached: the call fails at once.
+    /// Code `token_endpoint_unavailable`.
+    #[error("token endpoint of provider `{provider}` is unavailable; next attempt in {} ms", retry_in.as_millis())]
+    TokenEndpointUnavailable {
+        /// The provider concerned.
+        provider: String,
+        /// When the next token request will be let through.
+        retry_in: std::time::Duration,
+    },
+
+    /// `fetch` was asked to send the token to an origin outside the
+    /// provider's allowed origins. Code `origin_not_allowed`.
+    #[error("provider `{provider}` may not send its token to {origin}")]
+    OriginNotAllowed {
+        /// The provider concerned.
+        provider: String,
+        /// The refused origin (scheme, host, port).
+        origin: String,
     },
 
     /// The token endpoint answered 2xx with a body that is not a usable
@@ -180,6 +203,8 @@ impl OAuth2Error {
             Self::InvalidConfig { .. } => "invalid_config",
             Self::TokenRequestFailed { .. } => "token_request_failed",
             Self::TokenEndpointError { .. } => "token_endpoint_error",
+            Self::TokenEndpointUnavailable { .. } => "token_endpoint_unavailable",
+            Self::OriginNotAllowed { .. } => "origin_not_allowed",
             Self::InvalidTokenResponse { .. } => "invalid_token_response",
             Self::Unauthorized { .. } => "unauthorized",
             Self::SigningFailed { .. } => "signing_failed",
@@ -197,6 +222,8 @@ impl OAuth2Error {
             | Self::InvalidConfig { provider, .. }
             | Self::TokenRequestFailed { provider, .. }
             | Self::TokenEndpointError { provider, .. }
+            | Self::TokenEndpointUnavailable { provider, .. }
+            | Self::OriginNotAllowed { provider, .. }
             | Self::InvalidTokenResponse { provider, .. }
             | Self::Unauthorized { provider, .. }
             | Self::SigningFailed { provider, .. }
@@ -239,16 +266,14 @@ impl OAuth2Error {
     }
 
     /// Whether trying again later may succeed: transport failures, 5xx,
-    /// 408 and 429 are; a refused client or grant is not.
+    /// 408, 429 and an open circuit are; a refused client or grant is not.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::TokenRequestFailed { .. } | Self::RequestFailed { .. } => true,
-            Self::TokenEndpointError { status, .. } => {
-                status.is_server_error()
-                    || *status == StatusCode::REQUEST_TIMEOUT
-                    || *status == StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::TokenRequestFailed { .. }
+            | Self::RequestFailed { .. }
+            | Self::TokenEndpointUnavailable { .. } => true,
+            Self::TokenEndpointError { status, .. } => super::retry::retryable_status(*status),
             _ => false,
         }
     }
@@ -258,8 +283,8 @@ impl OAuth2Error {
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::TokenRequestFailed { .. } => true,
-            Self::TokenEndpointError { status, .. } => status.is_server_error(),
+            Self::TokenRequestFailed { .. } | Self::TokenEndpointUnavailable { .. } => true,
+            Self::TokenEndpointError { status, .. } => super::retry::retryable_status(*status),
             _ => false,
         }
     }
@@ -338,6 +363,7 @@ mod tests {
                 error_description: Some("unknown client".into()),
                 error_uri: None,
             },
+            retry_after: None,
         };
         assert_eq!(err.code(), "token_endpoint_error");
         assert_eq!(err.provider(), "payments");

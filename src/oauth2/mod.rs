@@ -7,6 +7,7 @@
 //! [`cache`] holds tokens with single flight and background refresh;
 //! [`service`] ties them together behind [`OAuth2Service`].
 
+mod breaker;
 mod cache;
 mod client_credentials;
 mod clock;
@@ -14,6 +15,7 @@ mod endpoint;
 mod error;
 mod options;
 mod response;
+mod retry;
 mod secret;
 mod service;
 mod token;
@@ -30,10 +32,14 @@ pub mod fuzzing {
     }
 }
 
+pub use breaker::BreakerPolicy;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{OAuth2Error, TokenEndpointErrorBody};
 pub use options::{ACCESS_TOKEN_TYPE, FetchOptions, TokenExchangeOptions};
+pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use service::{OAuth2Service, OAuth2ServiceBuilder};
 pub use token::AccessToken;
 pub use types::{AuthMethod, ProviderConfig};
+
+pub(crate) use types::check_token_url;

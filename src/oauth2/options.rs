@@ -146,6 +146,8 @@ pub struct FetchOptions {
     pub(crate) method: Method,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
+    /// A body that can be sent once (taken by the first attempt).
+    pub(crate) stream: Option<Arc<std::sync::Mutex<Option<reqwest::Body>>>>,
     pub(crate) token_exchange: Option<TokenExchangeOptions>,
     pub(crate) signer: Option<Arc<dyn Signer>>,
     pub(crate) timeout: Option<Duration>,
@@ -189,10 +191,22 @@ impl FetchOptions {
         self
     }
 
-    /// Sets the body.
+    /// Sets the body. It is kept, so the request can be sent again after
+    /// a 401.
     #[must_use]
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = Some(body.into());
+        self.stream = None;
+        self
+    }
+
+    /// Sets a body that can be sent only once, such as a stream. A request
+    /// with such a body is not retried after a 401: the 401 response is
+    /// returned to the caller. The options can be used for one request.
+    #[must_use]
+    pub fn body_stream(mut self, body: impl Into<reqwest::Body>) -> Self {
+        self.stream = Some(Arc::new(std::sync::Mutex::new(Some(body.into()))));
+        self.body = None;
         self
     }
 
@@ -202,6 +216,7 @@ impl FetchOptions {
         match serde_json::to_vec(value) {
             Ok(body) => {
                 self.body = Some(Bytes::from(body));
+                self.stream = None;
                 self.headers
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
@@ -247,6 +262,7 @@ impl fmt::Debug for FetchOptions {
             .field("method", &self.method)
             .field("headers", &header_names)
             .field("body_len", &self.body.as_ref().map(Bytes::len))
+            .field("streaming_body", &self.stream.is_some())
             .field("token_exchange", &self.token_exchange)
             .field("signer", &self.signer)
             .field("timeout", &self.timeout)

@@ -92,6 +92,35 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String>
     })
 }
 
+/// The lifetime a JWT's `exp` claim (RFC 7519 §4.1.4) announces, read
+/// without verifying the token: it only times the refresh, it grants
+/// nothing. `None` when the token is not a JWT or has no usable `exp`.
+pub(crate) fn jwt_lifetime(token: &str) -> Option<Duration> {
+    use base64::Engine as _;
+    let mut parts = token.split('.');
+    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || payload.len() > 16 * 1024 {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let Value::Object(claims) = serde_json::from_slice::<Value>(&raw).ok()? else {
+        return None;
+    };
+    let exp = claims.get("exp")?.as_f64()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    let lifetime = lifetime_from_number(Some(exp - now), None).ok()?;
+    tracing::debug!(
+        lifetime_secs = lifetime.as_secs(),
+        "token lifetime taken from the JWT exp claim"
+    );
+    Some(lifetime)
+}
+
 /// Clamps a numeric `expires_in` to `0..=MAX_LIFETIME`, logging when it had to.
 fn lifetime_from_number(float: Option<f64>, int: Option<i64>) -> Result<Duration, String> {
     let seconds = match (int, float) {
@@ -182,6 +211,36 @@ mod tests {
         );
         let absent = parse(r#"{"access_token":"a","token_type":"bearer"}"#).expect("valid");
         assert_eq!(absent.expires_in, None);
+    }
+
+    fn jwt(claims: &str) -> String {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(claims))
+    }
+
+    #[test]
+    fn jwt_exp_gives_the_lifetime_when_expires_in_is_absent() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after epoch")
+            .as_secs();
+        let life =
+            jwt_lifetime(&jwt(&format!(r#"{{"sub":"svc","exp":{}}}"#, now + 600))).expect("jwt");
+        assert!(
+            life <= Duration::from_secs(600) && life >= Duration::from_secs(598),
+            "{life:?}"
+        );
+        assert_eq!(
+            jwt_lifetime(&jwt(&format!(r#"{{"exp":{}}}"#, now - 10))),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(jwt_lifetime(&jwt(r#"{"exp":1e300}"#)), Some(MAX_LIFETIME));
+        assert_eq!(jwt_lifetime(&jwt(r#"{"sub":"no exp"}"#)), None);
+        assert_eq!(jwt_lifetime(&jwt(r#"{"exp":"soon"}"#)), None);
+        assert_eq!(jwt_lifetime("opaque-token"), None);
+        assert_eq!(jwt_lifetime("a.!!!.c"), None);
+        assert_eq!(jwt_lifetime("a.b.c.d"), None);
     }
 
     #[test]

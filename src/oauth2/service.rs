@@ -2,21 +2,22 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use futures_util::FutureExt as _;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::AUTHORIZATION;
 use reqwest::{StatusCode, Url};
 
+use super::breaker::Breaker;
 use super::cache::{CacheKey, Grant, Slot, TokenId};
 use super::clock::{Clock, SystemClock};
 use super::endpoint::request_token;
 use super::error::OAuth2Error;
 use super::options::{FetchOptions, TokenExchangeOptions};
-use super::token::AccessToken;
-use super::types::{ProviderConfig, redacted_url};
+use super::token::{AccessToken, TokenData};
+use super::types::{ProviderConfig, check_token_url, redacted_url};
 use super::{client_credentials, token_exchange};
 use crate::config::OAuth2Config;
 use crate::http_signature::Signer;
@@ -49,6 +50,13 @@ pub struct OAuth2Service {
 struct Inner {
     providers: HashMap<Box<str>, Arc<Provider>>,
     http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    /// Bound on exchanged tokens cached, all providers together.
+    max_entries: usize,
+    /// Held by the one caller that evicts; others skip eviction.
+    evicting: Mutex<()>,
+    /// The zero of the slots' last-use stamps.
+    epoch: Instant,
 }
 
 /// One configured provider with its cache entries.
@@ -59,6 +67,7 @@ struct Provider {
     token_http: reqwest::Client,
     clock: Arc<dyn Clock>,
     refresh_buffer: Duration,
+    breaker: Breaker,
     client_credentials: Arc<Slot>,
     exchanges: DashMap<[u8; 32], Arc<Slot>>,
 }
@@ -107,12 +116,8 @@ impl OAuth2ServiceBuilder {
                 provider: name.clone(),
                 reason,
             };
-            if !matches!(config.token_url.scheme(), "http" | "https") {
-                return Err(invalid("the token URL must be http or https".into()));
-            }
-            if !config.token_url.username().is_empty() || config.token_url.password().is_some() {
-                return Err(invalid("the token URL must not carry user info".into()));
-            }
+            check_token_url(&config.token_url, config.allow_insecure_http)
+                .map_err(|reason| invalid(format!("the token URL {reason}")))?;
             if config.client_id.is_empty() {
                 return Err(invalid("the client id is empty".into()));
             }
@@ -139,6 +144,7 @@ impl OAuth2ServiceBuilder {
                 Arc::new(Provider {
                     client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
                     name,
+                    breaker: Breaker::new(config.breaker),
                     config,
                     token_http,
                     clock: self.clock.clone(),
@@ -148,7 +154,14 @@ impl OAuth2ServiceBuilder {
             );
         }
         Ok(OAuth2Service {
-            inner: Arc::new(Inner { providers, http }),
+            inner: Arc::new(Inner {
+                providers,
+                http,
+                epoch: self.clock.now(),
+                clock: self.clock,
+                max_entries: self.config.cache_max_entries.max(1),
+                evicting: Mutex::new(()),
+            }),
         })
     }
 }
@@ -187,16 +200,16 @@ impl OAuth2Service {
         exchange: Option<&TokenExchangeOptions>,
     ) -> Result<AccessToken, OAuth2Error> {
         let provider = self.provider(provider)?;
-        let slot = provider.slot(exchange)?;
+        let slot = self.slot(provider, exchange)?;
         slot.get(provider.request_fn(exchange)).await
     }
 
     /// Sets `Authorization: Bearer …` (marked sensitive) on a request built
     /// elsewhere, with the provider's token or, with `exchange`, an
     /// exchanged one. The token comes from the same cache as
-    /// [`get_token`](Self::get_token); on a hit nothing is cloned but the
-    /// header value. Unlike [`fetch`](Self::fetch) this neither signs nor
-    /// retries.
+    /// [`get_token`](Self::get_token); on a hit no reference count is
+    /// touched. Unlike [`fetch`](Self::fetch) this neither checks the
+    /// allowed origins, nor signs, nor retries.
     pub async fn authorize(
         &self,
         provider: &str,
@@ -204,7 +217,7 @@ impl OAuth2Service {
         exchange: Option<&TokenExchangeOptions>,
     ) -> Result<(), OAuth2Error> {
         let provider = self.provider(provider)?;
-        let slot = provider.slot(exchange)?;
+        let slot = self.slot(provider, exchange)?;
         attach(&slot, provider.request_fn(exchange), request).await?;
         Ok(())
     }
@@ -213,11 +226,17 @@ impl OAuth2Service {
     ///
     /// The request is built from `options`, gets `Authorization: Bearer …`
     /// (marked sensitive), is then signed by the request's or the
-    /// provider's [`Signer`], and sent. On a 401 the token that was used is
-    /// dropped from the cache (unless another caller already replaced it), a
-    /// new one is obtained, and the request is rebuilt, re-signed and sent
-    /// once more; a second 401 fails with `unauthorized`. Every other status
-    /// is returned as it is.
+    /// provider's [`Signer`], and sent. When the provider has allowed
+    /// origins, any other origin is refused with `origin_not_allowed`
+    /// before a token is attached.
+    ///
+    /// On a 401 the token that was used is dropped from the cache (unless
+    /// another caller already replaced it), a new one is obtained, and the
+    /// request is rebuilt, re-signed and sent once more; a second 401 fails
+    /// with `unauthorized`. A request with a streaming body
+    /// ([`FetchOptions::body_stream`]) cannot be replayed: its 401 is
+    /// returned as it is (the token is still dropped). Every other status,
+    /// 403 included, is returned as it is and keeps the token.
     pub async fn fetch(
         &self,
         provider: &str,
@@ -244,22 +263,30 @@ impl OAuth2Service {
                 "the URL must not carry user info",
             ));
         }
+        if let Some(allowed) = &provider.config.allowed_origins {
+            let origin = url.origin();
+            if !allowed.contains(&origin) {
+                return Err(OAuth2Error::OriginNotAllowed {
+                    provider: name.to_owned(),
+                    origin: origin.ascii_serialization(),
+                });
+            }
+        }
         let signer = options.signer.as_ref().or(provider.config.signer.as_ref());
         let exchange = options.token_exchange.as_ref();
-        let slot = provider.slot(exchange)?;
+        let slot = self.slot(provider, exchange)?;
 
         let (request, used) = self.build(&slot, provider, &url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-
-        tracing::info!(
-            provider = name,
-            url = %redacted_url(&url),
-            "upstream answered 401; retrying once with a new token"
-        );
         slot.invalidate(used);
+        if options.stream.is_some() {
+            tracing::info!(provider = name, url = %redacted_url(&url), "upstream answered 401; a streaming body cannot be replayed");
+            return Ok(response);
+        }
+        tracing::info!(provider = name, url = %redacted_url(&url), "upstream answered 401; retrying once with a new token");
         let (request, _) = self.build(&slot, provider, &url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
@@ -305,6 +332,18 @@ impl OAuth2Service {
             .sum()
     }
 
+    /// How many exchanged-token entries the cache holds, valid or not; at
+    /// most [`OAuth2Config::cache_max_entries`] once an insertion has
+    /// evicted.
+    #[must_use]
+    pub fn exchange_entries(&self) -> usize {
+        self.inner
+            .providers
+            .values()
+            .map(|p| p.exchanges.len())
+            .sum()
+    }
+
     fn provider(&self, name: &str) -> Result<&Arc<Provider>, OAuth2Error> {
         self.inner
             .providers
@@ -312,6 +351,89 @@ impl OAuth2Service {
             .ok_or_else(|| OAuth2Error::UnknownProvider {
                 provider: name.to_owned(),
             })
+    }
+
+    /// The cache slot for the grant: the provider's client credentials
+    /// slot, or the exchange slot keyed by the digest of the exchange
+    /// parameters (created, and the cache bounded, on first use).
+    fn slot(
+        &self,
+        provider: &Provider,
+        exchange: Option<&TokenExchangeOptions>,
+    ) -> Result<Arc<Slot>, OAuth2Error> {
+        let Some(options) = exchange else {
+            return Ok(Arc::clone(&provider.client_credentials));
+        };
+        token_exchange::validate(options)
+            .map_err(|reason| OAuth2Error::invalid_request(&provider.name, reason))?;
+        let digest = token_exchange::cache_digest(options);
+        let stamp = self.stamp();
+        if let Some(slot) = provider.exchanges.get(&digest) {
+            slot.touch(stamp);
+            return Ok(Arc::clone(&slot));
+        }
+        if self.exchange_entries() >= self.inner.max_entries {
+            self.evict();
+        }
+        let key = CacheKey {
+            provider: provider.name.clone(),
+            grant: Grant::TokenExchange,
+            subject: Some(digest),
+        };
+        let slot = Arc::clone(
+            &provider
+                .exchanges
+                .entry(digest)
+                .or_insert_with(|| Arc::new(Slot::new(key, provider.clock.clone()))),
+        );
+        slot.touch(stamp);
+        Ok(slot)
+    }
+
+    fn stamp(&self) -> u64 {
+        let since = self
+            .inner
+            .clock
+            .now()
+            .saturating_duration_since(self.inner.epoch);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Brings the exchanged tokens down to 90 % of the bound: first the
+    /// expired entries (unless a request for them is in flight), then the
+    /// least recently used. Evicting a tenth at a time keeps the cost of a
+    /// sweep amortised over many insertions.
+    fn evict(&self) {
+        let Ok(_evicting) = self.inner.evicting.try_lock() else {
+            return;
+        };
+        for provider in self.inner.providers.values() {
+            provider
+                .exchanges
+                .retain(|_, slot| slot.is_valid() || slot.is_busy());
+        }
+        let target = self.inner.max_entries - self.inner.max_entries / 10;
+        let total = self.exchange_entries();
+        if total > target {
+            let mut entries: Vec<(u64, &Provider, [u8; 32])> = Vec::with_capacity(total);
+            for provider in self.inner.providers.values() {
+                entries.extend(
+                    provider
+                        .exchanges
+                        .iter()
+                        .map(|e| (e.value().last_used(), &**provider, *e.key())),
+                );
+            }
+            entries.sort_unstable_by_key(|(used, _, _)| *used);
+            for (_, provider, digest) in entries.into_iter().take(total - target) {
+                provider.exchanges.remove(&digest);
+            }
+        }
+        tracing::debug!(
+            entries = self.exchange_entries(),
+            max = self.inner.max_entries,
+            "token cache evicted expired and least recently used entries"
+        );
     }
 
     /// The request of one attempt: built from `options`, the token set,
@@ -328,6 +450,12 @@ impl OAuth2Service {
         *request.headers_mut() = options.headers.clone();
         if let Some(body) = &options.body {
             *request.body_mut() = Some(body.clone().into());
+        } else if let Some(stream) = &options.stream {
+            let body = stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let body = body.ok_or_else(|| {
+                OAuth2Error::invalid_request(&provider.name, "the streaming body was already sent")
+            })?;
+            *request.body_mut() = Some(body);
         }
         *request.timeout_mut() = options.timeout;
         let used = attach(
@@ -365,49 +493,21 @@ impl OAuth2Service {
 }
 
 /// Sets the token of `slot` as the request's `Authorization` header.
-///
-/// The header value is copied from the cached one rather than cloned:
-/// a clone would increment a reference count shared by every request in
-/// flight, which costs more under contention than copying a few hundred
-/// bytes into the request's own buffer.
 async fn attach(
     slot: &Arc<Slot>,
     request_fn: impl FnOnce() -> super::cache::Request,
     request: &mut reqwest::Request,
 ) -> Result<TokenId, OAuth2Error> {
     slot.with_token(request_fn, |token| {
-        let mut value = HeaderValue::from_bytes(token.header.as_bytes())
-            .unwrap_or_else(|_| token.header.clone());
-        value.set_sensitive(true);
-        request.headers_mut().insert(AUTHORIZATION, value);
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, token.authorization());
         TokenId::of(token)
     })
     .await
 }
 
 impl Provider {
-    /// The cache slot for the grant: the client credentials slot, or the
-    /// exchange slot keyed by the digest of the exchange parameters.
-    fn slot(&self, exchange: Option<&TokenExchangeOptions>) -> Result<Arc<Slot>, OAuth2Error> {
-        let Some(options) = exchange else {
-            return Ok(Arc::clone(&self.client_credentials));
-        };
-        token_exchange::validate(options)
-            .map_err(|reason| OAuth2Error::invalid_request(&self.name, reason))?;
-        let digest = token_exchange::cache_digest(options);
-        if let Some(slot) = self.exchanges.get(&digest) {
-            return Ok(Arc::clone(&slot));
-        }
-        let key = CacheKey {
-            provider: self.name.clone(),
-            grant: Grant::TokenExchange,
-            subject: Some(digest),
-        };
-        Ok(Arc::clone(&self.exchanges.entry(digest).or_insert_with(
-            || Arc::new(Slot::new(key, self.clock.clone())),
-        )))
-    }
-
     /// What a slot calls when it needs a new token: the grant's request,
     /// owning what it needs so that it can run in its own task.
     fn request_fn<'a>(
@@ -430,11 +530,16 @@ impl Provider {
         }
     }
 
-    async fn request(
-        &self,
-        params: &[(&str, &str)],
-    ) -> Result<super::token::TokenData, OAuth2Error> {
-        request_token(
+    /// A token request through the circuit breaker: refused at once while
+    /// it is open, recorded when it ends.
+    async fn request(&self, params: &[(&str, &str)]) -> Result<TokenData, OAuth2Error> {
+        let admission = self.breaker.admit(self.clock.now()).map_err(|retry_in| {
+            OAuth2Error::TokenEndpointUnavailable {
+                provider: self.name.to_string(),
+                retry_in,
+            }
+        })?;
+        let result = request_token(
             &self.token_http,
             &self.name,
             &self.config,
@@ -442,7 +547,14 @@ impl Provider {
             &*self.clock,
             self.refresh_buffer,
         )
-        .await
+        .await;
+        let unavailable = result
+            .as_ref()
+            .err()
+            .is_some_and(OAuth2Error::is_unavailable);
+        self.breaker
+            .record(self.clock.now(), admission, unavailable);
+        result
     }
 }
 

@@ -17,9 +17,10 @@ pub struct AccessToken(pub(crate) Arc<TokenData>);
 
 /// What the cache stores for one issued token.
 pub(crate) struct TokenData {
+    /// Set when the token enters the cache (see `cache::TokenId`).
+    pub(crate) id: u64,
+    /// The token; checked at parse time to be valid in a header.
     pub(crate) secret: Secret,
-    /// `Bearer <token>`, marked sensitive, built once when the token arrives.
-    pub(crate) header: HeaderValue,
     pub(crate) scope: Option<String>,
     pub(crate) issued_token_type: Option<String>,
     pub(crate) expires_at: Instant,
@@ -27,6 +28,24 @@ pub(crate) struct TokenData {
 }
 
 impl TokenData {
+    /// A fresh `Authorization: Bearer …` value, marked sensitive.
+    ///
+    /// Built per request (one allocation, one copy) rather than cloned from
+    /// a shared value: a clone would increment a reference count shared by
+    /// every request in flight, and keeping a second copy of every token in
+    /// the cache would double its memory.
+    pub(crate) fn authorization(&self) -> HeaderValue {
+        let token = self.secret.expose_secret();
+        let mut value = bytes::BytesMut::with_capacity(7 + token.len());
+        value.extend_from_slice(b"Bearer ");
+        value.extend_from_slice(token.as_bytes());
+        // The parser only accepts visible ASCII tokens, so this cannot fail.
+        let mut header = HeaderValue::from_maybe_shared(value.freeze())
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+        header.set_sensitive(true);
+        header
+    }
+
     /// Whether the token may still be sent at `now`.
     #[inline]
     pub(crate) fn is_valid(&self, now: Instant) -> bool {
@@ -38,15 +57,19 @@ impl TokenData {
 ///
 /// `refresh_at = expires_at - buffer`; for a lifetime shorter than twice the
 /// buffer the buffer shrinks to half the lifetime, so a short-lived token is
-/// still used for a while before it is refreshed.
+/// still used for a while before it is refreshed. `jitter` (in `0..1`)
+/// moves the refresh up to a tenth of the buffer earlier, so that replicas
+/// that got their tokens together do not all refresh in the same second.
 pub(crate) fn schedule(
     sent_at: Instant,
     lifetime: Duration,
     buffer: Duration,
+    jitter: f64,
 ) -> (Instant, Instant) {
     let expires_at = sent_at + lifetime;
     let buffer = buffer.min(lifetime / 2);
-    (expires_at, expires_at - buffer)
+    let early = buffer.mul_f64(0.1 * jitter.clamp(0.0, 1.0));
+    (expires_at, expires_at - buffer - early)
 }
 
 impl AccessToken {
@@ -80,10 +103,10 @@ impl AccessToken {
         self.0.issued_token_type.as_deref()
     }
 
-    /// The `Authorization` header value (`Bearer …`), marked sensitive.
+    /// An `Authorization` header value (`Bearer …`), marked sensitive.
     #[must_use]
-    pub fn authorization(&self) -> &HeaderValue {
-        &self.0.header
+    pub fn authorization(&self) -> HeaderValue {
+        self.0.authorization()
     }
 }
 
@@ -105,11 +128,9 @@ mod tests {
 
     fn token(value: &str) -> AccessToken {
         let now = Instant::now();
-        let mut header = HeaderValue::from_str(&format!("Bearer {value}")).expect("valid");
-        header.set_sensitive(true);
         AccessToken(Arc::new(TokenData {
+            id: 1,
             secret: Secret::new(value),
-            header,
             scope: Some("read".into()),
             issued_token_type: None,
             expires_at: now,
@@ -124,23 +145,31 @@ mod tests {
         assert!(!shown.contains("tok-ABC123"), "{shown}");
         assert_eq!(t.secret(), "tok-ABC123");
         assert!(t.authorization().is_sensitive());
+        assert_eq!(t.authorization(), "Bearer tok-ABC123");
     }
 
     #[test]
     fn refresh_buffer_applies_to_long_lived_tokens() {
         let t0 = Instant::now();
-        let (exp, refresh) = schedule(t0, Duration::from_secs(3600), Duration::from_secs(60));
+        let (exp, refresh) = schedule(t0, Duration::from_secs(3600), Duration::from_secs(60), 0.0);
         assert_eq!(exp - t0, Duration::from_secs(3600));
         assert_eq!(refresh - t0, Duration::from_secs(3540));
+        let (_, jittered) = schedule(
+            t0,
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+            0.999,
+        );
+        assert!(jittered < refresh && refresh - jittered <= Duration::from_secs(6));
     }
 
     #[test]
     fn short_lifetimes_refresh_at_half_life() {
         let t0 = Instant::now();
-        let (exp, refresh) = schedule(t0, Duration::from_secs(30), Duration::from_secs(60));
+        let (exp, refresh) = schedule(t0, Duration::from_secs(30), Duration::from_secs(60), 0.0);
         assert_eq!(exp - t0, Duration::from_secs(30));
         assert_eq!(refresh - t0, Duration::from_secs(15));
-        let (exp, refresh) = schedule(t0, Duration::ZERO, Duration::from_secs(60));
+        let (exp, refresh) = schedule(t0, Duration::ZERO, Duration::from_secs(60), 1.0);
         assert_eq!((exp, refresh), (t0, t0));
     }
 }

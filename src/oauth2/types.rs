@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::breaker::BreakerPolicy;
+use super::retry::RetryPolicy;
 use super::secret::Secret;
 use crate::http_signature::Signer;
 
@@ -45,8 +47,10 @@ impl AuthMethod {
 /// One OAuth2 provider: a token endpoint and this client's credentials there.
 ///
 /// Defaults: `client_secret_basic`, no scope, a default token lifetime of
-/// 300 s when the token endpoint sends no `expires_in`, a 10 s timeout for a
-/// whole token request and 5 s to connect, no signer.
+/// 300 s when the token endpoint sends no `expires_in` (and the token is not
+/// a JWT with an `exp` claim), a 10 s timeout for a whole token request and
+/// 5 s to connect, the [`RetryPolicy`] and [`BreakerPolicy`] defaults, any
+/// upstream origin, `http` token URLs on loopback hosts only, no signer.
 ///
 /// ```
 /// use std::time::Duration;
@@ -73,6 +77,10 @@ pub struct ProviderConfig {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) signer: Option<Arc<dyn Signer>>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) breaker: BreakerPolicy,
+    pub(crate) allowed_origins: Option<Vec<url::Origin>>,
+    pub(crate) allow_insecure_http: bool,
 }
 
 impl ProviderConfig {
@@ -99,7 +107,43 @@ impl ProviderConfig {
             timeout: Self::DEFAULT_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             signer: None,
+            retry: RetryPolicy::default(),
+            breaker: BreakerPolicy::default(),
+            allowed_origins: None,
+            allow_insecure_http: false,
         }
+    }
+
+    /// How failed token requests are retried.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// When the provider's circuit breaker opens.
+    #[must_use]
+    pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
+        self.breaker = policy;
+        self
+    }
+
+    /// Confines the provider's tokens to these origins (scheme, host and
+    /// port): [`fetch`](crate::OAuth2Service::fetch) refuses any other URL
+    /// with `origin_not_allowed` before a token is attached.
+    #[must_use]
+    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = Url>) -> Self {
+        self.allowed_origins = Some(origins.into_iter().map(|u| u.origin()).collect());
+        self
+    }
+
+    /// Accepts a plain `http` token URL on a host that is not loopback.
+    /// Client secrets then cross the network in clear text: for test
+    /// environments only.
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
     }
 
     /// Space-separated scopes requested with the client credentials grant.
@@ -190,6 +234,17 @@ impl fmt::Debug for ProviderConfig {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("signer", &self.signer)
+            .field("retry", &self.retry)
+            .field("breaker", &self.breaker)
+            .field(
+                "allowed_origins",
+                &self.allowed_origins.as_ref().map(|o| {
+                    o.iter()
+                        .map(url::Origin::ascii_serialization)
+                        .collect::<Vec<_>>()
+                }),
+            )
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -202,4 +257,33 @@ pub(crate) fn redacted_url(url: &Url) -> String {
     }
     shown.push_str(url.path());
     shown
+}
+
+/// Whether `url` names this machine: `localhost`, 127.0.0.0/8 or `::1`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Why a token URL is unusable, if it is: not http(s), user info, or plain
+/// http to another machine without the explicit opt-in.
+pub(crate) fn check_token_url(url: &Url, allow_insecure_http: bool) -> Result<(), &'static str> {
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure_http || is_loopback(url) => {}
+        "http" => {
+            return Err(
+                "must be https unless the host is loopback or insecure http is explicitly allowed",
+            );
+        }
+        _ => return Err("must be an http or https URL"),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry user info");
+    }
+    Ok(())
 }

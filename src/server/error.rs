@@ -50,7 +50,9 @@ impl AppError {
 /// token endpoint or upstream is 502; our own misconfiguration is 500.
 fn oauth2_status(error: &OAuth2Error) -> StatusCode {
     match error {
-        OAuth2Error::TokenRequestFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        OAuth2Error::TokenRequestFailed { .. } | OAuth2Error::TokenEndpointUnavailable { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         OAuth2Error::TokenEndpointError { status, .. }
             if status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS =>
         {

@@ -1,0 +1,166 @@
+//! Retries of a token request: which failures, how long to wait, when to
+//! stop.
+//!
+//! Transport failures (refused, reset, timed out), 5xx, 408 and 429 are
+//! retried; every other answer, in particular the RFC 6749 §5.2 refusals
+//! (`invalid_client`, `invalid_grant`, `invalid_scope`,
+//! `unauthorized_client`), is final. Waits follow "decorrelated jitter"
+//! (each wait drawn between the base delay and three times the previous
+//! one, capped), and a `Retry-After` (RFC 9110 §10.2.3, seconds or an
+//! HTTP-date) is honoured up to a cap: a server that asks for longer is not
+//! retried. The attempts and the total time are both bounded.
+//!
+//! The retries run inside the cache's single flight: however many callers
+//! wait, one sequence of attempts is made.
+
+use std::time::{Duration, SystemTime};
+
+use rand::RngExt as _;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use super::error::OAuth2Error;
+
+/// How a provider's token requests are retried.
+///
+/// Defaults: 3 attempts, waits from 100 ms up to 2 s, `Retry-After`
+/// honoured up to 10 s, and 20 s for the whole sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 disables retries).
+    pub max_attempts: u32,
+    /// The shortest wait between attempts.
+    pub base_delay: Duration,
+    /// The longest wait between attempts chosen by backoff.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` honoured; a longer one ends the sequence.
+    pub max_retry_after: Duration,
+    /// Bound on the whole sequence, waits included.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(10),
+            budget: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: one attempt.
+    #[must_use]
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The next backoff wait after `previous` (decorrelated jitter).
+    pub(crate) fn next_delay(&self, previous: Duration) -> Duration {
+        let low = self.base_delay;
+        let high = (previous * 3).max(low).min(self.max_delay.max(low));
+        if high <= low {
+            return low;
+        }
+        let span = (high - low).as_nanos().min(u128::from(u64::MAX)) as u64;
+        low + Duration::from_nanos(rand::rng().random_range(0..=span))
+    }
+}
+
+/// Whether a failed token request may succeed if tried again.
+pub(crate) fn is_retryable(error: &OAuth2Error) -> bool {
+    match error {
+        OAuth2Error::TokenRequestFailed { .. } => true,
+        OAuth2Error::TokenEndpointError { status, .. } => retryable_status(*status),
+        _ => false,
+    }
+}
+
+pub(crate) fn retryable_status(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// The wait a `Retry-After` header asks for (RFC 9110 §10.2.3): delay
+/// seconds, or an HTTP-date measured against the wall clock.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds.min(86_400)));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_stay_within_base_and_cap() {
+        let policy = RetryPolicy::default();
+        let mut previous = policy.base_delay;
+        for _ in 0..1000 {
+            let next = policy.next_delay(previous);
+            assert!(
+                next >= policy.base_delay && next <= policy.max_delay,
+                "{next:?}"
+            );
+            assert!(next <= (previous * 3).max(policy.base_delay));
+            previous = next;
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(61));
+        headers.insert(RETRY_AFTER, in_a_minute.parse().expect("header"));
+        let wait = retry_after(&headers).expect("date");
+        assert!(
+            wait > Duration::from_secs(58) && wait <= Duration::from_secs(61),
+            "{wait:?}"
+        );
+        headers.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("header"),
+        );
+        assert_eq!(
+            retry_after(&headers),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
+        headers.insert(RETRY_AFTER, "soon".parse().expect("header"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn only_transient_failures_are_retryable() {
+        let endpoint = |status: u16| OAuth2Error::TokenEndpointError {
+            provider: "p".into(),
+            status: StatusCode::from_u16(status).expect("status"),
+            body: Default::default(),
+            retry_after: None,
+        };
+        for status in [500, 502, 503, 504, 408, 429] {
+            assert!(is_retryable(&endpoint(status)), "{status}");
+        }
+        for status in [400, 401, 403, 404] {
+            assert!(!is_retryable(&endpoint(status)), "{status}");
+        }
+        let invalid = OAuth2Error::invalid_response("p", StatusCode::OK, "x");
+        assert!(!is_retryable(&invalid));
+    }
+}
