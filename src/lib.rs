@@ -2,4 +2,4 @@
 
 pub mod http_signature;
 
-pub use http_signature::{SignError, Signer};
+pub use http_signature::{MessageSigner, SignError, Signer};

@@ -22,7 +22,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// put key material in their `Debug` output or in a [`SignError`].
 pub trait Signer: Send + Sync + fmt::Debug {
     /// Signs `request`, adding whatever headers the signature scheme needs.
-    fn sign<'a>(&'a self, request: &'a mut reqwest::Request) -> BoxFuture<'a, Result<(), SignError>>;
+    fn sign<'a>(
+        &'a self,
+        request: &'a mut reqwest::Request,
+    ) -> BoxFuture<'a, Result<(), SignError>>;
 }
 
 /// Why a request could not be signed.
@@ -33,6 +36,7 @@ pub trait Signer: Send + Sync + fmt::Debug {
 #[error("{message}")]
 pub struct SignError {
     message: String,
+    code: &'static str,
     #[source]
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
@@ -42,6 +46,7 @@ impl SignError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            code: "signing_failed",
             source: None,
         }
     }
@@ -53,7 +58,22 @@ impl SignError {
     ) -> Self {
         Self {
             message: message.into(),
+            code: "signing_failed",
             source: Some(source.into()),
         }
+    }
+
+    /// Replaces the stable code (default `signing_failed`), e.g.
+    /// `missing_component` or `unsupported_body`.
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// A stable snake_case code for this error.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 }
