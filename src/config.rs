@@ -23,6 +23,10 @@
 //! | `OAUTH2_<NAME>_BREAKER_COOLDOWN_SECONDS` | how long the breaker stays open before one probe (default 10) |
 //! | `OAUTH2_<NAME>_ALLOWED_ORIGINS` | comma-separated origins (`https://api.example.com`) the token may be sent to; unset: any |
 //! | `OAUTH2_<NAME>_ALLOW_INSECURE_HTTP` | `true` to accept a plain `http` token URL on a host that is not loopback (default false) |
+//! | `OAUTH2_<NAME>_SIGNING_KEY_FILE` | a PEM or JWK private key (or an HMAC secret): sign every request to this provider's upstreams (RFC 9421) |
+//! | `OAUTH2_<NAME>_SIGNING_ALG` | `ed25519`, `ecdsa-p256-sha256`, `ecdsa-p384-sha384`, `rsa-pss-sha512`, `rsa-v1_5-sha256` or `hmac-sha256` (required with a key) |
+//! | `OAUTH2_<NAME>_SIGNING_KEY_ID` | the `keyid` signature parameter |
+//! | `OAUTH2_<NAME>_SIGNING_COMPONENTS` | covered components (default `@method @target-uri content-digest content-type authorization`) |
 //! | `OAUTH2_REFRESH_BUFFER_SECONDS` | refresh this long before expiry (default 60) |
 //! | `OAUTH2_CACHE_MAX_ENTRIES` | bound on cached exchanged tokens (default 10000) |
 //!
@@ -31,11 +35,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
 use serde::Deserialize;
 
+use crate::http_signature::MessageSigner;
 use crate::oauth2::{
     AuthMethod, BreakerPolicy, ProviderConfig, RetryPolicy, Secret, check_token_url,
 };
@@ -50,6 +56,10 @@ const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER, CACHE_MAX_ENTRIES];
 /// The per-provider settings, longest first so that `_CLIENT_SECRET_FILE`
 /// is recognised before `_CLIENT_SECRET`.
 const SETTINGS: &[&str] = &[
+    "SIGNING_COMPONENTS",
+    "SIGNING_KEY_FILE",
+    "SIGNING_KEY_ID",
+    "SIGNING_ALG",
     "BREAKER_COOLDOWN_SECONDS",
     "ALLOW_INSECURE_HTTP",
     "BREAKER_THRESHOLD",
@@ -284,11 +294,21 @@ struct ProviderVars {
     breaker_cooldown_seconds: Option<String>,
     allowed_origins: Option<String>,
     allow_insecure_http: Option<String>,
+    signing_key_file: Option<String>,
+    signing_alg: Option<String>,
+    signing_key_id: Option<String>,
+    signing_components: Option<String>,
 }
 
 impl ProviderVars {
     fn into_provider(self, prefix: &str) -> Result<ProviderConfig, ConfigError> {
         let var = |setting: &str| format!("{prefix}{setting}");
+        let signing = SigningVars {
+            key_file: self.signing_key_file,
+            alg: self.signing_alg,
+            key_id: self.signing_key_id,
+            components: self.signing_components,
+        };
         let required = |value: Option<String>, setting: &str| {
             value
                 .filter(|v| !v.trim().is_empty())
@@ -424,7 +444,70 @@ impl ProviderVars {
             }
             provider = provider.allowed_origins(origins);
         }
+        if let Some(signer) = signing.into_signer(&var)? {
+            provider = provider.signer(Arc::new(signer));
+        }
         Ok(provider.allow_insecure_http(allow_insecure_http))
+    }
+}
+
+/// A provider's RFC 9421 signing settings.
+struct SigningVars {
+    key_file: Option<String>,
+    alg: Option<String>,
+    key_id: Option<String>,
+    components: Option<String>,
+}
+
+impl SigningVars {
+    /// The provider's signer, when any signing variable is set.
+    fn into_signer(
+        self,
+        var: &dyn Fn(&str) -> String,
+    ) -> Result<Option<MessageSigner>, ConfigError> {
+        if self.key_file.is_none()
+            && self.alg.is_none()
+            && self.key_id.is_none()
+            && self.components.is_none()
+        {
+            return Ok(None);
+        }
+        let present = |value: Option<String>, setting: &str| {
+            value
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ConfigError::Missing {
+                    variable: var(setting),
+                })
+        };
+        let path = present(self.key_file, "SIGNING_KEY_FILE")?;
+        let alg = present(self.alg, "SIGNING_ALG")?;
+        let path = path.trim();
+        let key = read_secret_file(path).map_err(|source| ConfigError::File {
+            variable: var("SIGNING_KEY_FILE"),
+            path: path.to_owned(),
+            source,
+        })?;
+        let signer = MessageSigner::from_config(
+            &alg,
+            &key,
+            self.key_id.as_deref(),
+            self.components.as_deref(),
+        )
+        .map_err(|e| {
+            // Name the variable that holds what is wrong; the message
+            // never contains key material.
+            let setting = match e.code() {
+                "unknown_algorithm" => "SIGNING_ALG",
+                "bad_key_id" => "SIGNING_KEY_ID",
+                "bad_component" => "SIGNING_COMPONENTS",
+                _ => "SIGNING_KEY_FILE",
+            };
+            ConfigError::Invalid {
+                variable: var(setting),
+                reason: format!("is unusable: {e}"),
+            }
+        })?;
+        Ok(Some(signer))
     }
 }
 

@@ -53,7 +53,7 @@ pub use oauth2::fuzzing;
 
 pub use config::{ConfigError, OAuth2Config};
 pub use extension::{OAuth2Extension, StartupError};
-pub use http_signature::{SignError, Signer};
+pub use http_signature::{MessageSigner, SignError, Signer};
 pub use oauth2::{
     ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, BreakerPolicy, Clock, FetchOptions, ManualClock,
     OAuth2Error, OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy, Secret,

@@ -335,6 +335,33 @@ async fn development_mode_works_end_to_end_and_shutdown_clears_the_cache() {
     );
     assert_eq!(state.oauth2.cached_tokens(), 2);
 
+    // RFC 9421: the demo signs its call (covering the token); the dev API
+    // verifies the signature before answering, and refuses unsigned calls.
+    let signed: Value = http
+        .get(format!("{base}/demo/signed"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        signed["upstream"]["signature"]["verified"], true,
+        "{signed}"
+    );
+    let covered = signed["upstream"]["signature"]["covered_components"].to_string();
+    assert!(covered.contains("authorization"), "{covered}");
+    let unsigned = http
+        .get(format!("{base}/dev/api/signed"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unsigned.status(), 401);
+    assert_eq!(
+        unsigned.json::<Value>().await.expect("problem")["code"],
+        "missing_signature"
+    );
+
     // The development token endpoint refuses wrong credentials (RFC 6749 §5.2).
     let refused = http
         .post(format!("{base}/dev/oauth/token"))

@@ -1,4 +1,4 @@
-//! HTTP Message Signatures (RFC 9421) for outgoing requests.
+//! HTTP Message Signatures (RFC 9421) for outgoing and incoming requests.
 //!
 //! [`Signer`] is the seam between the token manager and request signing:
 //! [`OAuth2Service::fetch`](crate::OAuth2Service::fetch) builds the request,
@@ -7,7 +7,62 @@
 //! recommends covering every header the recipient relies on). When the
 //! upstream answers 401 the request is rebuilt with a fresh token and signed
 //! again.
+//!
+//! - Signing: [`MessageSigner`] (implements [`Signer`]), usually built with
+//!   [`MessageSigner::from_config`].
+//! - Verifying: [`Verifier`], directly or as [`SignatureVerificationLayer`]
+//!   on an axum router, with keys from a [`KeyResolver`] such as
+//!   [`InMemoryKeyResolver`].
+//! - Algorithms (§3.3): `rsa-pss-sha512`, `rsa-v1_5-sha256`, `hmac-sha256`,
+//!   `ecdsa-p256-sha256`, `ecdsa-p384-sha384`, `ed25519`.
+//! - Bodies are covered through `Content-Digest` (RFC 9530, `sha-256` and
+//!   `sha-512`).
+//!
+//! ```
+//! use axum_oauth2_client::http_signature::{
+//!     Algorithm, Clock, InMemoryKeyResolver, MessageSigner, VerificationKey, Verifier,
+//! };
+//!
+//! let secret = "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==";
+//! let signer = MessageSigner::from_config("hmac-sha256", secret, Some("shared"), None)?;
+//! let mut request = http::Request::post("https://api.example.com/v1/orders")
+//!     .header("content-type", "application/json")
+//!     .body(bytes::Bytes::from_static(b"{}"))?;
+//! signer.sign_http_request(&mut request)?;
+//!
+//! let key = VerificationKey::from_pem_or_jwk(Algorithm::HmacSha256, secret)?;
+//! let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("shared", key)).build();
+//! let verified = tokio_test::block_on(verifier.verify(&request))?;
+//! assert_eq!(verified.key_id(), "shared");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod algorithm;
+mod base;
+mod clock;
+mod components;
+mod digest;
+mod jwk;
+mod keys;
+mod layer;
+mod message;
+mod message_signer;
+mod params;
+mod pem;
+mod replay;
+mod resolver;
 mod signer;
+mod signing_config;
+mod verifier;
 
+pub use algorithm::{Algorithm, UnknownAlgorithm};
+pub use clock::Clock;
+pub use components::{ComponentError, ComponentId};
+pub use digest::DigestAlgorithm;
+pub use keys::{KeyError, KeyType, SigningKey, VerificationKey};
+pub use layer::{SignatureVerification, SignatureVerificationLayer};
+pub use message_signer::MessageSigner;
+pub use resolver::{InMemoryKeyResolver, KeyResolver, KeyResolverError};
 pub use signer::{BoxFuture, SignError, Signer};
+pub use signing_config::SigningConfigError;
+pub use verifier::{VerifiedSignature, Verifier, VerifierBuilder, VerifyError, VerifyErrorKind};

@@ -36,6 +36,7 @@ pub trait Signer: Send + Sync + fmt::Debug {
 #[error("{message}")]
 pub struct SignError {
     message: String,
+    code: &'static str,
     #[source]
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
@@ -45,6 +46,7 @@ impl SignError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            code: "signing_failed",
             source: None,
         }
     }
@@ -56,7 +58,22 @@ impl SignError {
     ) -> Self {
         Self {
             message: message.into(),
+            code: "signing_failed",
             source: Some(source.into()),
         }
+    }
+
+    /// Replaces the stable code (default `signing_failed`), e.g.
+    /// `missing_component` or `unsupported_body`.
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// A stable snake_case code for this error.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 }

@@ -9,7 +9,10 @@
 //!   opaque tokens;
 //! * `GET /dev/api/orders`: a protected API that accepts those tokens;
 //! * `GET /dev/api/me`: the same, for exchanged tokens, answering who the
-//!   subject is (as a digest: the subject token is never echoed).
+//!   subject is (as a digest: the subject token is never echoed);
+//! * `GET /dev/api/signed`: the same again, behind an RFC 9421 signature
+//!   verification layer; the development authority hands out the matching
+//!   signer ([`DevAuthority::signer`]), an `hmac-sha256` key made at start-up.
 //!
 //! It is a teaching aid, not an authorization server: tokens live in memory
 //! and vanish with the process.
@@ -19,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +35,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::Secret;
+use crate::http_signature::{
+    InMemoryKeyResolver, MessageSigner, SignatureVerificationLayer, Signer, SigningKey,
+    VerifiedSignature, Verifier,
+};
 
+const DEV_KEY_ID: &str = "dev-hmac-key";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// At most this many live tokens are remembered.
@@ -50,6 +58,9 @@ struct Inner {
     lifetime: Duration,
     tokens: Mutex<HashMap<String, Issued>>,
     issued: AtomicU64,
+    /// The RFC 9421 signer whose signatures `/dev/api/signed` accepts.
+    signer: Arc<MessageSigner>,
+    verifier: Verifier,
 }
 
 struct Issued {
@@ -63,6 +74,16 @@ impl DevAuthority {
     /// Accepts `client_id`/`client_secret`; issues tokens living `lifetime`.
     #[must_use]
     pub fn new(client_id: impl Into<String>, client_secret: Secret, lifetime: Duration) -> Self {
+        let mut key = [0u8; 32];
+        rand::rng().fill(&mut key);
+        let signing_key = SigningKey::hmac_sha256(&key)
+            .unwrap_or_else(|_| unreachable!("a 32-byte HMAC key is valid"));
+        let verifier = Verifier::builder(
+            InMemoryKeyResolver::new().with_key(DEV_KEY_ID, signing_key.verification_key()),
+        )
+        .scheme("http")
+        .build();
+        let signer = Arc::new(MessageSigner::new(signing_key).key_id(DEV_KEY_ID));
         Self {
             inner: Arc::new(Inner {
                 client_id: client_id.into(),
@@ -70,6 +91,8 @@ impl DevAuthority {
                 lifetime,
                 tokens: Mutex::new(HashMap::new()),
                 issued: AtomicU64::new(0),
+                signer,
+                verifier,
             }),
         }
     }
@@ -80,12 +103,20 @@ impl DevAuthority {
         self.inner.issued.load(Ordering::Relaxed)
     }
 
-    /// The `/dev` routes.
+    /// The RFC 9421 signer that `/dev/api/signed` trusts.
+    #[must_use]
+    pub fn signer(&self) -> Arc<dyn Signer> {
+        self.inner.signer.clone()
+    }
+
+    /// The `/dev` routes, with their full paths.
     pub fn router<S>(self) -> Router<S> {
+        let verification = SignatureVerificationLayer::new(self.inner.verifier.clone());
         Router::new()
-            .route("/oauth/token", post(token))
-            .route("/api/orders", get(orders))
-            .route("/api/me", get(me))
+            .route("/dev/oauth/token", post(token))
+            .route("/dev/api/orders", get(orders))
+            .route("/dev/api/me", get(me))
+            .route("/dev/api/signed", get(signed).layer(verification))
             .with_state(self)
     }
 
@@ -295,4 +326,30 @@ async fn me(State(dev): State<DevAuthority>, headers: HeaderMap) -> Response {
             .into_response(),
         Some((Some(subject), token)) => Json(json!({ "subject": subject, "token": token })).into_response(),
     }
+}
+
+async fn signed(
+    State(dev): State<DevAuthority>,
+    Extension(signature): Extension<VerifiedSignature>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, token)) = dev.introspect(&headers) else {
+        return invalid_token();
+    };
+    let covered: Vec<String> = signature
+        .covered_components()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Json(json!({
+        "signature": {
+            "verified": true,
+            "label": signature.label(),
+            "key_id": signature.key_id(),
+            "algorithm": signature.algorithm().to_string(),
+            "covered_components": covered,
+        },
+        "token": token,
+    }))
+    .into_response()
 }

@@ -46,11 +46,12 @@ pub fn app(state: AppState) -> Router {
     if state.config.demo_api_url.is_some() {
         router = router
             .route("/demo/orders", get(routes::demo_orders))
-            .route("/demo/me", get(routes::demo_me));
+            .route("/demo/me", get(routes::demo_me))
+            .route("/demo/signed", get(routes::demo_signed));
     }
     let mut router = router.with_state(state.clone());
     if let Some(dev) = state.dev.clone() {
-        router = router.nest("/dev", dev.router());
+        router = router.merge(dev.router());
     }
     let header = axum::http::HeaderName::from_static("x-request-id");
     router

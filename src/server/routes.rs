@@ -55,6 +55,19 @@ pub(super) async fn demo_me(
     upstream_json(&state, res, "token_exchange").await
 }
 
+/// `GET /demo/signed`: calls the demo API with the token and an RFC 9421
+/// signature that covers it (the development authority's signer in
+/// development; the provider's configured signer otherwise).
+pub(super) async fn demo_signed(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let url = demo_url(&state, "signed");
+    let mut options = FetchOptions::default();
+    if let Some(dev) = &state.dev {
+        options = options.signer(dev.signer());
+    }
+    let res = state.oauth2.fetch(DEMO_PROVIDER, &url, options).await?;
+    upstream_json(&state, res, "client_credentials").await
+}
+
 fn demo_url(state: &AppState, path: &str) -> String {
     let base = state
         .config
