@@ -17,7 +17,7 @@ use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
-use wiremock::matchers::{header as header_is, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SUBJECT: &str = "SUBJECT-TOKEN-fault-5e1";
