@@ -1,6 +1,6 @@
 //! [`OAuth2Service`]: tokens per provider, and requests that carry them.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,7 +48,8 @@ pub struct OAuth2Service {
 }
 
 struct Inner {
-    providers: HashMap<Box<str>, Arc<Provider>>,
+    /// Sorted by name; looked up by scanning (a handful) or bisecting.
+    providers: Vec<Arc<Provider>>,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     /// Bound on exchanged tokens cached, all providers together.
@@ -110,7 +111,7 @@ impl OAuth2ServiceBuilder {
                     reason: format!("the HTTP client cannot be built: {e}"),
                 })?,
         };
-        let mut providers = HashMap::new();
+        let mut providers = Vec::new();
         for (name, config) in self.config.providers {
             let invalid = |reason: String| OAuth2Error::InvalidConfig {
                 provider: name.clone(),
@@ -139,20 +140,18 @@ impl OAuth2ServiceBuilder {
                 auth_method = config.auth_method.as_str(),
                 "OAuth2 provider configured"
             );
-            providers.insert(
-                Box::from(&*name),
-                Arc::new(Provider {
-                    client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
-                    name,
-                    breaker: Breaker::new(config.breaker),
-                    config,
-                    token_http,
-                    clock: self.clock.clone(),
-                    refresh_buffer: self.config.refresh_buffer,
-                    exchanges: DashMap::new(),
-                }),
-            );
+            providers.push(Arc::new(Provider {
+                client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
+                name,
+                breaker: Breaker::new(config.breaker),
+                config,
+                token_http,
+                clock: self.clock.clone(),
+                refresh_buffer: self.config.refresh_buffer,
+                exchanges: DashMap::new(),
+            }));
         }
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(OAuth2Service {
             inner: Arc::new(Inner {
                 providers,
@@ -184,7 +183,7 @@ impl OAuth2Service {
 
     /// The configured provider names.
     pub fn providers(&self) -> impl Iterator<Item = &str> {
-        self.inner.providers.keys().map(|k| &**k)
+        self.inner.providers.iter().map(|p| &*p.name)
     }
 
     /// A valid access token for `provider`: the client credentials token,
@@ -310,11 +309,11 @@ impl OAuth2Service {
         };
         match provider {
             Some(name) => {
-                if let Some(p) = self.inner.providers.get(name) {
+                if let Ok(p) = self.provider(name) {
                     clear(p);
                 }
             }
-            None => self.inner.providers.values().for_each(|p| clear(p)),
+            None => self.inner.providers.iter().for_each(|p| clear(p)),
         }
         tracing::debug!(provider = provider.unwrap_or("*"), "token cache cleared");
     }
@@ -324,7 +323,7 @@ impl OAuth2Service {
     pub fn cached_tokens(&self) -> usize {
         self.inner
             .providers
-            .values()
+            .iter()
             .map(|p| {
                 usize::from(p.client_credentials.is_valid())
                     + p.exchanges.iter().filter(|s| s.is_valid()).count()
@@ -337,32 +336,39 @@ impl OAuth2Service {
     /// evicted.
     #[must_use]
     pub fn exchange_entries(&self) -> usize {
-        self.inner
-            .providers
-            .values()
-            .map(|p| p.exchanges.len())
-            .sum()
+        self.inner.providers.iter().map(|p| p.exchanges.len()).sum()
     }
 
+    /// The provider named `name`. A linear scan over a few names beats
+    /// hashing the name; many providers are bisected.
     fn provider(&self, name: &str) -> Result<&Arc<Provider>, OAuth2Error> {
-        self.inner
-            .providers
-            .get(name)
-            .ok_or_else(|| OAuth2Error::UnknownProvider {
-                provider: name.to_owned(),
-            })
+        let providers = &self.inner.providers;
+        let found = if providers.len() <= 8 {
+            providers.iter().find(|p| &*p.name == name)
+        } else {
+            providers
+                .binary_search_by(|p| (*p.name).cmp(name))
+                .ok()
+                .map(|i| &providers[i])
+        };
+        found.ok_or_else(|| OAuth2Error::UnknownProvider {
+            provider: name.to_owned(),
+        })
     }
 
     /// The cache slot for the grant: the provider's client credentials
     /// slot, or the exchange slot keyed by the digest of the exchange
     /// parameters (created, and the cache bounded, on first use).
-    fn slot(
+    ///
+    /// The client credentials slot is borrowed, not cloned: cloning would
+    /// write a reference count that every caller shares.
+    fn slot<'a>(
         &self,
-        provider: &Provider,
+        provider: &'a Provider,
         exchange: Option<&TokenExchangeOptions>,
-    ) -> Result<Arc<Slot>, OAuth2Error> {
+    ) -> Result<Cow<'a, Arc<Slot>>, OAuth2Error> {
         let Some(options) = exchange else {
-            return Ok(Arc::clone(&provider.client_credentials));
+            return Ok(Cow::Borrowed(&provider.client_credentials));
         };
         token_exchange::validate(options)
             .map_err(|reason| OAuth2Error::invalid_request(&provider.name, reason))?;
@@ -370,7 +376,7 @@ impl OAuth2Service {
         let stamp = self.stamp();
         if let Some(slot) = provider.exchanges.get(&digest) {
             slot.touch(stamp);
-            return Ok(Arc::clone(&slot));
+            return Ok(Cow::Owned(Arc::clone(&slot)));
         }
         if self.exchange_entries() >= self.inner.max_entries {
             self.evict();
@@ -387,7 +393,7 @@ impl OAuth2Service {
                 .or_insert_with(|| Arc::new(Slot::new(key, provider.clock.clone()))),
         );
         slot.touch(stamp);
-        Ok(slot)
+        Ok(Cow::Owned(slot))
     }
 
     fn stamp(&self) -> u64 {
@@ -407,7 +413,7 @@ impl OAuth2Service {
         let Ok(_evicting) = self.inner.evicting.try_lock() else {
             return;
         };
-        for provider in self.inner.providers.values() {
+        for provider in self.inner.providers.iter() {
             provider
                 .exchanges
                 .retain(|_, slot| slot.is_valid() || slot.is_busy());
@@ -416,7 +422,7 @@ impl OAuth2Service {
         let total = self.exchange_entries();
         if total > target {
             let mut entries: Vec<(u64, &Provider, [u8; 32])> = Vec::with_capacity(total);
-            for provider in self.inner.providers.values() {
+            for provider in self.inner.providers.iter() {
                 entries.extend(
                     provider
                         .exchanges
