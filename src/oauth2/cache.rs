@@ -55,7 +55,9 @@ pub(crate) enum Grant {
 pub(crate) struct CacheKey {
     pub(crate) provider: Arc<str>,
     pub(crate) grant: Grant,
-    pub(crate) subject: Option<[u8; 32]>,
+    /// The first bytes of the exchange digest, for logs (the full digest
+    /// is the map key; keeping it twice would cost every entry 26 bytes).
+    pub(crate) subject: Option<[u8; 6]>,
 }
 
 impl fmt::Display for CacheKey {
@@ -64,7 +66,7 @@ impl fmt::Display for CacheKey {
             (Grant::ClientCredentials, _) => write!(f, "{}/client_credentials", self.provider),
             (Grant::TokenExchange, Some(digest)) => {
                 write!(f, "{}/token_exchange/sha256:", self.provider)?;
-                digest[..6].iter().try_for_each(|b| write!(f, "{b:02x}"))
+                digest.iter().try_for_each(|b| write!(f, "{b:02x}"))
             }
             (Grant::TokenExchange, None) => write!(f, "{}/token_exchange", self.provider),
         }
@@ -113,17 +115,22 @@ pub(crate) struct Slot {
     /// Bumped by `clear`, so that a request started before a clear does not
     /// store its token after it.
     generation: AtomicU64,
-    /// No background refresh before this instant (nanoseconds after `origin`).
+    /// No background refresh before this instant, in nanoseconds after the
+    /// cached token's `refresh_at` (0: none pending). Relative to the token
+    /// so that no base instant need be stored per slot.
     retry_not_before: AtomicU64,
     /// When an exchanged token was last asked for, for eviction (a stamp
     /// from the service; client credentials slots are never evicted).
     last_used: AtomicU64,
-    origin: Instant,
+}
+
+/// Nanoseconds from `base` to `at` (0 when `at` is earlier).
+fn nanos_after(base: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Slot {
     pub(crate) fn new(key: CacheKey, clock: Arc<dyn Clock>) -> Self {
-        let origin = clock.now();
         Self {
             key,
             clock,
@@ -133,7 +140,6 @@ impl Slot {
             generation: AtomicU64::new(0),
             retry_not_before: AtomicU64::new(0),
             last_used: AtomicU64::new(0),
-            origin,
         }
     }
 
@@ -158,13 +164,13 @@ impl Slot {
             let guard = self.current.load();
             match guard.as_ref() {
                 Some(token) if now < token.refresh_at => return Ok(use_token(token)),
-                Some(token) if now < token.expires_at => Ok(use_token(token)),
+                Some(token) if now < token.expires_at => Ok((use_token(token), token.refresh_at)),
                 _ => Err(use_token),
             }
         };
         match state {
-            Ok(result) => {
-                self.refresh_in_background(now, request);
+            Ok((result, refresh_at)) => {
+                self.refresh_in_background(now, refresh_at, request);
                 Ok(result)
             }
             Err(use_token) => {
@@ -225,9 +231,14 @@ impl Slot {
         self.last_used.load(Ordering::Relaxed)
     }
 
-    fn refresh_in_background(self: &Arc<Self>, now: Instant, request: impl FnOnce() -> Request) {
+    fn refresh_in_background(
+        self: &Arc<Self>,
+        now: Instant,
+        refresh_at: Instant,
+        request: impl FnOnce() -> Request,
+    ) {
         if self.refreshing.load(Ordering::Acquire)
-            || self.nanos(now) < self.retry_not_before.load(Ordering::Acquire)
+            || nanos_after(refresh_at, now) < self.retry_not_before.load(Ordering::Acquire)
         {
             return;
         }
@@ -308,8 +319,10 @@ impl Slot {
                 let now = self.clock.now();
                 if let Some(token) = self.current.load().as_ref().filter(|t| t.is_valid(now)) {
                     let delay = REFRESH_RETRY_DELAY.min(token.expires_at - now);
-                    self.retry_not_before
-                        .store(self.nanos(now + delay), Ordering::Release);
+                    self.retry_not_before.store(
+                        nanos_after(token.refresh_at, now + delay).max(1),
+                        Ordering::Release,
+                    );
                     tracing::warn!(
                         key = %self.key,
                         code = error.code(),
@@ -323,10 +336,6 @@ impl Slot {
                 Err(error)
             }
         }
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<(u64, Flight)>> {
@@ -543,7 +552,7 @@ mod tests {
         let key = CacheKey {
             provider: "p".into(),
             grant: Grant::TokenExchange,
-            subject: Some([0xab; 32]),
+            subject: Some([0xab; 6]),
         };
         assert_eq!(key.to_string(), "p/token_exchange/sha256:abababababab");
     }

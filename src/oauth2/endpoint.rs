@@ -159,8 +159,8 @@ async fn attempt_token(
     Ok(TokenData {
         id: 0,
         secret: parsed.access_token,
-        scope: parsed.scope,
-        issued_token_type: parsed.issued_token_type,
+        scope: parsed.scope.map(String::into_boxed_str),
+        issued_token_type: parsed.issued_token_type.map(intern_token_type),
         expires_at,
         refresh_at,
     })
@@ -204,6 +204,23 @@ pub(crate) fn basic_credentials(client_id: &str, client_secret: &str) -> HeaderV
         .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
     value.set_sensitive(true);
     value
+}
+
+/// The token type URIs of RFC 8693 §3 as static strings; any other is kept
+/// as sent.
+fn intern_token_type(uri: String) -> std::borrow::Cow<'static, str> {
+    const KNOWN: &[&str] = &[
+        "urn:ietf:params:oauth:token-type:access_token",
+        "urn:ietf:params:oauth:token-type:refresh_token",
+        "urn:ietf:params:oauth:token-type:id_token",
+        "urn:ietf:params:oauth:token-type:saml1",
+        "urn:ietf:params:oauth:token-type:saml2",
+        "urn:ietf:params:oauth:token-type:jwt",
+    ];
+    match KNOWN.iter().find(|known| **known == uri) {
+        Some(known) => std::borrow::Cow::Borrowed(known),
+        None => std::borrow::Cow::Owned(uri),
+    }
 }
 
 enum ReadError {

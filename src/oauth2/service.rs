@@ -384,7 +384,9 @@ impl OAuth2Service {
         let key = CacheKey {
             provider: provider.name.clone(),
             grant: Grant::TokenExchange,
-            subject: Some(digest),
+            subject: Some([
+                digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
+            ]),
         };
         let slot = Arc::clone(
             &provider

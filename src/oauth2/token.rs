@@ -1,5 +1,6 @@
 //! [`AccessToken`]: an issued token with its expiry and refresh times.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,8 +22,9 @@ pub(crate) struct TokenData {
     pub(crate) id: u64,
     /// The token; checked at parse time to be valid in a header.
     pub(crate) secret: Secret,
-    pub(crate) scope: Option<String>,
-    pub(crate) issued_token_type: Option<String>,
+    pub(crate) scope: Option<Box<str>>,
+    /// The registered token type URIs are borrowed, not allocated per token.
+    pub(crate) issued_token_type: Option<Cow<'static, str>>,
     pub(crate) expires_at: Instant,
     pub(crate) refresh_at: Instant,
 }
