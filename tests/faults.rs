@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum_oauth2_client::{
@@ -25,35 +25,6 @@ const ACTOR: &str = "ACTOR-TOKEN-fault-9b2";
 const TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 const BUDGET: Duration = Duration::from_secs(3);
-
-/// Log lines of this test binary, captured at TRACE.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        logs
-    })
-    .clone()
-}
 
 fn secrets() -> Vec<String> {
     let mut all = vec![
@@ -191,7 +162,7 @@ fn url(server: &MockServer) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_matrix() {
-    let logs = logs();
+    let logs = capture_logs();
     let mut table = vec![
         "| case | error code | token requests | time to answer |".to_owned(),
         "|---|---|---|---|".to_owned(),
@@ -551,7 +522,7 @@ async fn fault_matrix() {
     assert_eq!(upstream, 2, "one retry, never a second");
 
     println!("\n{}\n", table.join("\n"));
-    let captured = String::from_utf8_lossy(&logs.0.lock().expect("lock")).into_owned();
+    let captured = logs.text();
     assert!(captured.contains("retrying"), "the retry path was logged");
     assert_no_secret("logs", &captured);
 }

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum_oauth2_client::{
@@ -23,34 +21,6 @@ const ACCESS_2: &str = "ACCESS-TOKEN-2-9f3a";
 const SUBJECT: &str = "SUBJECT-TOKEN-c41d";
 const ACTOR: &str = "ACTOR-TOKEN-77e0";
 const SECRETS: &[&str] = &[SECRET, ACCESS, ACCESS_2, SUBJECT, ACTOR];
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        logs
-    })
-    .clone()
-}
 
 fn assert_clean(what: &str, text: &str) {
     for secret in SECRETS {
@@ -134,7 +104,7 @@ fn provider_at(server: &MockServer, route: &str) -> ProviderConfig {
 
 #[tokio::test]
 async fn no_secret_in_logs_errors_or_debug_output() {
-    let logs = capture();
+    let logs = capture_logs();
     let server = mock_endpoints().await;
     let config = OAuth2Config::new()
         .provider("basic", provider_at(&server, "/token"))
@@ -207,7 +177,7 @@ async fn no_secret_in_logs_errors_or_debug_output() {
         .expect_err("unknown");
     check_error(&err);
 
-    let text = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf8 logs");
+    let text = logs.text();
     assert!(
         text.contains("TRACE") || text.contains("DEBUG"),
         "tracing was captured at a verbose level"
