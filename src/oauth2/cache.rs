@@ -385,7 +385,7 @@ mod tests {
                 let secret = format!("tok-{n}");
                 Ok(TokenData {
                     id: 0,
-                    secret: Secret::new(secret),
+                    header: TokenData::bearer(&Secret::new(secret)).expect("header"),
                     scope: None,
                     issued_token_type: None,
                     expires_at: now + Duration::from_secs(100),
@@ -513,10 +513,7 @@ mod tests {
         assert_eq!(second.secret(), "tok-2");
         f.slot.invalidate(TokenId::of(&first.0)); // stale: tok-2 stays
         assert_eq!(
-            f.slot
-                .peek()
-                .map(|t| t.secret.expose_secret().to_owned())
-                .as_deref(),
+            f.slot.peek().map(|t| t.secret().to_owned()).as_deref(),
             Some("tok-2")
         );
     }

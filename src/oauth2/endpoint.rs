@@ -158,7 +158,13 @@ async fn attempt_token(
     );
     Ok(TokenData {
         id: 0,
-        secret: parsed.access_token,
+        header: TokenData::bearer(&parsed.access_token).ok_or_else(|| {
+            OAuth2Error::invalid_response(
+                provider,
+                status,
+                "access_token cannot be sent in a header",
+            )
+        })?,
         scope: parsed.scope.map(String::into_boxed_str),
         issued_token_type: parsed.issued_token_type.map(intern_token_type),
         expires_at,

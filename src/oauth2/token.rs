@@ -20,8 +20,11 @@ pub struct AccessToken(pub(crate) Arc<TokenData>);
 pub(crate) struct TokenData {
     /// Set when the token enters the cache (see `cache::TokenId`).
     pub(crate) id: u64,
-    /// The token; checked at parse time to be valid in a header.
-    pub(crate) secret: Secret,
+    /// `Bearer <token>`, marked sensitive: the only copy of the token.
+    /// Its bytes are shared (`Bytes`), so attaching it to a request is a
+    /// reference-count increment, not a copy of a kilobyte-sized JWT; the
+    /// price is that they cannot be wiped on drop, as a [`Secret`] is.
+    pub(crate) header: HeaderValue,
     pub(crate) scope: Option<Box<str>>,
     /// The registered token type URIs are borrowed, not allocated per token.
     pub(crate) issued_token_type: Option<Cow<'static, str>>,
@@ -30,22 +33,30 @@ pub(crate) struct TokenData {
 }
 
 impl TokenData {
-    /// A fresh `Authorization: Bearer …` value, marked sensitive.
-    ///
-    /// Built per request (one allocation, one copy) rather than cloned from
-    /// a shared value: a clone would increment a reference count shared by
-    /// every request in flight, and keeping a second copy of every token in
-    /// the cache would double its memory.
-    pub(crate) fn authorization(&self) -> HeaderValue {
-        let token = self.secret.expose_secret();
-        let mut value = bytes::BytesMut::with_capacity(7 + token.len());
+    /// The `Authorization` header for `token`, or `None` when the token
+    /// holds bytes a header cannot carry (the parser refuses those first).
+    pub(crate) fn bearer(token: &Secret) -> Option<HeaderValue> {
+        let token = token.expose_secret();
+        let mut value = Vec::with_capacity(7 + token.len());
         value.extend_from_slice(b"Bearer ");
         value.extend_from_slice(token.as_bytes());
-        // The parser only accepts visible ASCII tokens, so this cannot fail.
-        let mut header = HeaderValue::from_maybe_shared(value.freeze())
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+        let bytes = bytes::Bytes::from(value);
+        // Make the buffer shared now, so that no request pays for it later.
+        drop(bytes.clone());
+        let mut header = HeaderValue::from_maybe_shared(bytes).ok()?;
         header.set_sensitive(true);
-        header
+        Some(header)
+    }
+
+    /// The `Authorization: Bearer …` value to attach, marked sensitive.
+    #[inline]
+    pub(crate) fn authorization(&self) -> HeaderValue {
+        self.header.clone()
+    }
+
+    /// The token itself.
+    pub(crate) fn secret(&self) -> &str {
+        std::str::from_utf8(&self.header.as_bytes()[7..]).unwrap_or_default()
     }
 
     /// Whether the token may still be sent at `now`.
@@ -78,7 +89,7 @@ impl AccessToken {
     /// The token, for an `Authorization: Bearer` header. Keep it out of logs.
     #[must_use]
     pub fn secret(&self) -> &str {
-        self.0.secret.expose_secret()
+        self.0.secret()
     }
 
     /// When the token stops being valid (measured from when it was requested).
@@ -132,7 +143,7 @@ mod tests {
         let now = Instant::now();
         AccessToken(Arc::new(TokenData {
             id: 1,
-            secret: Secret::new(value),
+            header: TokenData::bearer(&Secret::new(value)).expect("valid"),
             scope: Some("read".into()),
             issued_token_type: None,
             expires_at: now,
