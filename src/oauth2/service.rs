@@ -239,7 +239,7 @@ impl OAuth2Service {
     pub async fn fetch(
         &self,
         provider: &str,
-        url: &str,
+        raw_url: &str,
         options: FetchOptions,
     ) -> Result<reqwest::Response, OAuth2Error> {
         let provider = self.provider(provider)?;
@@ -247,7 +247,7 @@ impl OAuth2Service {
         if let Some(reason) = &options.invalid {
             return Err(OAuth2Error::invalid_request(name, reason.clone()));
         }
-        let url = Url::parse(url)
+        let url = Url::parse(raw_url)
             .map_err(|e| OAuth2Error::invalid_request(name, format!("the URL is invalid: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(OAuth2Error::invalid_request(
@@ -275,18 +275,22 @@ impl OAuth2Service {
         let exchange = options.token_exchange.as_ref();
         let slot = self.slot(provider, exchange)?;
 
-        let (request, used) = self.build(&slot, provider, &url, &options, signer).await?;
+        // The first attempt takes the parsed URL; only a retry parses again.
+        let (request, used) = self.build(&slot, provider, url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
         slot.invalidate(used);
+        let shown = redacted_url(response.url());
         if options.stream.is_some() {
-            tracing::info!(provider = name, url = %redacted_url(&url), "upstream answered 401; a streaming body cannot be replayed");
+            tracing::info!(provider = name, url = %shown, "upstream answered 401; a streaming body cannot be replayed");
             return Ok(response);
         }
-        tracing::info!(provider = name, url = %redacted_url(&url), "upstream answered 401; retrying once with a new token");
-        let (request, _) = self.build(&slot, provider, &url, &options, signer).await?;
+        tracing::info!(provider = name, url = %shown, "upstream answered 401; retrying once with a new token");
+        let url = Url::parse(raw_url)
+            .map_err(|e| OAuth2Error::invalid_request(name, format!("the URL is invalid: {e}")))?;
+        let (request, _) = self.build(&slot, provider, url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             return Err(OAuth2Error::Unauthorized {
@@ -450,11 +454,11 @@ impl OAuth2Service {
         &self,
         slot: &Arc<Slot>,
         provider: &Arc<Provider>,
-        url: &Url,
+        url: Url,
         options: &FetchOptions,
         signer: Option<&Arc<dyn Signer>>,
     ) -> Result<(reqwest::Request, TokenId), OAuth2Error> {
-        let mut request = reqwest::Request::new(options.method.clone(), url.clone());
+        let mut request = reqwest::Request::new(options.method.clone(), url);
         *request.headers_mut() = options.headers.clone();
         if let Some(body) = &options.body {
             *request.body_mut() = Some(body.clone().into());
@@ -465,7 +469,10 @@ impl OAuth2Service {
             })?;
             *request.body_mut() = Some(body);
         }
-        *request.timeout_mut() = options.timeout;
+        // Even a `None` timeout makes reqwest allocate its extension map.
+        if let Some(timeout) = options.timeout {
+            *request.timeout_mut() = Some(timeout);
+        }
         let used = attach(
             slot,
             provider.request_fn(options.token_exchange.as_ref()),
