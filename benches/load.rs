@@ -921,7 +921,7 @@ fn wrk(s: &Settings) -> Value {
         ("APP_ENV", "production".to_owned()),
         (
             "OAUTH2_DEMO_TOKEN_URL",
-            format!("http://{token_server}/oauth/token"),
+            format!("http://{token_server}/dev/oauth/token"),
         ),
         ("OAUTH2_DEMO_CLIENT_ID", client_id.to_owned()),
         ("OAUTH2_DEMO_CLIENT_SECRET", client_secret.to_owned()),

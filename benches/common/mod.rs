@@ -199,7 +199,11 @@ pub(crate) fn service_with(
     refresh_buffer: Duration,
     token_timeout: Duration,
 ) -> OAuth2Service {
-    let mut config = OAuth2Config::new().refresh_buffer(refresh_buffer);
+    // Large enough that no scenario (100,000 cached tokens in `memory`)
+    // meets the cache bound: eviction is measured by the tests, not here.
+    let mut config = OAuth2Config::new()
+        .refresh_buffer(refresh_buffer)
+        .cache_max_entries(1_000_000);
     for (name, url) in providers {
         let provider = ProviderConfig::new(
             url.parse().expect("token URL"),
