@@ -544,7 +544,11 @@ fn read_secret_file(path: &str) -> std::io::Result<String> {
 }
 
 /// Whole seconds, at most one day; zero only where `zero_ok`.
-fn parse_seconds(variable: &str, value: &str, zero_ok: bool) -> Result<u64, ConfigError> {
+pub(crate) fn parse_seconds(
+    variable: &str,
+    value: &str,
+    zero_ok: bool,
+) -> Result<u64, ConfigError> {
     let invalid = |reason: &str| ConfigError::Invalid {
         variable: variable.to_owned(),
         reason: reason.to_owned(),

@@ -25,6 +25,18 @@ use super::types::{AuthMethod, ProviderConfig};
 /// megabytes.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
+/// A provider's token endpoint and what talking to it needs.
+#[derive(Clone, Copy)]
+pub(crate) struct TokenEndpoint<'a> {
+    /// The provider's client: its timeouts, no redirects.
+    pub(crate) http: &'a reqwest::Client,
+    /// The provider's name, for errors and logs.
+    pub(crate) provider: &'a str,
+    pub(crate) config: &'a ProviderConfig,
+    pub(crate) clock: &'a dyn Clock,
+    pub(crate) refresh_buffer: Duration,
+}
+
 /// Requests a token with the grant's `params` and returns it ready to cache,
 /// retrying transient failures as the provider's
 /// [`RetryPolicy`](super::retry::RetryPolicy) says.
@@ -34,13 +46,15 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// request was sent, so the time spent waiting for the answer never makes a
 /// token look fresher than it is.
 pub(crate) async fn request_token(
-    http: &reqwest::Client,
-    provider: &str,
-    config: &ProviderConfig,
+    endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
-    clock: &dyn Clock,
-    refresh_buffer: Duration,
 ) -> Result<TokenData, OAuth2Error> {
+    let TokenEndpoint {
+        provider,
+        config,
+        clock,
+        ..
+    } = *endpoint;
     let policy = &config.retry;
     let started = clock.now();
     let mut delay = policy.base_delay;
@@ -51,17 +65,7 @@ pub(crate) async fn request_token(
             .timeout
             .min(policy.budget.saturating_sub(elapsed))
             .max(Duration::from_millis(1));
-        let error = match attempt_token(
-            http,
-            provider,
-            config,
-            params,
-            clock,
-            refresh_buffer,
-            timeout,
-        )
-        .await
-        {
+        let error = match attempt_token(endpoint, params, timeout).await {
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
@@ -82,7 +86,9 @@ pub(crate) async fn request_token(
                     );
                     return Err(error);
                 }
-                (*asked).max(delay.min(*asked + policy.base_delay))
+                // What the server asked for, plus at most one base delay of
+                // the backoff's jitter so that clients do not return together.
+                *asked + delay.min(policy.base_delay)
             }
             _ => delay,
         };
@@ -105,14 +111,17 @@ pub(crate) async fn request_token(
 
 /// One token request, bounded by `timeout`.
 async fn attempt_token(
-    http: &reqwest::Client,
-    provider: &str,
-    config: &ProviderConfig,
+    endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
-    clock: &dyn Clock,
-    refresh_buffer: Duration,
     timeout: Duration,
 ) -> Result<TokenData, OAuth2Error> {
+    let TokenEndpoint {
+        http,
+        provider,
+        config,
+        clock,
+        refresh_buffer,
+    } = *endpoint;
     let (request, body) = build_request(http, config, params);
     let request = request.timeout(timeout);
     let sent_at = clock.now();

@@ -13,7 +13,7 @@ use reqwest::{StatusCode, Url};
 use super::breaker::Breaker;
 use super::cache::{CacheKey, Grant, Slot, TokenId};
 use super::clock::{Clock, SystemClock};
-use super::endpoint::request_token;
+use super::endpoint::{TokenEndpoint, request_token};
 use super::error::OAuth2Error;
 use super::options::{FetchOptions, TokenExchangeOptions};
 use super::token::{AccessToken, TokenData};
@@ -276,7 +276,7 @@ impl OAuth2Service {
         let slot = self.slot(provider, exchange)?;
 
         // The first attempt takes the parsed URL; only a retry parses again.
-        let (request, used) = self.build(&slot, provider, url, &options, signer).await?;
+        let (request, used) = self.prepare(&slot, provider, url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
@@ -290,7 +290,7 @@ impl OAuth2Service {
         tracing::info!(provider = name, url = %shown, "upstream answered 401; retrying once with a new token");
         let url = Url::parse(raw_url)
             .map_err(|e| OAuth2Error::invalid_request(name, format!("the URL is invalid: {e}")))?;
-        let (request, _) = self.build(&slot, provider, url, &options, signer).await?;
+        let (request, _) = self.prepare(&slot, provider, url, &options, signer).await?;
         let response = self.send(name, request).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             return Err(OAuth2Error::Unauthorized {
@@ -450,7 +450,7 @@ impl OAuth2Service {
 
     /// The request of one attempt: built from `options`, the token set,
     /// then signed, so that the signature can cover `Authorization`.
-    async fn build(
+    async fn prepare(
         &self,
         slot: &Arc<Slot>,
         provider: &Arc<Provider>,
@@ -554,15 +554,14 @@ impl Provider {
                 retry_in,
             }
         })?;
-        let result = request_token(
-            &self.token_http,
-            &self.name,
-            &self.config,
-            params,
-            &*self.clock,
-            self.refresh_buffer,
-        )
-        .await;
+        let endpoint = TokenEndpoint {
+            http: &self.token_http,
+            provider: &self.name,
+            config: &self.config,
+            clock: &*self.clock,
+            refresh_buffer: self.refresh_buffer,
+        };
+        let result = request_token(&endpoint, params).await;
         let unavailable = result
             .as_ref()
             .err()

@@ -18,6 +18,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::ConfigError;
+use crate::config::parse_seconds;
 
 /// Whether the development token server and API are mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,20 +148,9 @@ impl AppConfig {
             }
             config.demo_api_url = Some(url);
         }
-        let seconds = |name: &str,
-                       value: Option<String>,
-                       default: Duration|
-         -> Result<Duration, ConfigError> {
-            match value {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(s) if (1..=86_400).contains(&s) => Ok(Duration::from_secs(s)),
-                    _ => Err(invalid(
-                        name,
-                        "must be a whole number of seconds from 1 to 86400",
-                    )),
-                },
-            }
+        let seconds = |name: &str, value: Option<String>, default: Duration| match value {
+            None => Ok(default),
+            Some(v) => parse_seconds(name, &v, false).map(Duration::from_secs),
         };
         config.dev_token_lifetime = seconds(
             "DEV_TOKEN_LIFETIME_SECONDS",
