@@ -116,6 +116,12 @@ fn secret_file_is_read_and_trimmed() {
     ]);
     assert_eq!(e.code(), "unreadable_file");
     assert_eq!(e.variable(), "OAUTH2_X_CLIENT_SECRET_FILE");
+    // The path is named on purpose: it is not a secret and it is what the
+    // operator has to fix.
+    assert!(
+        e.to_string().contains(missing.to_str().expect("utf8")),
+        "{e}"
+    );
     for not_a_file in ["/dev/zero", dir.to_str().expect("utf8")] {
         let e = err(&[
             ("OAUTH2_X_TOKEN_URL", "https://a/token"),
