@@ -31,7 +31,10 @@
 //! | `OAUTH2_CACHE_MAX_ENTRIES` | bound on cached exchanged tokens (default 10000) |
 //!
 //! A missing or malformed variable is a [`ConfigError`] that names the
-//! variable and never repeats its value.
+//! variable and never repeats its value, with three deliberate exceptions
+//! that are never secret and help find the mistake: the path of a file that
+//! cannot be read, an unknown signing algorithm's name and an invalid
+//! covered component.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -567,7 +570,9 @@ pub(crate) fn parse_seconds(
 }
 
 /// Why the configuration cannot be read. Every variant names the variable;
-/// none repeats its value.
+/// none repeats its value, except a file's path ([`ConfigError::File`]) and,
+/// inside [`ConfigError::Invalid`], an unknown signing algorithm or covered
+/// component. A secret or a key is never repeated.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
