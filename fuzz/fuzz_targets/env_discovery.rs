@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
         .filter_map(|line| line.split_once('='))
         .enumerate()
         .map(|(i, (k, v))| {
-            let key = if i % 2 == 0 && !k.starts_with("OAUTH2_") { format!("OAUTH2_{k}") } else { k.to_owned() };
+            let key = if i % 2 == 0 && !k.starts_with("OAUTH2_") {
+                format!("OAUTH2_{k}")
+            } else {
+                k.to_owned()
+            };
             (key, v.to_owned())
         })
         .collect();
@@ -37,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
                 && value.chars().all(|c| c.is_ascii_alphanumeric())
                 && !vars.iter().any(|(k, _)| k.contains(value.as_str()));
             if distinctive {
-                assert!(!shown.contains(value.as_str()), "a value leaked into: {shown}");
+                assert!(
+                    !shown.contains(value.as_str()),
+                    "a value leaked into: {shown}"
+                );
             }
         }
     }
