@@ -151,6 +151,22 @@ impl Slot {
             .await
     }
 
+    /// The hit, decided without waiting: calls `use_token` with the cached
+    /// token when its refresh time is ahead even by an upper bound of the
+    /// clock ([`Clock::now_upper_bound`], cheaper to read than the exact
+    /// clock); hands `use_token` back otherwise.
+    #[inline]
+    pub(crate) fn try_hit<R, F>(&self, use_token: F) -> Result<R, F>
+    where
+        F: FnOnce(&Arc<TokenData>) -> R,
+    {
+        let guard = self.current.load();
+        match guard.as_ref() {
+            Some(token) if self.clock.now_upper_bound() < token.refresh_at => Ok(use_token(token)),
+            _ => Err(use_token),
+        }
+    }
+
     /// Calls `use_token` with a valid token, borrowed from the cache when it
     /// holds one (no reference count is touched), or else once the single
     /// in-flight request for this key has delivered one.
@@ -159,6 +175,10 @@ impl Slot {
         request: impl FnOnce() -> Request,
         use_token: impl FnOnce(&Arc<TokenData>) -> R,
     ) -> Result<R, OAuth2Error> {
+        let use_token = match self.try_hit(use_token) {
+            Ok(result) => return Ok(result),
+            Err(use_token) => use_token,
+        };
         let now = self.clock.now();
         let state = {
             let guard = self.current.load();
@@ -174,7 +194,10 @@ impl Slot {
                 Ok(result)
             }
             Err(use_token) => {
-                let token = self.wait(now, request).await?;
+                // Boxed: waiting is the rare path, and its state would
+                // otherwise make every caller's future (moved on each call,
+                // hit or not) several hundred bytes larger.
+                let token = Box::pin(self.wait(now, request)).await?;
                 Ok(use_token(&token.0))
             }
         }
@@ -552,5 +575,77 @@ mod tests {
             subject: Some([0xab; 6]),
         };
         assert_eq!(key.to_string(), "p/token_exchange/sha256:abababababab");
+    }
+
+    /// A manual clock whose upper bound runs `ahead` of it, counting exact
+    /// reads.
+    #[derive(Debug)]
+    struct AheadClock {
+        inner: ManualClock,
+        ahead: Duration,
+        exact_reads: AtomicUsize,
+    }
+
+    impl Clock for AheadClock {
+        fn now(&self) -> Instant {
+            self.exact_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.now()
+        }
+
+        fn now_upper_bound(&self) -> Instant {
+            self.inner.now() + self.ahead
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hit_reads_only_the_upper_bound_and_the_exact_clock_decides_near_refresh() {
+        let clock = Arc::new(AheadClock {
+            inner: ManualClock::new(),
+            ahead: Duration::from_millis(8),
+            exact_reads: AtomicUsize::new(0),
+        });
+        let key = CacheKey {
+            provider: "p".into(),
+            grant: Grant::ClientCredentials,
+            subject: None,
+        };
+        let f = Fixture {
+            slot: Arc::new(Slot::new(key, clock.clone())),
+            clock: Arc::new(ManualClock::new()),
+            requests: Arc::new(AtomicUsize::new(0)),
+        };
+        // The cached token, stamped on the slot's clock (`issue` below only
+        // counts the refresh it is asked for).
+        let start = clock.inner.now();
+        f.slot.current.store(Some(Arc::new(TokenData {
+            id: 1,
+            header: TokenData::bearer(&Secret::new(String::from("tok-1"))).expect("header"),
+            scope: None,
+            issued_token_type: None,
+            expires_at: start + Duration::from_secs(100),
+            refresh_at: start + Duration::from_secs(60),
+        })));
+
+        // Well before refresh_at: hits never read the exact clock.
+        for _ in 0..100 {
+            assert_eq!(f.slot.get(issue(&f)).await.expect("hit").secret(), "tok-1");
+        }
+        assert_eq!(clock.exact_reads.load(Ordering::SeqCst), 0);
+
+        // 5 ms before refresh_at the bound (8 ms ahead) has passed it: the
+        // exact clock is read, says it is not yet time, and nothing starts.
+        clock
+            .inner
+            .advance(Duration::from_secs(60) - Duration::from_millis(5));
+        assert_eq!(f.slot.get(issue(&f)).await.expect("hit").secret(), "tok-1");
+        settle().await;
+        assert_eq!(clock.exact_reads.load(Ordering::SeqCst), 1);
+        assert_eq!(f.requests.load(Ordering::SeqCst), 0, "no early refresh");
+
+        // Once the exact clock passes refresh_at, one background refresh.
+        clock.inner.advance(Duration::from_millis(5));
+        assert_eq!(f.slot.get(issue(&f)).await.expect("hit").secret(), "tok-1");
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 1);
     }
 }

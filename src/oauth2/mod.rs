@@ -11,6 +11,7 @@ mod breaker;
 mod cache;
 mod client_credentials;
 mod clock;
+mod coarse_clock;
 mod endpoint;
 mod error;
 mod options;

@@ -217,6 +217,15 @@ impl OAuth2Service {
     ) -> Result<(), OAuth2Error> {
         let provider = self.provider(provider)?;
         let slot = self.slot(provider, exchange)?;
+        // A hit completes here, before any nested future is built.
+        let set = |token: &Arc<TokenData>| {
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, token.authorization());
+        };
+        if slot.try_hit(set).is_ok() {
+            return Ok(());
+        }
         attach(&slot, provider.request_fn(exchange), request).await?;
         Ok(())
     }
