@@ -7,6 +7,7 @@
 //! [`cache`] holds tokens with single flight and background refresh;
 //! [`service`] ties them together behind [`OAuth2Service`].
 
+mod bearer;
 mod breaker;
 mod cache;
 mod client_credentials;

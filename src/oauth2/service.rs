@@ -541,10 +541,14 @@ impl Provider {
         move || {
             let provider = Arc::clone(self);
             match exchange.cloned() {
+                // Every request to the provider carries this token: one
+                // header copy per core keeps callers off each other's
+                // cache lines.
                 None => async move {
                     provider
                         .request(&client_credentials::params(&provider.config))
                         .await
+                        .map(TokenData::per_core)
                 }
                 .boxed(),
                 Some(options) => {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 
+use super::bearer::Bearer;
 use super::secret::Secret;
 
 /// An access token as the cache holds it.
@@ -17,46 +18,54 @@ use super::secret::Secret;
 pub struct AccessToken(pub(crate) Arc<TokenData>);
 
 /// What the cache stores for one issued token.
+///
+/// `repr(C)` fixes the order: the fields a cache hit never reads come
+/// first and fill the 48 bytes after the `Arc`'s two counts, so the fields
+/// it reads (`refresh_at`, `expires_at`, `header`) start at least 64 bytes
+/// after the strong count and never share its cache line, which every
+/// [`AccessToken`] clone and drop writes.
+#[repr(C)]
 pub(crate) struct TokenData {
     /// Set when the token enters the cache (see `cache::TokenId`).
     pub(crate) id: u64,
-    /// `Bearer <token>`, marked sensitive: the only copy of the token.
-    /// Its bytes are shared (`Bytes`), so attaching it to a request is a
-    /// reference-count increment, not a copy of a kilobyte-sized JWT; the
-    /// price is that they cannot be wiped on drop, as a [`Secret`] is.
-    pub(crate) header: HeaderValue,
     pub(crate) scope: Option<Box<str>>,
     /// The registered token type URIs are borrowed, not allocated per token.
     pub(crate) issued_token_type: Option<Cow<'static, str>>,
-    pub(crate) expires_at: Instant,
     pub(crate) refresh_at: Instant,
+    pub(crate) expires_at: Instant,
+    /// `Bearer <token>`, marked sensitive: the token is kept only here.
+    /// Shared ([`Bearer`]), so attaching it to a request is a
+    /// reference-count increment, not a copy of a kilobyte-sized JWT; its
+    /// bytes are wiped when the cache and the last request let go of them.
+    pub(crate) header: Bearer,
 }
 
 impl TokenData {
     /// The `Authorization` header for `token`, or `None` when the token
     /// holds bytes a header cannot carry (the parser refuses those first).
-    pub(crate) fn bearer(token: &Secret) -> Option<HeaderValue> {
-        let token = token.expose_secret();
-        let mut value = Vec::with_capacity(7 + token.len());
-        value.extend_from_slice(b"Bearer ");
-        value.extend_from_slice(token.as_bytes());
-        let bytes = bytes::Bytes::from(value);
-        // Make the buffer shared now, so that no request pays for it later.
-        drop(bytes.clone());
-        let mut header = HeaderValue::from_maybe_shared(bytes).ok()?;
-        header.set_sensitive(true);
-        Some(header)
+    pub(crate) fn bearer(token: &Secret) -> Option<Bearer> {
+        Bearer::new(token)
+    }
+
+    /// The token with its header kept once per core, for a token that
+    /// every request to a provider carries (see [`Bearer`]).
+    pub(crate) fn per_core(self) -> Self {
+        Self {
+            header: self.header.per_core(),
+            ..self
+        }
     }
 
     /// The `Authorization: Bearer …` value to attach, marked sensitive.
     #[inline]
     pub(crate) fn authorization(&self) -> HeaderValue {
-        self.header.clone()
+        self.header.get()
     }
 
     /// The token itself.
     pub(crate) fn secret(&self) -> &str {
-        std::str::from_utf8(&self.header.as_bytes()[7..]).unwrap_or_default()
+        let bytes = self.header.as_bytes();
+        std::str::from_utf8(bytes.get(7..).unwrap_or_default()).unwrap_or_default()
     }
 
     /// Whether the token may still be sent at `now`.
@@ -159,6 +168,19 @@ mod tests {
         assert_eq!(t.secret(), "tok-ABC123");
         assert!(t.authorization().is_sensitive());
         assert_eq!(t.authorization(), "Bearer tok-ABC123");
+    }
+
+    #[test]
+    fn what_a_hit_reads_is_a_cache_line_away_from_what_it_writes() {
+        use std::mem::offset_of;
+        // An `Arc`'s two counts precede the data: 16 bytes.
+        let first_read = offset_of!(TokenData, refresh_at)
+            .min(offset_of!(TokenData, expires_at))
+            .min(offset_of!(TokenData, header));
+        assert!(
+            16 + first_read >= 64,
+            "hot fields start {first_read} bytes in"
+        );
     }
 
     #[test]

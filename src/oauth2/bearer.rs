@@ -1,0 +1,230 @@
+//! The `Authorization: Bearer …` header a cached token is sent with
+//! (RFC 6750 §2.1), built once per token and shared by every request.
+//!
+//! Attaching a shared header is a reference-count increment, and dropping
+//! the request a decrement. On one count, callers on different cores would
+//! take turns owning its cache line on every call. A client credentials
+//! token, which every request to its provider carries, is therefore kept as
+//! one copy per core (up to [`MAX_COPIES`]), each with its own count on its
+//! own cache line; a thread always attaches the same copy. An exchanged
+//! token belongs to one subject and is kept once.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use reqwest::header::HeaderValue;
+use zeroize::Zeroize;
+
+use super::secret::Secret;
+
+/// The most copies of one header: past this many cores, threads share.
+pub(crate) const MAX_COPIES: usize = 16;
+
+/// A token's `Authorization` header value(s), marked sensitive.
+pub(crate) enum Bearer {
+    /// One header that every thread shares.
+    One(HeaderValue),
+    /// Equal headers, each with its own reference count; thread `i` uses
+    /// copy `i % len`. Never empty.
+    PerCore(Box<[HeaderValue]>),
+}
+
+impl Bearer {
+    /// `Bearer <token>`, or `None` when the token holds bytes a header
+    /// cannot carry (the response parser refuses those first).
+    pub(crate) fn new(token: &Secret) -> Option<Self> {
+        header(token.expose_secret().as_bytes()).map(Self::One)
+    }
+
+    /// One copy per core, when there is more than one core.
+    pub(crate) fn per_core(self) -> Self {
+        let copies = copies();
+        match self {
+            Self::One(header) if copies > 1 => {
+                // `header` was built from these bytes: each copy is too.
+                let all: Option<Box<[HeaderValue]>> = (0..copies)
+                    .map(|_| owned(OwnLine(HeaderBytes(header.as_bytes().into()))))
+                    .collect();
+                match all {
+                    Some(all) => Self::PerCore(all),
+                    None => Self::One(header),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The header to attach: this thread's copy.
+    #[inline]
+    pub(crate) fn get(&self) -> HeaderValue {
+        match self {
+            Self::One(header) => header.clone(),
+            Self::PerCore(copies) => {
+                let index = thread_index().checked_rem(copies.len()).unwrap_or(0);
+                match copies.get(index).or_else(|| copies.first()) {
+                    Some(header) => header.clone(),
+                    None => HeaderValue::from_static(""),
+                }
+            }
+        }
+    }
+
+    /// The header's bytes, `Bearer ` included.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::One(header) => header.as_bytes(),
+            Self::PerCore(copies) => copies.first().map_or(&[], HeaderValue::as_bytes),
+        }
+    }
+
+    /// How many copies are kept.
+    #[cfg(test)]
+    pub(crate) fn copies(&self) -> usize {
+        match self {
+            Self::One(_) => 1,
+            Self::PerCore(copies) => copies.len(),
+        }
+    }
+}
+
+/// `Bearer <token>` as a sensitive header value on its own bytes.
+fn header(token: &[u8]) -> Option<HeaderValue> {
+    let mut value = Vec::with_capacity(7 + token.len());
+    value.extend_from_slice(b"Bearer ");
+    value.extend_from_slice(token);
+    owned(HeaderBytes(value.into_boxed_slice()))
+}
+
+/// A sensitive header value on `owner`'s bytes.
+fn owned(owner: impl AsRef<[u8]> + Send + 'static) -> Option<HeaderValue> {
+    let mut header = HeaderValue::from_maybe_shared(Bytes::from_owner(owner)).ok()?;
+    header.set_sensitive(true);
+    Some(header)
+}
+
+/// The bytes of a header, owned by the `Bytes` that every request carrying
+/// the header shares (`Bytes::from_owner` keeps its reference count in
+/// front of the owner), and zeroed when the last holder lets go.
+struct HeaderBytes(Box<[u8]>);
+
+impl AsRef<[u8]> for HeaderBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for HeaderBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// [`HeaderBytes`] aligned to a cache line, which gives the reference
+/// count in front of it a line of its own: writing it never evicts a
+/// neighbouring allocation that other threads read. For the per-core
+/// copies only; a single header stays compact (32 bytes of count and owner
+/// instead of 128).
+#[repr(align(64))]
+struct OwnLine(HeaderBytes);
+
+impl AsRef<[u8]> for OwnLine {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+/// Copies per shared header: the cores available, at most [`MAX_COPIES`].
+fn copies() -> usize {
+    static COPIES: OnceLock<usize> = OnceLock::new();
+    *COPIES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(MAX_COPIES)
+    })
+}
+
+/// This thread's number, given out in order of first use, so that as many
+/// threads as copies each get a copy of their own.
+#[inline]
+fn thread_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX.with(|index| {
+        let mut i = index.get();
+        if i == usize::MAX {
+            i = NEXT.fetch_add(1, Ordering::Relaxed) % MAX_COPIES;
+            index.set(i);
+        }
+        i
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_copy_is_the_same_sensitive_header_on_its_own_bytes() {
+        assert_eq!(
+            std::mem::align_of::<OwnLine>(),
+            64,
+            "a count's line is its own"
+        );
+        let one = Bearer::new(&Secret::new("tok-1".to_owned())).expect("header");
+        let spread = one.per_core();
+        assert_eq!(spread.copies(), copies());
+        assert_eq!(spread.as_bytes(), b"Bearer tok-1");
+        let Bearer::PerCore(all) = &spread else {
+            assert_eq!(copies(), 1, "one core keeps one header");
+            return;
+        };
+        let mut buffers: Vec<*const u8> = all.iter().map(|h| h.as_bytes().as_ptr()).collect();
+        buffers.dedup();
+        assert_eq!(buffers.len(), all.len(), "each copy has its own buffer");
+        for header in all.iter() {
+            assert_eq!(header, "Bearer tok-1");
+            assert!(header.is_sensitive());
+        }
+    }
+
+    #[test]
+    fn a_thread_keeps_its_copy() {
+        let spread = Bearer::PerCore(
+            (0..2)
+                .map(|_| {
+                    owned(OwnLine(HeaderBytes(b"Bearer tok".to_vec().into()))).expect("header")
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        let Bearer::PerCore(all) = &spread else {
+            unreachable!()
+        };
+        let buffers: Vec<usize> = all.iter().map(|h| h.as_bytes().as_ptr() as usize).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    let first = spread.get().as_bytes().as_ptr() as usize;
+                    assert!(buffers.contains(&first));
+                    for _ in 0..10 {
+                        assert_eq!(spread.get().as_bytes().as_ptr() as usize, first);
+                    }
+                    assert_eq!(
+                        first,
+                        buffers[thread_index() % 2],
+                        "thread i uses copy i % len"
+                    );
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn a_token_a_header_cannot_carry_is_refused() {
+        assert!(Bearer::new(&Secret::new("a\nb".to_owned())).is_none());
+    }
+}
