@@ -4,8 +4,9 @@
 //! A key is provider + grant (+ for token exchange a SHA-256 digest of the
 //! exchange parameters, see [`token_exchange::cache_digest`]). Each slot
 //! keeps its current token in an [`ArcSwapOption`], so a cache hit is one
-//! atomic load and a clock read: it takes no lock, in particular none that a
-//! refresh holds. Writers (a finished token request, an invalidation after
+//! atomic load and a read of the clock's cheap upper bound
+//! ([`Clock::now_upper_bound`]; the exact clock only near `refresh_at`): it
+//! takes no lock, in particular none that a refresh holds. Writers (a finished token request, an invalidation after
 //! 401, `clear_cache`) serialise on the slot's small `flight` mutex, which is
 //! never held across an `.await`.
 //!
