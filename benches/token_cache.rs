@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use axum_oauth2_client::{Clock, FetchOptions, OAuth2Service, SystemClock, TokenExchangeOptions};
-use criterion::{BenchmarkId, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Method, Request};
 use serde_json::json;
@@ -440,119 +441,100 @@ fn threads(c: &mut Criterion, fx: &Fixture) {
     let header = HeaderValue::try_from(format!("Bearer {}", common::jwt_like("floor", 1024)))
         .expect("header");
     let mut group = c.benchmark_group("threads");
-    for threads in [1, 2] {
-        group.bench_with_input(BenchmarkId::new("get_token", threads), &threads, |b, &n| {
-            b.iter_custom(|iters| {
-                on_threads(
-                    n,
-                    iters,
-                    handle,
-                    || (),
-                    |()| {
-                        black_box(ready(svc.get_token(JWT, None)).expect("hit"));
-                    },
-                )
-            });
-        });
-        group.bench_with_input(BenchmarkId::new("authorize", threads), &threads, |b, &n| {
-            b.iter_custom(|iters| {
-                on_threads(
-                    n,
-                    iters,
-                    handle,
-                    || fx.request(),
-                    |request| ready(svc.authorize(JWT, request, None)).expect("hit"),
-                )
-            });
-        });
-        group.bench_with_input(
-            BenchmarkId::new("arc_swap_load", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    on_threads(
-                        n,
-                        iters,
-                        handle,
-                        || (),
-                        |()| {
-                            black_box(swap.load().len());
-                        },
-                    )
-                });
+    for n in [1, 2] {
+        let g = &mut group;
+        per_thread(
+            g,
+            "get_token",
+            n,
+            handle,
+            || (),
+            |()| {
+                black_box(ready(svc.get_token(JWT, None)).expect("hit"));
             },
         );
-        group.bench_with_input(BenchmarkId::new("arc_clone", threads), &threads, |b, &n| {
-            b.iter_custom(|iters| {
-                on_threads(
-                    n,
-                    iters,
-                    handle,
-                    || (),
-                    |()| {
-                        black_box(Arc::clone(&shared));
-                    },
-                )
-            });
-        });
+        per_thread(
+            g,
+            "authorize",
+            n,
+            handle,
+            || fx.request(),
+            |request| {
+                ready(svc.authorize(JWT, request, None)).expect("hit");
+            },
+        );
+        per_thread(
+            g,
+            "arc_swap_load",
+            n,
+            handle,
+            || (),
+            |()| {
+                black_box(swap.load().len());
+            },
+        );
+        per_thread(
+            g,
+            "arc_clone",
+            n,
+            handle,
+            || (),
+            |()| {
+                black_box(Arc::clone(&shared));
+            },
+        );
         // The two ways to give a request the cached header: a clone (a
         // reference count shared by all threads) or a copy (an allocation
         // and a validating copy of the bytes).
-        group.bench_with_input(
-            BenchmarkId::new("header_clone_1KiB", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    on_threads(
-                        n,
-                        iters,
-                        handle,
-                        || (),
-                        |()| {
-                            black_box(header.clone());
-                        },
-                    )
-                });
+        per_thread(
+            g,
+            "header_clone_1KiB",
+            n,
+            handle,
+            || (),
+            |()| {
+                black_box(header.clone());
             },
         );
-        group.bench_with_input(
-            BenchmarkId::new("header_copy_1KiB", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    on_threads(
-                        n,
-                        iters,
-                        handle,
-                        || (),
-                        |()| {
-                            black_box(HeaderValue::from_bytes(header.as_bytes()).expect("valid"));
-                        },
-                    )
-                });
+        per_thread(
+            g,
+            "header_copy_1KiB",
+            n,
+            handle,
+            || (),
+            |()| {
+                black_box(HeaderValue::from_bytes(header.as_bytes()).expect("valid"));
             },
         );
         // The control: each thread clones its own `Arc`, nothing is shared.
         // Equal figures for 1 and 2 threads mean both threads had a core.
-        group.bench_with_input(
-            BenchmarkId::new("arc_clone_unshared", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    on_threads(
-                        n,
-                        iters,
-                        handle,
-                        || Arc::new(String::from("token")),
-                        |own| {
-                            black_box(Arc::clone(own));
-                        },
-                    )
-                });
+        per_thread(
+            g,
+            "arc_clone_unshared",
+            n,
+            handle,
+            || Arc::new(String::from("token")),
+            |own| {
+                black_box(Arc::clone(own));
             },
         );
     }
     group.finish();
+}
+
+/// Benchmark `threads/<name>/<threads>`: `call` on each of `threads`
+/// threads, on per-thread state from `init` (see [`on_threads`]).
+fn per_thread<S>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    threads: usize,
+    handle: &Handle,
+    init: impl Fn() -> S + Sync,
+    call: impl Fn(&mut S) + Sync,
+) {
+    group.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &n| {
+        b.iter_custom(|iters| on_threads(n, iters, handle, &init, &call));
+    });
 }
 
 /// A whole loopback call, client and upstream on this thread: the

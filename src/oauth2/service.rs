@@ -218,12 +218,10 @@ impl OAuth2Service {
         let provider = self.provider(provider)?;
         let slot = self.slot(provider, exchange)?;
         // A hit completes here, before any nested future is built.
-        let set = |token: &Arc<TokenData>| {
-            request
-                .headers_mut()
-                .insert(AUTHORIZATION, token.authorization());
-        };
-        if slot.try_hit(set).is_ok() {
+        if slot
+            .try_hit(|token| set_authorization(request, token))
+            .is_ok()
+        {
             return Ok(());
         }
         attach(&slot, provider.request_fn(exchange), request).await?;
@@ -522,13 +520,17 @@ async fn attach(
     request_fn: impl FnOnce() -> super::cache::Request,
     request: &mut reqwest::Request,
 ) -> Result<TokenId, OAuth2Error> {
-    slot.with_token(request_fn, |token| {
-        request
-            .headers_mut()
-            .insert(AUTHORIZATION, token.authorization());
-        TokenId::of(token)
-    })
-    .await
+    slot.with_token(request_fn, |token| set_authorization(request, token))
+        .await
+}
+
+/// Sets `token` as the request's `Authorization` header (marked sensitive).
+#[inline]
+fn set_authorization(request: &mut reqwest::Request, token: &TokenData) -> TokenId {
+    request
+        .headers_mut()
+        .insert(AUTHORIZATION, token.authorization());
+    TokenId::of(token)
 }
 
 impl Provider {
