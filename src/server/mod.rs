@@ -126,7 +126,11 @@ pub fn load_vars() -> Result<BTreeMap<String, String>, StartupError> {
             Ok(items) => {
                 for item in items {
                     let (key, value) = item.map_err(|e| {
-                        file_error(format!("{} cannot be parsed: {e}", file.display()))
+                        file_error(format!(
+                            "{} cannot be parsed: {}",
+                            file.display(),
+                            dotenv_error(&e)
+                        ))
                     })?;
                     vars.entry(key).or_insert(value);
                 }
@@ -139,13 +143,27 @@ pub fn load_vars() -> Result<BTreeMap<String, String>, StartupError> {
             }
             Err(e) => {
                 return Err(file_error(format!(
-                    "{} cannot be read: {e}",
-                    file.display()
+                    "{} cannot be read: {}",
+                    file.display(),
+                    dotenv_error(&e)
                 )));
             }
         }
     }
     Ok(vars)
+}
+
+/// A configuration file error without the file's contents: dotenvy's own
+/// message for a malformed line repeats the whole line, which may hold a
+/// secret, and a variable it could not read may repeat its value.
+fn dotenv_error(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(_, index) => {
+            format!("a line is malformed at character {index} (the line is not shown)")
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        _ => "a variable it refers to cannot be read".to_owned(),
+    }
 }
 
 /// Why the server could not start.
@@ -212,4 +230,27 @@ pub async fn run(
     }
     serve(listener, state, shutdown).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_configuration_line_is_not_repeated() {
+        let file = std::env::temp_dir().join(format!("dotenv-leak-{}.env", std::process::id()));
+        std::fs::write(&file, "OAUTH2_DEMO_CLIENT_SECRET='s3cr3t-never-shown\n").expect("write");
+        let error = dotenvy::from_path_iter(&file)
+            .expect("opened")
+            .find_map(Result::err)
+            .expect("the line is malformed");
+        std::fs::remove_file(&file).ok();
+        assert!(
+            error.to_string().contains("s3cr3t"),
+            "dotenvy repeats the line"
+        );
+        let shown = dotenv_error(&error);
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("malformed"), "{shown}");
+    }
 }
