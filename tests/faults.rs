@@ -864,11 +864,16 @@ async fn jwt_exp_times_a_token_without_expires_in() {
 
 /// A token endpoint fast enough for 100,000 exchanges: an in-process axum
 /// handler answering each subject with a distinct token.
-async fn fast_token_endpoint() -> String {
+/// A token endpoint answering at once, and how many requests it served.
+async fn fast_token_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use axum::routing::post;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
     let app = axum::Router::new().route(
         "/token",
-        post(|body: String| async move {
+        post(move |body: String| async move {
+            counter.fetch_add(1, Ordering::SeqCst);
             let subject = url::form_urlencoded::parse(body.as_bytes())
                 .find(|(k, _)| k == "subject_token")
                 .map(|(_, v)| v.into_owned())
@@ -879,14 +884,14 @@ async fn fast_token_endpoint() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/token")
+    (format!("http://{addr}/token"), served)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_stays_at_its_bound_for_100_000_subjects() {
     const SUBJECTS: usize = 100_000;
     const CAP: usize = 5_000;
-    let endpoint = fast_token_endpoint().await;
+    let (endpoint, served) = fast_token_endpoint().await;
     let config = OAuth2Config::new()
         .provider("p", provider_at(&endpoint).timeout(Duration::from_secs(10)))
         .cache_max_entries(CAP);
@@ -921,9 +926,17 @@ async fn the_cache_stays_at_its_bound_for_100_000_subjects() {
     );
     // Concurrent insertions may pass the bound by at most one per worker.
     assert!(max_seen <= CAP + 32, "{max_seen}");
-    // The most recent subjects are still cached.
+    // The most recent subjects are still cached: asking again makes no
+    // token request.
+    let requests = served.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(requests, SUBJECTS, "one exchange per subject");
     let recent = TokenExchangeOptions::new(format!("subject-{}", SUBJECTS - 1));
     let t = oauth2.get_token("p", Some(&recent)).await.expect("cached");
     assert_eq!(t.secret(), format!("at-subject-{}", SUBJECTS - 1));
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        requests,
+        "the most recent subject was evicted"
+    );
     let _ = std::io::stdout().flush();
 }
