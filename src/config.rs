@@ -36,7 +36,7 @@
 //! cannot be read, an unknown signing algorithm's name and an invalid
 //! covered component.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +56,8 @@ const CACHE_MAX_ENTRIES: &str = "OAUTH2_CACHE_MAX_ENTRIES";
 /// Settings of the whole extension that are not per provider.
 const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER, CACHE_MAX_ENTRIES];
 
-/// The per-provider settings, longest first so that `_CLIENT_SECRET_FILE`
-/// is recognised before `_CLIENT_SECRET`.
+/// The per-provider settings. One can end another (`TIMEOUT_SECONDS` ends
+/// `CONNECT_TIMEOUT_SECONDS`); discovery takes the longest that matches.
 const SETTINGS: &[&str] = &[
     "SIGNING_COMPONENTS",
     "SIGNING_KEY_FILE",
@@ -224,14 +224,16 @@ impl OAuth2Config {
                 parse_count(CACHE_MAX_ENTRIES, value, 1, 10_000_000)? as usize;
         }
 
-        let mut names = BTreeSet::new();
-        for key in vars.keys() {
+        // Each variable belongs to exactly one provider, decided here.
+        let mut providers: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+        for (key, value) in vars {
             if GLOBAL_VARIABLES.contains(&key.as_str()) {
                 continue;
             }
             let rest = &key[PREFIX.len()..];
             // The longest setting that ends the variable names it, so that
-            // `_CLIENT_SECRET_FILE` wins over `_CLIENT_SECRET`.
+            // `OAUTH2_X_CONNECT_TIMEOUT_SECONDS` is provider `X`'s connect
+            // timeout, not provider `X_CONNECT`'s timeout.
             let name = SETTINGS
                 .iter()
                 .filter_map(|setting| {
@@ -253,18 +255,14 @@ impl OAuth2Config {
                     reason: "the provider name may only hold A-Z, 0-9 and _".into(),
                 });
             }
-            names.insert(name.to_owned());
+            providers
+                .entry(name)
+                .or_default()
+                .push((key.clone(), value.clone()));
         }
 
-        for name in names {
+        for (name, own) in providers {
             let prefix = format!("{PREFIX}{name}_");
-            let own = vars
-                .iter()
-                .filter(|(k, _)| {
-                    k.strip_prefix(&prefix)
-                        .is_some_and(|setting| SETTINGS.contains(&setting))
-                })
-                .map(|(k, v)| (k.clone(), v.clone()));
             let raw: ProviderVars = envy::prefixed(prefix.clone()).from_iter(own).map_err(|e| {
                 ConfigError::Invalid {
                     variable: format!("{prefix}*"),
@@ -661,6 +659,31 @@ mod tests {
         )];
         let err = OAuth2Config::from_os_vars(vars.into_iter()).expect_err("invalid");
         assert_eq!(err.to_string(), "OAUTH2_X_TOKEN_URL is not valid UTF-8");
+    }
+
+    #[test]
+    fn a_variable_belongs_to_one_provider_only() {
+        // `X_CONNECT_TIMEOUT_SECONDS` ends in two settings; it is provider
+        // `x`'s connect timeout, and provider `x_connect` does not read it
+        // as its timeout.
+        let provider = |name: &str| {
+            [
+                (
+                    format!("OAUTH2_{name}_TOKEN_URL"),
+                    "https://a/token".to_owned(),
+                ),
+                (format!("OAUTH2_{name}_CLIENT_ID"), "id".to_owned()),
+                (format!("OAUTH2_{name}_CLIENT_SECRET"), "secret".to_owned()),
+            ]
+        };
+        let mut vars: Vec<(String, String)> = provider("X").into_iter().collect();
+        vars.extend(provider("X_CONNECT"));
+        vars.push(("OAUTH2_X_CONNECT_TIMEOUT_SECONDS".into(), "7".into()));
+        let config = OAuth2Config::from_vars(vars).expect("valid");
+        let x = config.get("x").expect("x");
+        let x_connect = config.get("x_connect").expect("x_connect");
+        assert_eq!(x.connect_timeout, Duration::from_secs(7));
+        assert_eq!(x_connect.timeout, ProviderConfig::DEFAULT_TIMEOUT);
     }
 
     #[test]
