@@ -16,26 +16,34 @@ pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exch
 
 /// The grant's form parameters, client authentication excluded.
 pub(crate) fn params(options: &TokenExchangeOptions) -> Vec<(&'static str, &str)> {
-    let mut params = vec![
-        ("grant_type", GRANT_TYPE),
+    std::iter::once(("grant_type", GRANT_TYPE))
+        .chain(fields(options))
+        .collect()
+}
+
+/// Every parameter the options set, in the order they are sent: the one
+/// list both the request ([`params`]) and the cache key ([`cache_digest`])
+/// are made from, so that no parameter can shape one and not the other.
+fn fields(options: &TokenExchangeOptions) -> impl Iterator<Item = (&'static str, &str)> {
+    fn set<'a>(name: &'static str, value: &'a Option<String>) -> Option<(&'static str, &'a str)> {
+        value.as_deref().map(|v| (name, v))
+    }
+    [
         ("subject_token", options.subject_token.expose_secret()),
         ("subject_token_type", options.subject_token_type.as_str()),
-    ];
-    params.extend(options.resource.iter().map(|r| ("resource", r.as_str())));
-    params.extend(options.audience.iter().map(|a| ("audience", a.as_str())));
-    if let Some(scope) = &options.scope {
-        params.push(("scope", scope));
-    }
-    if let Some(requested) = &options.requested_token_type {
-        params.push(("requested_token_type", requested));
-    }
-    if let Some(actor) = &options.actor_token {
-        params.push(("actor_token", actor.expose_secret()));
-    }
-    if let Some(actor_type) = &options.actor_token_type {
-        params.push(("actor_token_type", actor_type));
-    }
-    params
+    ]
+    .into_iter()
+    .chain(options.resource.iter().map(|r| ("resource", r.as_str())))
+    .chain(options.audience.iter().map(|a| ("audience", a.as_str())))
+    .chain(set("scope", &options.scope))
+    .chain(set("requested_token_type", &options.requested_token_type))
+    .chain(
+        options
+            .actor_token
+            .as_ref()
+            .map(|actor| ("actor_token", actor.expose_secret())),
+    )
+    .chain(set("actor_token_type", &options.actor_token_type))
 }
 
 /// Checks what RFC 8693 §2.1 requires of the parameters; the message never
@@ -59,31 +67,13 @@ pub(crate) fn validate(options: &TokenExchangeOptions) -> Result<(), &'static st
 /// and two requests for different audiences never share a token.
 pub(crate) fn cache_digest(options: &TokenExchangeOptions) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    // Length-prefix every field so that no two parameter lists hash alike.
-    let mut field = |tag: u8, value: &str| {
-        hasher.update([tag]);
-        hasher.update((value.len() as u64).to_be_bytes());
-        hasher.update(value.as_bytes());
-    };
-    field(1, options.subject_token.expose_secret());
-    field(2, &options.subject_token_type);
-    for audience in &options.audience {
-        field(3, audience);
-    }
-    for resource in &options.resource {
-        field(4, resource);
-    }
-    if let Some(scope) = &options.scope {
-        field(5, scope);
-    }
-    if let Some(requested) = &options.requested_token_type {
-        field(6, requested);
-    }
-    if let Some(actor) = &options.actor_token {
-        field(7, actor.expose_secret());
-    }
-    if let Some(actor_type) = &options.actor_token_type {
-        field(8, actor_type);
+    // Length-prefix every name and value so that no two parameter lists
+    // hash alike.
+    for (name, value) in fields(options) {
+        for part in [name, value] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
     }
     hasher.finalize().into()
 }
