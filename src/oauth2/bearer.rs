@@ -61,13 +61,8 @@ impl Bearer {
     pub(crate) fn get(&self) -> HeaderValue {
         match self {
             Self::One(header) => header.clone(),
-            Self::PerCore(copies) => {
-                let index = thread_index().checked_rem(copies.len()).unwrap_or(0);
-                match copies.get(index).or_else(|| copies.first()) {
-                    Some(header) => header.clone(),
-                    None => HeaderValue::from_static(""),
-                }
-            }
+            // Never empty, so the remainder is an index into it.
+            Self::PerCore(copies) => copies[thread_index() % copies.len()].clone(),
         }
     }
 
@@ -75,7 +70,7 @@ impl Bearer {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             Self::One(header) => header.as_bytes(),
-            Self::PerCore(copies) => copies.first().map_or(&[], HeaderValue::as_bytes),
+            Self::PerCore(copies) => copies[0].as_bytes(),
         }
     }
 

@@ -375,6 +375,7 @@ mod tests {
     use reqwest::StatusCode;
 
     use super::*;
+    use crate::oauth2::bearer::Bearer;
     use crate::oauth2::clock::ManualClock;
     use crate::oauth2::secret::Secret;
 
@@ -409,7 +410,7 @@ mod tests {
                 let secret = format!("tok-{n}");
                 Ok(TokenData {
                     id: 0,
-                    header: TokenData::bearer(&Secret::new(secret)).expect("header"),
+                    header: Bearer::new(&Secret::new(secret)).expect("header"),
                     scope: None,
                     issued_token_type: None,
                     expires_at: now + Duration::from_secs(100),
@@ -620,7 +621,7 @@ mod tests {
         let start = clock.inner.now();
         f.slot.current.store(Some(Arc::new(TokenData {
             id: 1,
-            header: TokenData::bearer(&Secret::new(String::from("tok-1"))).expect("header"),
+            header: Bearer::new(&Secret::new(String::from("tok-1"))).expect("header"),
             scope: None,
             issued_token_type: None,
             expires_at: start + Duration::from_secs(100),

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::form_urlencoded;
 
+use super::bearer::Bearer;
 use super::clock::Clock;
 use super::error::{OAuth2Error, TokenEndpointErrorBody};
 use super::response::{jwt_lifetime, parse_token_response};
@@ -167,7 +168,7 @@ async fn attempt_token(
     );
     Ok(TokenData {
         id: 0,
-        header: TokenData::bearer(&parsed.access_token).ok_or_else(|| {
+        header: Bearer::new(&parsed.access_token).ok_or_else(|| {
             OAuth2Error::invalid_response(
                 provider,
                 status,

@@ -409,11 +409,13 @@ impl OAuth2Service {
         Ok(Cow::Owned(slot))
     }
 
+    /// When an exchanged token is used, for eviction: an order, not an exact
+    /// time, so the clock's cheap upper bound serves.
     fn stamp(&self) -> u64 {
         let since = self
             .inner
             .clock
-            .now()
+            .now_upper_bound()
             .saturating_duration_since(self.inner.epoch);
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
     }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderValue;
 
 use super::bearer::Bearer;
-use super::secret::Secret;
 
 /// An access token as the cache holds it.
 ///
@@ -41,12 +40,6 @@ pub(crate) struct TokenData {
 }
 
 impl TokenData {
-    /// The `Authorization` header for `token`, or `None` when the token
-    /// holds bytes a header cannot carry (the parser refuses those first).
-    pub(crate) fn bearer(token: &Secret) -> Option<Bearer> {
-        Bearer::new(token)
-    }
-
     /// The token with its header kept once per core, for a token that
     /// every request to a provider carries (see [`Bearer`]).
     pub(crate) fn per_core(self) -> Self {
@@ -147,12 +140,13 @@ impl fmt::Debug for AccessToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth2::secret::Secret;
 
     fn token(value: &str) -> AccessToken {
         let now = Instant::now();
         AccessToken(Arc::new(TokenData {
             id: 1,
-            header: TokenData::bearer(&Secret::new(value)).expect("valid"),
+            header: Bearer::new(&Secret::new(value)).expect("valid"),
             scope: Some("read".into()),
             issued_token_type: None,
             expires_at: now,
