@@ -51,7 +51,8 @@ impl Default for Clock {
 
 impl fmt::Debug for Clock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Clock").field(&self.now()).finish()
+        // Not the time: reading it would move a counting test clock.
+        f.write_str("Clock(..)")
     }
 }
 

@@ -253,6 +253,13 @@ impl ComponentId {
         self.has_flag("req")
     }
 
+    /// Whether this is the message's own `content-digest` field (not the
+    /// request's, `;req`), which signing must create and verifying check
+    /// against the body.
+    pub(crate) fn is_own_content_digest(&self) -> bool {
+        self.name() == "content-digest" && !self.is_req()
+    }
+
     /// The identifier without `;req`, used to read the component from the request.
     pub(crate) fn without_req(&self) -> ComponentId {
         ComponentId {

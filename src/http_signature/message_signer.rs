@@ -166,7 +166,7 @@ impl MessageSigner {
     fn covers_digest(&self) -> bool {
         self.components
             .iter()
-            .any(|id| id.name() == "content-digest" && !id.is_req())
+            .any(ComponentId::is_own_content_digest)
     }
 
     fn digest_for(&self, body: Option<&[u8]>) -> Result<Option<HeaderValue>, SignError> {

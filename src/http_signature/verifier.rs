@@ -743,7 +743,7 @@ fn covers_digest(input: &SignatureInput) -> bool {
     input
         .components
         .iter()
-        .any(|id| id.name() == "content-digest" && !id.is_req())
+        .any(ComponentId::is_own_content_digest)
 }
 
 fn truncate(text: &str) -> String {
