@@ -74,9 +74,9 @@ impl DevAuthority {
     /// Accepts `client_id`/`client_secret`; issues tokens living `lifetime`.
     #[must_use]
     pub fn new(client_id: impl Into<String>, client_secret: Secret, lifetime: Duration) -> Self {
-        let mut key = [0u8; 32];
-        rand::rng().fill(&mut key);
-        let signing_key = SigningKey::hmac_sha256(&key)
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        rand::rng().fill(&mut *key);
+        let signing_key = SigningKey::hmac_sha256(&*key)
             .unwrap_or_else(|_| unreachable!("a 32-byte HMAC key is valid"));
         let verifier = Verifier::builder(
             InMemoryKeyResolver::new().with_key(DEV_KEY_ID, signing_key.verification_key()),
