@@ -190,9 +190,13 @@ async fn different_keys_never_wait_on_each_other() {
         let oauth2 = oauth2.clone();
         tokio::spawn(async move { oauth2.get_token("p", None).await })
     };
-    while token_requests(&slow).await.is_empty() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while token_requests(&slow).await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the slow token request started");
     oauth2
         .get_token("fast", None)
         .await

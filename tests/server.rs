@@ -132,6 +132,7 @@ async fn problem_for(
 
 #[tokio::test]
 async fn token_endpoint_failures_become_problem_responses() {
+    let logs = capture_logs();
     let (status, body, content_type) = problem_for(ResponseTemplate::new(503), None).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -159,6 +160,11 @@ async fn token_endpoint_failures_become_problem_responses() {
     );
     let shown = body.to_string();
     assert!(!shown.contains(CLIENT_SECRET), "{shown}");
+    // The server logs each failure with its cause chain; the client
+    // secret (sent to the token endpoint on every attempt) is not in it.
+    let logged = logs.text();
+    assert!(logged.contains("invalid_token_response"), "{logged}");
+    assert!(!logged.contains(CLIENT_SECRET), "{logged}");
 }
 
 #[tokio::test]
@@ -410,9 +416,14 @@ async fn shutdown_is_bounded_when_a_request_hangs() {
         let _ = rx.await;
     }));
     let hanging = tokio::spawn(reqwest::get(format!("http://{addr}/demo/orders")));
-    while state.oauth2.cached_tokens() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await; // the request is now waiting on the upstream
-    }
+    // Once a token is cached, the request is waiting on the upstream.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while state.oauth2.cached_tokens() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the request reached the upstream");
     tx.send(()).expect("running");
     tokio::time::timeout(Duration::from_secs(10), handle)
         .await
