@@ -70,7 +70,7 @@ pub(crate) async fn request_token(
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
-        if attempt >= policy.max_attempts.max(1) || !retry::is_retryable(&error) {
+        if attempt >= policy.max_attempts.max(1) || !error.is_unavailable() {
             return Err(error);
         }
         delay = policy.next_delay(delay);

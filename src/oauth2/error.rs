@@ -269,17 +269,12 @@ impl OAuth2Error {
     /// 408, 429 and an open circuit are; a refused client or grant is not.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::TokenRequestFailed { .. }
-            | Self::RequestFailed { .. }
-            | Self::TokenEndpointUnavailable { .. } => true,
-            Self::TokenEndpointError { status, .. } => super::retry::retryable_status(*status),
-            _ => false,
-        }
+        self.is_unavailable() || matches!(self, Self::RequestFailed { .. })
     }
 
     /// Whether the token endpoint could not be reached or did not answer in
-    /// time (as opposed to answering with a refusal).
+    /// time (as opposed to answering with a refusal); a token request that
+    /// failed so is retried.
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {

@@ -19,8 +19,6 @@ use rand::RngExt as _;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-use super::error::OAuth2Error;
-
 /// How a provider's token requests are retried.
 ///
 /// Defaults: 3 attempts, waits from 100 ms up to 2 s, `Retry-After`
@@ -73,15 +71,6 @@ impl RetryPolicy {
     }
 }
 
-/// Whether a failed token request may succeed if tried again.
-pub(crate) fn is_retryable(error: &OAuth2Error) -> bool {
-    match error {
-        OAuth2Error::TokenRequestFailed { .. } => true,
-        OAuth2Error::TokenEndpointError { status, .. } => retryable_status(*status),
-        _ => false,
-    }
-}
-
 pub(crate) fn retryable_status(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
@@ -105,6 +94,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth2::error::OAuth2Error;
 
     #[test]
     fn delays_stay_within_base_and_cap() {
@@ -155,12 +145,12 @@ mod tests {
             retry_after: None,
         };
         for status in [500, 502, 503, 504, 408, 429] {
-            assert!(is_retryable(&endpoint(status)), "{status}");
+            assert!(endpoint(status).is_unavailable(), "{status}");
         }
         for status in [400, 401, 403, 404] {
-            assert!(!is_retryable(&endpoint(status)), "{status}");
+            assert!(!endpoint(status).is_unavailable(), "{status}");
         }
         let invalid = OAuth2Error::invalid_response("p", StatusCode::OK, "x");
-        assert!(!is_retryable(&invalid));
+        assert!(!invalid.is_unavailable());
     }
 }
