@@ -22,7 +22,8 @@
 //! | `OAUTH2_<NAME>_BREAKER_THRESHOLD` | consecutive failures that open the circuit breaker (default 5; 0 disables it) |
 //! | `OAUTH2_<NAME>_BREAKER_COOLDOWN_SECONDS` | how long the breaker stays open before one probe (default 10) |
 //! | `OAUTH2_<NAME>_ALLOWED_ORIGINS` | comma-separated origins (`https://api.example.com`) the token may be sent to; unset: any |
-//! | `OAUTH2_<NAME>_ALLOW_INSECURE_HTTP` | `true` to accept a plain `http` token URL on a host that is not loopback (default false) |
+//! | `OAUTH2_<NAME>_ALLOW_INSECURE_HTTP` | `true` to accept plain `http` token and upstream URLs on a host that is not loopback (default false) |
+//! | `OAUTH2_<NAME>_FORCED_REFRESH_INTERVAL_SECONDS` | how often a 401 may force a new token per cache key (default 10; 0: no bound) |
 //! | `OAUTH2_<NAME>_SIGNING_KEY_FILE` | a PEM or JWK private key (or an HMAC secret): sign every request to this provider's upstreams (RFC 9421) |
 //! | `OAUTH2_<NAME>_SIGNING_ALG` | `ed25519`, `ecdsa-p256-sha256`, `ecdsa-p384-sha384`, `rsa-pss-sha512`, `rsa-v1_5-sha256` or `hmac-sha256` (required with a key) |
 //! | `OAUTH2_<NAME>_SIGNING_KEY_ID` | the `keyid` signature parameter |
@@ -59,6 +60,7 @@ const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER, CACHE_MAX_ENTRIES];
 /// The per-provider settings. One can end another (`TIMEOUT_SECONDS` ends
 /// `CONNECT_TIMEOUT_SECONDS`); discovery takes the longest that matches.
 const SETTINGS: &[&str] = &[
+    "FORCED_REFRESH_INTERVAL_SECONDS",
     "SIGNING_COMPONENTS",
     "SIGNING_KEY_FILE",
     "SIGNING_KEY_ID",
@@ -295,6 +297,7 @@ struct ProviderVars {
     breaker_cooldown_seconds: Option<String>,
     allowed_origins: Option<String>,
     allow_insecure_http: Option<String>,
+    forced_refresh_interval_seconds: Option<String>,
     signing_key_file: Option<String>,
     signing_alg: Option<String>,
     signing_key_id: Option<String>,
@@ -420,6 +423,11 @@ impl ProviderVars {
             breaker.cooldown = Duration::from_secs(parse_seconds(&name, &value, false)?);
         }
         provider = provider.breaker(breaker);
+        if let Some(value) = self.forced_refresh_interval_seconds {
+            let name = var("FORCED_REFRESH_INTERVAL_SECONDS");
+            provider = provider
+                .forced_refresh_interval(Duration::from_secs(parse_seconds(&name, &value, true)?));
+        }
         if let Some(list) = self.allowed_origins {
             let name = var("ALLOWED_ORIGINS");
             let mut origins = Vec::new();

@@ -67,10 +67,12 @@ impl OAuth2Extension {
         &self.service
     }
 
-    /// Forgets every cached token. Run when the server shuts down, so that
-    /// no token outlives the process's intent to serve.
+    /// Forgets every cached token and closes the service for good (see
+    /// [`OAuth2Service::shutdown`]). Run when the server shuts down, so that
+    /// no token outlives the process's intent to serve, and handlers still
+    /// running cannot fill the cache again.
     pub fn shutdown(&self) {
-        self.service.clear_cache(None);
+        self.service.shutdown();
         tracing::info!("OAuth2 token cache cleared");
     }
 }

@@ -940,3 +940,164 @@ async fn the_cache_stays_at_its_bound_for_100_000_subjects() {
     );
     let _ = std::io::stdout().flush();
 }
+
+/// A manual clock whose `sleep` (a token request's backoff, inside the
+/// request's task) panics while armed.
+#[derive(Debug, Default)]
+struct PanickyClock {
+    inner: axum_oauth2_client::ManualClock,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl axum_oauth2_client::Clock for PanickyClock {
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+
+    fn sleep(
+        &self,
+        duration: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("clock failure inside a token request");
+        }
+        self.inner.sleep(duration)
+    }
+}
+
+/// A token endpoint that answers 503 until `up` is set, then issues tokens.
+async fn flaky_token_endpoint() -> (MockServer, Arc<std::sync::atomic::AtomicBool>) {
+    struct Flaky(Arc<std::sync::atomic::AtomicBool>);
+    impl wiremock::Respond for Flaky {
+        fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+            if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+                ResponseTemplate::new(200).set_body_json(token("after-panic"))
+            } else {
+                ResponseTemplate::new(503)
+            }
+        }
+    }
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = token_server(Flaky(up.clone())).await;
+    (server, up)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_inside_a_token_request_fails_its_waiters_and_the_next_call_starts_afresh() {
+    let (server, up) = flaky_token_endpoint().await;
+    let clock = Arc::new(PanickyClock::default());
+    let provider = provider_at(&url(&server)).retry(RetryPolicy {
+        max_attempts: 2,
+        ..RetryPolicy::default()
+    });
+    let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider))
+        .clock(clock.clone())
+        .build()
+        .expect("service");
+    clock.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let waiters: Vec<_> = (0..20)
+        .map(|_| {
+            let oauth2 = oauth2.clone();
+            tokio::spawn(async move { oauth2.get_token("p", None).await.map(|_| ()) })
+        })
+        .collect();
+    for waiter in waiters {
+        let err = waiter
+            .await
+            .expect("a waiter never panics")
+            .expect_err("panicked");
+        assert_eq!(err.code(), "internal");
+        assert!(!err.to_string().contains("clock failure"), "{err}");
+    }
+    assert_eq!(
+        token_requests(&server).await.len(),
+        1,
+        "one request, then the panic"
+    );
+
+    clock
+        .armed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let token = oauth2.get_token("p", None).await.expect("a fresh request");
+    assert!(token.secret().ends_with("after-panic"));
+    assert_eq!(token_requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_breaker_probe_that_panics_lets_the_next_request_probe() {
+    let (server, up) = flaky_token_endpoint().await;
+    let clock = Arc::new(PanickyClock::default());
+    let provider = provider_at(&url(&server))
+        .retry(RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        })
+        .breaker(BreakerPolicy {
+            threshold: 1,
+            cooldown: Duration::from_secs(10),
+        });
+    let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider))
+        .clock(clock.clone())
+        .build()
+        .expect("service");
+    let err = oauth2.get_token("p", None).await.expect_err("503 twice");
+    assert_eq!(err.code(), "token_endpoint_error");
+    let err = oauth2.get_token("p", None).await.expect_err("open");
+    assert_eq!(err.code(), "token_endpoint_unavailable");
+
+    // After the cool-down the probe goes out, and panics in its backoff.
+    clock.inner.advance(Duration::from_secs(11));
+    clock.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = oauth2
+        .get_token("p", None)
+        .await
+        .expect_err("the probe panicked");
+    assert_eq!(err.code(), "internal");
+    assert_eq!(token_requests(&server).await.len(), 3);
+
+    // The breaker is not stuck half-open: the next request probes.
+    clock
+        .armed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let token = oauth2
+        .get_token("p", None)
+        .await
+        .expect("a new probe succeeds");
+    assert!(token.secret().ends_with("after-panic"));
+}
+
+#[tokio::test]
+async fn shutdown_stops_a_token_request_between_its_attempts() {
+    let server = mock(ResponseTemplate::new(503).insert_header("retry-after", "1")).await;
+    let oauth2 = OAuth2Service::new(OAuth2Config::new().provider("p", provider_at(&url(&server))))
+        .expect("service");
+    let waiting = {
+        let oauth2 = oauth2.clone();
+        tokio::spawn(async move { oauth2.get_token("p", None).await.map(|_| ()) })
+    };
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while token_requests(&server).await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the first attempt went out");
+    oauth2.shutdown();
+    let err = waiting.await.expect("join").expect_err("stopped");
+    assert_eq!(err.code(), "shutting_down");
+    assert_eq!(
+        token_requests(&server).await.len(),
+        1,
+        "no attempt after shutdown"
+    );
+    let err = oauth2.get_token("p", None).await.expect_err("closed");
+    assert_eq!(err.code(), "shutting_down");
+    let err = oauth2
+        .fetch("p", &url(&server), FetchOptions::default())
+        .await
+        .expect_err("closed");
+    assert_eq!(err.code(), "shutting_down");
+    assert_eq!(token_requests(&server).await.len(), 1);
+}

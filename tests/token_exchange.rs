@@ -195,3 +195,44 @@ async fn refused_exchange_keeps_the_rfc6749_error() {
     assert_eq!(err.oauth_error(), Some("invalid_grant"));
     assert!(!format!("{err} {err:?}").contains(SUBJECT));
 }
+
+/// An unsigned JWT whose `exp` is `seconds` from now (the crate reads the
+/// claim for timing only, never to trust the token).
+fn jwt_expiring_in(seconds: u64) -> String {
+    use base64::Engine as _;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + seconds;
+    let encode = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.sig",
+        encode(serde_json::json!({"alg": "RS256"})),
+        encode(serde_json::json!({"sub": "alice", "exp": exp}))
+    )
+}
+
+#[tokio::test]
+async fn an_exchanged_token_is_cached_no_longer_than_its_subject_token_lives() {
+    let server = token_server(Issuer::new().expires_in(Some(3600))).await;
+    let oauth2 = service("p", provider(&server));
+    let short = TokenExchangeOptions::new(jwt_expiring_in(120));
+    let token = oauth2.get_token("p", Some(&short)).await.expect("token");
+    let left = token.expires_at() - std::time::Instant::now();
+    assert!(
+        left <= std::time::Duration::from_secs(120) && left > std::time::Duration::from_secs(100),
+        "cut to the subject's exp: {left:?}"
+    );
+    // A subject that is not a JWT, or lives longer, leaves the lifetime alone.
+    for subject in [SUBJECT.to_owned(), jwt_expiring_in(7200)] {
+        let token = oauth2
+            .get_token("p", Some(&TokenExchangeOptions::new(subject)))
+            .await
+            .expect("token");
+        let left = token.expires_at() - std::time::Instant::now();
+        assert!(left > std::time::Duration::from_secs(3500), "{left:?}");
+    }
+}

@@ -46,6 +46,52 @@ pub(crate) enum Admission {
     Probe,
 }
 
+/// A request let through the breaker, whose outcome is owed to it.
+///
+/// A probe that ends without a verdict (its request panicked or was
+/// dropped) must not leave the breaker half-open for ever, refusing every
+/// request while waiting for an answer that will never come: dropping an
+/// unrecorded probe lets the next request probe again.
+#[must_use = "record the outcome of the admitted request"]
+#[derive(Debug)]
+pub(crate) struct Pass<'a> {
+    breaker: &'a Breaker,
+    admission: Admission,
+    admitted_at: Instant,
+    recorded: bool,
+}
+
+impl Pass<'_> {
+    /// Whether this request is the half-open breaker's probe.
+    #[cfg(test)]
+    pub(crate) fn admission(&self) -> Admission {
+        self.admission
+    }
+
+    /// Records the request's outcome.
+    pub(crate) fn record(mut self, now: Instant, unavailable: bool) {
+        self.recorded = true;
+        self.breaker.record(now, self.admission, unavailable);
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        if self.recorded || self.admission != Admission::Probe {
+            return;
+        }
+        let mut state = self.breaker.lock();
+        if *state == State::HalfOpen {
+            *state = State::Open {
+                until: self.admitted_at,
+            };
+            tracing::warn!(
+                "token endpoint probe ended without an outcome; the next request probes"
+            );
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Breaker {
     policy: BreakerPolicy,
@@ -61,26 +107,37 @@ impl Breaker {
     }
 
     /// Lets a token request through, or says how long until one may go.
-    pub(crate) fn admit(&self, now: Instant) -> Result<Admission, Duration> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match *state {
-            State::Closed { .. } => Ok(Admission::Normal),
+    pub(crate) fn admit(&self, now: Instant) -> Result<Pass<'_>, Duration> {
+        let mut state = self.lock();
+        let admission = match *state {
+            State::Closed { .. } => Admission::Normal,
             State::Open { until } if now >= until => {
                 *state = State::HalfOpen;
-                Ok(Admission::Probe)
+                Admission::Probe
             }
-            State::Open { until } => Err(until - now),
+            State::Open { until } => return Err(until - now),
             // One probe at a time; the others wait for its verdict.
-            State::HalfOpen => Err(self.policy.cooldown.min(Duration::from_secs(1))),
-        }
+            State::HalfOpen => return Err(self.policy.cooldown.min(Duration::from_secs(1))),
+        };
+        Ok(Pass {
+            breaker: self,
+            admission,
+            admitted_at: now,
+            recorded: false,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; recover rather than poison.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records the outcome of an admitted request.
-    pub(crate) fn record(&self, now: Instant, admission: Admission, unavailable: bool) {
+    fn record(&self, now: Instant, admission: Admission, unavailable: bool) {
         if self.policy.threshold == 0 {
             return;
         }
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.lock();
         *state = match (*state, unavailable) {
             (_, false) => State::Closed { failures: 0 },
             (State::HalfOpen, true) => State::Open {
@@ -120,28 +177,51 @@ mod tests {
             cooldown: Duration::from_secs(10),
         });
         for _ in 0..3 {
-            let admission = breaker.admit(t0).expect("closed");
-            breaker.record(t0, admission, true);
+            breaker.admit(t0).expect("closed").record(t0, true);
         }
         assert_eq!(
-            breaker.admit(t0 + Duration::from_secs(4)),
-            Err(Duration::from_secs(6))
+            breaker.admit(t0 + Duration::from_secs(4)).err(),
+            Some(Duration::from_secs(6))
         );
         let probe = breaker.admit(t0 + Duration::from_secs(10)).expect("probe");
-        assert_eq!(probe, Admission::Probe);
+        assert_eq!(probe.admission(), Admission::Probe);
         assert!(
             breaker.admit(t0 + Duration::from_secs(10)).is_err(),
             "one probe at a time"
         );
-        breaker.record(t0 + Duration::from_secs(10), probe, true);
+        probe.record(t0 + Duration::from_secs(10), true);
         assert!(
             breaker.admit(t0 + Duration::from_secs(15)).is_err(),
             "failed probe re-opens"
         );
         let probe = breaker.admit(t0 + Duration::from_secs(20)).expect("probe");
-        breaker.record(t0 + Duration::from_secs(20), probe, false);
+        probe.record(t0 + Duration::from_secs(20), false);
         assert_eq!(
-            breaker.admit(t0 + Duration::from_secs(20)),
+            breaker
+                .admit(t0 + Duration::from_secs(20))
+                .map(|p| p.admission()),
+            Ok(Admission::Normal)
+        );
+    }
+
+    #[test]
+    fn a_probe_that_ends_without_an_outcome_lets_the_next_request_probe() {
+        let t0 = Instant::now();
+        let breaker = Breaker::new(BreakerPolicy {
+            threshold: 1,
+            cooldown: Duration::from_secs(10),
+        });
+        breaker.admit(t0).expect("closed").record(t0, true);
+        let at = t0 + Duration::from_secs(10);
+        let probe = breaker.admit(at).expect("probe");
+        assert!(breaker.admit(at).is_err(), "one probe at a time");
+        // The probe's request panics or is dropped: no outcome is recorded.
+        drop(probe);
+        let next = breaker.admit(at).expect("the next request probes");
+        assert_eq!(next.admission(), Admission::Probe);
+        next.record(at, false);
+        assert_eq!(
+            breaker.admit(at).map(|p| p.admission()),
             Ok(Admission::Normal)
         );
     }
@@ -153,10 +233,13 @@ mod tests {
             threshold: 2,
             cooldown: Duration::from_secs(1),
         });
-        breaker.record(t0, Admission::Normal, true);
-        breaker.record(t0, Admission::Normal, false);
-        breaker.record(t0, Admission::Normal, true);
-        assert_eq!(breaker.admit(t0), Ok(Admission::Normal));
+        breaker.admit(t0).expect("closed").record(t0, true);
+        breaker.admit(t0).expect("closed").record(t0, false);
+        breaker.admit(t0).expect("closed").record(t0, true);
+        assert_eq!(
+            breaker.admit(t0).map(|p| p.admission()),
+            Ok(Admission::Normal)
+        );
     }
 
     #[test]
@@ -167,8 +250,11 @@ mod tests {
             cooldown: Duration::from_secs(1),
         });
         for _ in 0..10 {
-            breaker.record(t0, Admission::Normal, true);
+            breaker.admit(t0).expect("closed").record(t0, true);
         }
-        assert_eq!(breaker.admit(t0), Ok(Admission::Normal));
+        assert_eq!(
+            breaker.admit(t0).map(|p| p.admission()),
+            Ok(Admission::Normal)
+        );
     }
 }

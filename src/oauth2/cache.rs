@@ -22,11 +22,20 @@
 //! The token request runs in its own task, so a caller that gives up (a
 //! dropped future, a request timeout) cancels neither the request nor the
 //! other waiters. A failure is handed to every waiter and leaves the slot
-//! clean: the next call starts a new request.
+//! clean: the next call starts a new request. So does a panic inside the
+//! request (a clock, a signer, a test stub) or a cancelled task: the
+//! waiters get `internal`, and nothing stays behind that would keep later
+//! callers waiting on a request that no longer runs.
+//!
+//! A token the upstream refused (401) is dropped at most once per
+//! `forced_refresh_interval` ([`Slot::refused`]): an upstream that refuses
+//! every token cannot turn every call into a token request, nor keep
+//! taking away the token that the provider's other upstreams accept.
 //!
 //! [`token_exchange::cache_digest`]: super::token_exchange::cache_digest
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -108,8 +117,8 @@ pub(crate) struct Slot {
     key: CacheKey,
     clock: Arc<dyn Clock>,
     current: ArcSwapOption<TokenData>,
-    /// The in-flight request and the generation it was started in.
-    flight: Mutex<Option<(u64, Flight)>>,
+    /// The in-flight request, and the forced-refresh budget.
+    flight: Mutex<FlightState>,
     /// Set while a request is in flight: lets hits in the refresh window
     /// skip the mutex.
     refreshing: AtomicBool,
@@ -125,6 +134,15 @@ pub(crate) struct Slot {
     last_used: AtomicU64,
 }
 
+/// What the slot's writers serialise on.
+#[derive(Default)]
+struct FlightState {
+    /// The in-flight request and the generation it was started in.
+    running: Option<(u64, Flight)>,
+    /// When a 401 last made the slot drop its token.
+    last_forced: Option<Instant>,
+}
+
 /// Nanoseconds from `base` to `at` (0 when `at` is earlier).
 fn nanos_after(base: Instant, at: Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
@@ -136,7 +154,7 @@ impl Slot {
             key,
             clock,
             current: ArcSwapOption::empty(),
-            flight: Mutex::new(None),
+            flight: Mutex::new(FlightState::default()),
             refreshing: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             retry_not_before: AtomicU64::new(0),
@@ -210,24 +228,46 @@ impl Slot {
         self.current.load_full()
     }
 
-    /// Drops the token `used` if it is still the cached one; a newer token
-    /// that another caller already fetched stays.
-    pub(crate) fn invalidate(&self, used: TokenId) {
-        let _flight = self.lock();
+    /// The upstream refused the token `used` (401): drops it so that the
+    /// next caller gets a new one, unless a refusal already forced a new
+    /// token for this key less than `interval` ago (`Duration::ZERO`: no
+    /// bound).
+    ///
+    /// Returns whether a retry with a newer token may go ahead: `true` when
+    /// the token was dropped, or another caller already replaced it;
+    /// `false` when the budget is spent, in which case the token stays
+    /// cached for the callers whose upstreams accept it.
+    pub(crate) fn refused(&self, used: TokenId, interval: Duration) -> bool {
+        let mut state = self.lock();
         let current = self.current.load();
-        if current.as_ref().is_some_and(|c| TokenId::of(c) == used) {
-            self.current.store(None);
-            tracing::debug!(key = %self.key, "cached token dropped after the upstream refused it");
+        if !current.as_ref().is_some_and(|c| TokenId::of(c) == used) {
+            return true;
         }
+        let now = self.clock.now();
+        if let Some(at) = state.last_forced
+            && now.saturating_duration_since(at) < interval
+        {
+            tracing::info!(
+                key = %self.key,
+                forced_ms_ago = now.saturating_duration_since(at).as_millis() as u64,
+                interval_ms = interval.as_millis() as u64,
+                "upstream refused the token again within the forced refresh interval; keeping it"
+            );
+            return false;
+        }
+        state.last_forced = Some(now);
+        self.current.store(None);
+        tracing::debug!(key = %self.key, "cached token dropped after the upstream refused it");
+        true
     }
 
     /// Forgets the cached token; a request in flight still answers its
     /// waiters but no longer fills the cache.
     pub(crate) fn clear(&self) {
-        let mut flight = self.lock();
+        let mut state = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.current.store(None);
-        *flight = None;
+        *state = FlightState::default();
         self.refreshing.store(false, Ordering::Release);
         self.retry_not_before.store(0, Ordering::Release);
     }
@@ -266,10 +306,10 @@ impl Slot {
         {
             return;
         }
-        let mut flight = self.lock();
-        if flight.is_none() {
+        let mut state = self.lock();
+        if state.running.is_none() {
             tracing::debug!(key = %self.key, "refreshing token in the background");
-            *flight = Some(self.start(request));
+            state.running = Some(self.start(request));
         }
     }
 
@@ -279,17 +319,17 @@ impl Slot {
         request: impl FnOnce() -> Request,
     ) -> FlightResult {
         let flight = {
-            let mut flight = self.lock();
+            let mut state = self.lock();
             // A request may have finished between our load and the lock.
             if let Some(token) = self.current.load().as_ref().filter(|t| t.is_valid(now)) {
                 return Ok(AccessToken(Arc::clone(token)));
             }
-            match &*flight {
+            match &state.running {
                 Some((_, running)) => running.clone(),
                 None => {
                     let started = self.start(request);
                     let running = started.1.clone();
-                    *flight = Some(started);
+                    state.running = Some(started);
                     running
                 }
             }
@@ -298,35 +338,63 @@ impl Slot {
     }
 
     /// Spawns the token request; called with the flight lock held.
+    ///
+    /// Whatever becomes of the request, [`finish`](Self::finish) runs for
+    /// it: a panic inside it is caught in its task, and a task that never
+    /// ends (cancelled with its runtime) is finished by the first waiter
+    /// that sees it go. Either way the waiters get `internal` and the slot
+    /// takes a new request.
     fn start(self: &Arc<Self>, request: impl FnOnce() -> Request) -> (u64, Flight) {
+        // Built before the slot is marked busy: if building it panics, the
+        // panic reaches this caller and the slot is left as it was.
+        let work = request();
         let generation = self.generation.load(Ordering::Acquire);
         self.refreshing.store(true, Ordering::Release);
         let slot = Arc::clone(self);
-        let work = request();
         let task = tokio::spawn(async move {
-            let result = work.await;
+            let result = match AssertUnwindSafe(work).catch_unwind().await {
+                Ok(result) => result,
+                // The payload is not shown: it may quote anything.
+                Err(_) => Err(slot.internal("the token request panicked")),
+            };
             slot.finish(generation, result)
         });
-        let provider = self.key.provider.to_string();
+        // Weak: the flight is stored in the slot, which must not own itself.
+        let slot = Arc::downgrade(self);
+        let provider = self.key.provider.clone();
         let flight = async move {
-            task.await.unwrap_or_else(|e| {
-                Err(OAuth2Error::Internal {
-                    provider,
-                    reason: format!("the token request task stopped: {e}"),
-                })
-            })
+            match task.await {
+                Ok(result) => result,
+                Err(_) => {
+                    let error = OAuth2Error::Internal {
+                        provider: provider.to_string(),
+                        reason: "the token request task was cancelled".to_owned(),
+                    };
+                    match slot.upgrade() {
+                        Some(slot) => slot.finish(generation, Err(error)),
+                        None => Err(error),
+                    }
+                }
+            }
         }
         .boxed()
         .shared();
         (generation, flight)
     }
 
+    fn internal(&self, reason: &str) -> OAuth2Error {
+        OAuth2Error::Internal {
+            provider: self.key.provider.to_string(),
+            reason: reason.to_owned(),
+        }
+    }
+
     /// Stores the outcome of the request started in `generation`.
     fn finish(&self, generation: u64, result: Result<TokenData, OAuth2Error>) -> FlightResult {
-        let mut flight = self.lock();
+        let mut state = self.lock();
         let current_generation = self.generation.load(Ordering::Acquire) == generation;
         if current_generation {
-            *flight = None;
+            state.running = None;
             self.refreshing.store(false, Ordering::Release);
         }
         match result {
@@ -362,7 +430,7 @@ impl Slot {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<(u64, Flight)>> {
+    fn lock(&self) -> MutexGuard<'_, FlightState> {
         // Nothing panics while the lock is held; recover rather than poison.
         self.flight.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -530,17 +598,107 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn invalidate_drops_only_the_token_it_names() {
+    async fn a_refusal_drops_only_the_token_it_names() {
         let f = fixture();
         let first = f.slot.get(issue(&f)).await.expect("token");
-        f.slot.invalidate(TokenId::of(&first.0));
+        assert!(f.slot.refused(TokenId::of(&first.0), Duration::ZERO));
         let second = f.slot.get(issue(&f)).await.expect("token");
         assert_eq!(second.secret(), "tok-2");
-        f.slot.invalidate(TokenId::of(&first.0)); // stale: tok-2 stays
+        // Stale: tok-2 stays, and the caller may retry with it.
+        assert!(f.slot.refused(TokenId::of(&first.0), Duration::ZERO));
         assert_eq!(
             f.slot.peek().map(|t| t.secret().to_owned()).as_deref(),
             Some("tok-2")
         );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_forces_a_new_token_at_most_once_per_interval() {
+        let f = fixture();
+        let interval = Duration::from_secs(10);
+        let first = f.slot.get(issue(&f)).await.expect("token");
+        assert!(
+            f.slot.refused(TokenId::of(&first.0), interval),
+            "first refusal"
+        );
+        let second = f.slot.get(issue(&f)).await.expect("token");
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+
+        // Within the interval: the token stays and no request is made.
+        f.clock.advance(Duration::from_secs(9));
+        assert!(!f.slot.refused(TokenId::of(&second.0), interval));
+        assert_eq!(f.slot.get(issue(&f)).await.expect("kept").secret(), "tok-2");
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+
+        // After it, one more forced refresh is allowed.
+        f.clock.advance(Duration::from_secs(1));
+        assert!(f.slot.refused(TokenId::of(&second.0), interval));
+        assert_eq!(f.slot.get(issue(&f)).await.expect("new").secret(), "tok-3");
+        assert_eq!(f.requests.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_request_fails_its_waiters_and_leaves_the_slot_clean() {
+        let f = fixture();
+        let panics = || -> Request { async { panic!("stub panicked") }.boxed() };
+        let waiters: Vec<_> = (0..5)
+            .map(|_| {
+                let slot = f.slot.clone();
+                tokio::spawn(async move { slot.get(panics).await })
+            })
+            .collect();
+        for waiter in waiters {
+            let error = waiter.await.expect("the waiter itself does not panic");
+            assert_eq!(error.expect_err("fails").code(), "internal");
+        }
+        assert!(!f.slot.is_busy(), "no request is left marked in flight");
+        assert_eq!(
+            f.slot
+                .get(issue(&f))
+                .await
+                .expect("a fresh request")
+                .secret(),
+            "tok-1"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_request_task_fails_its_waiters_and_leaves_the_slot_clean() {
+        let f = fixture();
+        // A request that never ends, on a runtime that is then dropped: its
+        // task is cancelled without finishing.
+        let flight = {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let flight = runtime.block_on(async {
+                let never = || -> Request { futures_util::future::pending().boxed() };
+                let slot = f.slot.clone();
+                let waiter = tokio::spawn(async move { slot.get(never).await });
+                settle().await;
+                waiter.abort();
+                f.slot
+                    .lock()
+                    .running
+                    .as_ref()
+                    .map(|(_, flight)| flight.clone())
+            });
+            drop(runtime);
+            flight.expect("a request is in flight")
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            assert_eq!(flight.await.expect_err("cancelled").code(), "internal");
+            assert!(!f.slot.is_busy());
+            assert_eq!(
+                f.slot.get(issue(&f)).await.expect("fresh").secret(),
+                "tok-1"
+            );
+        });
     }
 
     #[tokio::test]

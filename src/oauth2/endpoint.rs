@@ -6,12 +6,14 @@
 //! [`MAX_RESPONSE_BYTES`] of the answer, and turns it into a cached token or
 //! an [`OAuth2Error`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::form_urlencoded;
+use zeroize::Zeroizing;
 
 use super::bearer::Bearer;
 use super::clock::Clock;
@@ -36,6 +38,8 @@ pub(crate) struct TokenEndpoint<'a> {
     pub(crate) config: &'a ProviderConfig,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) refresh_buffer: Duration,
+    /// Set once the service shuts down: no further attempt starts.
+    pub(crate) closed: &'a AtomicBool,
 }
 
 /// Requests a token with the grant's `params` and returns it ready to cache,
@@ -43,12 +47,14 @@ pub(crate) struct TokenEndpoint<'a> {
 /// [`RetryPolicy`](super::retry::RetryPolicy) says.
 ///
 /// The lifetime is `expires_in`, else the `exp` claim when the token is a
-/// JWT, else the provider's default; it is measured from the moment the
-/// request was sent, so the time spent waiting for the answer never makes a
-/// token look fresher than it is.
+/// JWT, else the provider's default, and never more than `max_lifetime`
+/// (an exchanged token does not outlive its subject token); it is measured
+/// from the moment the request was sent, so the time spent waiting for the
+/// answer never makes a token look fresher than it is.
 pub(crate) async fn request_token(
     endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
+    max_lifetime: Option<Duration>,
 ) -> Result<TokenData, OAuth2Error> {
     let TokenEndpoint {
         provider,
@@ -66,7 +72,12 @@ pub(crate) async fn request_token(
             .timeout
             .min(policy.budget.saturating_sub(elapsed))
             .max(Duration::from_millis(1));
-        let error = match attempt_token(endpoint, params, timeout).await {
+        if endpoint.closed.load(Ordering::Acquire) {
+            return Err(OAuth2Error::ShuttingDown {
+                provider: provider.to_owned(),
+            });
+        }
+        let error = match attempt_token(endpoint, params, timeout, max_lifetime).await {
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
@@ -115,6 +126,7 @@ async fn attempt_token(
     endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
     timeout: Duration,
+    max_lifetime: Option<Duration>,
 ) -> Result<TokenData, OAuth2Error> {
     let TokenEndpoint {
         http,
@@ -122,6 +134,7 @@ async fn attempt_token(
         config,
         clock,
         refresh_buffer,
+        ..
     } = *endpoint;
     let (request, body) = build_request(http, config, params);
     let request = request.timeout(timeout);
@@ -155,10 +168,27 @@ async fn attempt_token(
 
     let parsed = parse_token_response(&body)
         .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
-    let lifetime = parsed
+    let mut lifetime = parsed
         .expires_in
-        .or_else(|| jwt_lifetime(parsed.access_token.expose_secret()))
+        .or_else(|| {
+            let lifetime = jwt_lifetime(parsed.access_token.expose_secret())?;
+            tracing::debug!(
+                provider,
+                lifetime_secs = lifetime.as_secs(),
+                "token lifetime taken from the JWT exp claim"
+            );
+            Some(lifetime)
+        })
         .unwrap_or(config.default_lifetime);
+    if let Some(max) = max_lifetime.filter(|max| *max < lifetime) {
+        tracing::debug!(
+            provider,
+            lifetime_secs = lifetime.as_secs(),
+            max_secs = max.as_secs(),
+            "token lifetime cut to what its subject token has left"
+        );
+        lifetime = max;
+    }
     let (expires_at, refresh_at) = schedule(sent_at, lifetime, refresh_buffer, rand::random());
     tracing::debug!(
         provider,
@@ -183,40 +213,77 @@ async fn attempt_token(
 }
 
 /// The POST with client authentication (RFC 6749 §2.3.1) and the form body.
+///
+/// The body and the `Basic` header hold the client secret or a subject
+/// token: both live in buffers that are zeroed when reqwest lets go of them.
 fn build_request(
     http: &reqwest::Client,
     config: &ProviderConfig,
     params: &[(&str, &str)],
-) -> (reqwest::RequestBuilder, String) {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    form.extend_pairs(params);
+) -> (reqwest::RequestBuilder, bytes::Bytes) {
     let mut request = http
         .post(config.token_url.clone())
         .header(ACCEPT, "application/json")
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-    match config.auth_method {
+    let client_auth = [
+        ("client_id", config.client_id.as_str()),
+        ("client_secret", config.client_secret.expose_secret()),
+    ];
+    let form = match config.auth_method {
         AuthMethod::ClientSecretBasic => {
             request = request.header(
                 AUTHORIZATION,
                 basic_credentials(&config.client_id, config.client_secret.expose_secret()),
             );
+            form_body(params.iter().copied())
         }
-        AuthMethod::ClientSecretPost => {
-            form.append_pair("client_id", &config.client_id);
-            form.append_pair("client_secret", config.client_secret.expose_secret());
+        AuthMethod::ClientSecretPost => form_body(params.iter().copied().chain(client_auth)),
+    };
+    (request, bytes::Bytes::from_owner(form))
+}
+
+/// `application/x-www-form-urlencoded` pairs in a buffer sized up front for
+/// the worst case (every byte percent-encoded), so that it is never moved
+/// while it grows and no copy of a secret is left behind; zeroed on drop.
+pub(crate) fn form_body<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> Zeroizing<Vec<u8>> {
+    let worst: usize = pairs
+        .clone()
+        .map(|(name, value)| 3 * (name.len() + value.len()) + 2)
+        .sum();
+    let mut body = Zeroizing::new(Vec::with_capacity(worst));
+    for (i, (name, value)) in pairs.enumerate() {
+        if i > 0 {
+            body.push(b'&');
         }
+        body.extend(form_urlencoded::byte_serialize(name.as_bytes()).flat_map(str::bytes));
+        body.push(b'=');
+        body.extend(form_urlencoded::byte_serialize(value.as_bytes()).flat_map(str::bytes));
     }
-    (request, form.finish())
+    body
 }
 
 /// `Authorization: Basic` with the client id and secret each
 /// form-urlencoded before they are joined and base64-encoded, as RFC 6749
 /// §2.3.1 requires (a `:` or `%` in a secret would otherwise break it).
+/// Every buffer on the way, the header's own included, is zeroed on drop.
 pub(crate) fn basic_credentials(client_id: &str, client_secret: &str) -> HeaderValue {
-    let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
-    let secret: String = form_urlencoded::byte_serialize(client_secret.as_bytes()).collect();
-    let encoded = STANDARD.encode(format!("{id}:{secret}"));
-    let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+    let mut pair = Zeroizing::new(Vec::with_capacity(
+        3 * (client_id.len() + client_secret.len()) + 1,
+    ));
+    pair.extend(form_urlencoded::byte_serialize(client_id.as_bytes()).flat_map(str::bytes));
+    pair.push(b':');
+    pair.extend(form_urlencoded::byte_serialize(client_secret.as_bytes()).flat_map(str::bytes));
+    let mut value = Zeroizing::new(Vec::with_capacity(6 + pair.len().div_ceil(3) * 4));
+    value.extend_from_slice(b"Basic ");
+    let start = value.len();
+    value.resize(start + pair.len().div_ceil(3) * 4, 0);
+    let written = STANDARD
+        .encode_slice(&pair[..], &mut value[start..])
+        .unwrap_or_default();
+    value.truncate(start + written);
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(value))
         .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
     value.set_sensitive(true);
     value
@@ -245,26 +312,74 @@ enum ReadError {
 }
 
 /// Reads a body, giving up as soon as it passes `limit` bytes.
-async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadError> {
+///
+/// The body holds the access token: it is read into a buffer zeroed on
+/// drop, and when the buffer must grow the old one is zeroed too.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Zeroizing<Vec<u8>>, ReadError> {
     if response
         .content_length()
         .is_some_and(|len| len > limit as u64)
     {
         return Err(ReadError::TooLarge);
     }
-    let mut body = Vec::new();
+    let expected = response.content_length().map_or(4096, |len| len as usize);
+    let mut body = Zeroizing::new(Vec::with_capacity(expected));
     while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
         if body.len() + chunk.len() > limit {
             return Err(ReadError::TooLarge);
         }
-        body.extend_from_slice(&chunk);
+        append_zeroizing(&mut body, &chunk);
     }
     Ok(body)
+}
+
+/// Appends `chunk`; when `body` is full, moves it into a buffer twice as
+/// large and zeroes the old one (a plain `Vec` would leave it behind).
+fn append_zeroizing(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
+    if body.capacity() - body.len() < chunk.len() {
+        let mut grown = Zeroizing::new(Vec::with_capacity(
+            (body.len() + chunk.len()).max(2 * body.capacity()),
+        ));
+        grown.extend_from_slice(body);
+        *body = grown;
+    }
+    body.extend_from_slice(chunk);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_form_body_is_encoded_in_place_without_moving() {
+        let secret = "s3cr3t &=%+ ü".repeat(50);
+        let pairs = [
+            ("grant_type", "client_credentials"),
+            ("client_secret", &secret[..]),
+        ];
+        let body = form_body(pairs.iter().copied());
+        let expected: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        assert_eq!(&body[..], expected.as_bytes());
+        // Sized for the worst case up front: no reallocation left a copy.
+        let worst: usize = pairs.iter().map(|(n, v)| 3 * (n.len() + v.len()) + 2).sum();
+        assert_eq!(body.capacity(), worst);
+    }
+
+    #[test]
+    fn a_growing_body_buffer_keeps_its_bytes_and_leaves_no_copy_behind() {
+        let mut body = Zeroizing::new(Vec::with_capacity(4));
+        for chunk in [&b"{\"access"[..], b"_token\":", b"\"tok\"}"] {
+            append_zeroizing(&mut body, chunk);
+        }
+        assert_eq!(&body[..], br#"{"access_token":"tok"}"#);
+        // Grown by doubling into fresh buffers: 4 -> 8 -> 16 -> 32.
+        assert_eq!(body.capacity(), 32);
+    }
 
     #[test]
     fn basic_credentials_form_encode_before_base64() {

@@ -175,13 +175,36 @@ pub enum OAuth2Error {
         source: Arc<reqwest::Error>,
     },
 
-    /// A background task of the cache stopped unexpectedly. Code `internal`.
+    /// A token request stopped unexpectedly (it panicked, or its task was
+    /// cancelled). Its waiters get this error; the next call starts afresh.
+    /// Code `internal`.
     #[error("internal error for provider `{provider}`: {reason}")]
     Internal {
         /// The provider concerned.
         provider: String,
         /// What happened.
         reason: String,
+    },
+
+    /// The upstream URL is plain `http` on a host that is not loopback, and
+    /// the provider does not allow insecure http: the bearer token would
+    /// cross the network in clear. Code `insecure_url`.
+    #[error(
+        "provider `{provider}` refuses to send its token over plain http to {host}; use https or allow insecure http for the provider"
+    )]
+    InsecureUrl {
+        /// The provider concerned.
+        provider: String,
+        /// The host of the refused URL (never its path or query).
+        host: String,
+    },
+
+    /// The service is shutting down: no token is handed out and no token
+    /// request starts. Code `shutting_down`.
+    #[error("the OAuth2 service is shutting down; provider `{provider}` hands out no token")]
+    ShuttingDown {
+        /// The provider concerned.
+        provider: String,
     },
 }
 
@@ -211,6 +234,8 @@ impl OAuth2Error {
             Self::InvalidRequest { .. } => "invalid_request",
             Self::RequestFailed { .. } => "request_failed",
             Self::Internal { .. } => "internal",
+            Self::InsecureUrl { .. } => "insecure_url",
+            Self::ShuttingDown { .. } => "shutting_down",
         }
     }
 
@@ -229,7 +254,9 @@ impl OAuth2Error {
             | Self::SigningFailed { provider, .. }
             | Self::InvalidRequest { provider, .. }
             | Self::RequestFailed { provider, .. }
-            | Self::Internal { provider, .. } => provider,
+            | Self::Internal { provider, .. }
+            | Self::InsecureUrl { provider, .. }
+            | Self::ShuttingDown { provider } => provider,
         }
     }
 
@@ -280,6 +307,18 @@ impl OAuth2Error {
         match self {
             Self::TokenRequestFailed { .. } | Self::TokenEndpointUnavailable { .. } => true,
             Self::TokenEndpointError { status, .. } => super::retry::retryable_status(*status),
+            _ => false,
+        }
+    }
+
+    /// Whether a request (to the token endpoint or to the upstream) ran
+    /// out of time.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::TokenRequestFailed { source, .. } | Self::RequestFailed { source, .. } => {
+                source.is_timeout()
+            }
             _ => false,
         }
     }

@@ -164,8 +164,12 @@ impl FetchOptions {
     }
 
     /// Adds a header. An invalid name or value makes `fetch` fail with
-    /// `invalid_request` (the value is not repeated in the message).
-    /// An `Authorization` header is replaced by the managed token.
+    /// `invalid_request` (the value is not repeated in the message), and
+    /// so does a header the client sets itself: `Host`, `Authorization`
+    /// (the managed token) and the hop-by-hop headers of RFC 9110 §7.6.1
+    /// (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Trailer`,
+    /// `Upgrade`, `Proxy-*`), which would let a caller reshape the request
+    /// on the wire.
     #[must_use]
     pub fn header<K, V>(mut self, name: K, value: V) -> Self
     where
@@ -174,7 +178,9 @@ impl FetchOptions {
     {
         match (name.try_into(), value.try_into()) {
             (Ok(name), Ok(value)) => {
-                self.headers.append(name, value);
+                if self.allowed(&name) {
+                    self.headers.append(name, value);
+                }
             }
             (Err(_), _) => self.fail("a header name is not a valid HTTP header name"),
             (Ok(name), Err(_)) => self.fail(format!(
@@ -184,9 +190,15 @@ impl FetchOptions {
         self
     }
 
-    /// Adds every header of `headers`.
+    /// Adds every header of `headers`, refusing the same names as
+    /// [`header`](Self::header).
     #[must_use]
     pub fn headers(mut self, headers: HeaderMap) -> Self {
+        if let Some(name) = headers.keys().find(|name| !is_allowed(name)) {
+            let name = name.clone();
+            self.allowed(&name);
+            return self;
+        }
         self.headers.extend(headers);
         self
     }
@@ -247,11 +259,42 @@ impl FetchOptions {
         self
     }
 
+    /// Whether the caller may set header `name`; records why not.
+    fn allowed(&mut self, name: &HeaderName) -> bool {
+        let allowed = is_allowed(name);
+        if !allowed {
+            self.fail(format!(
+                "header `{name}` is set by the client and cannot be given"
+            ));
+        }
+        allowed
+    }
+
     fn fail(&mut self, reason: impl Into<String>) {
         if self.invalid.is_none() {
             self.invalid = Some(reason.into());
         }
     }
+}
+
+/// Whether a caller may set header `name` on an upstream request: not one
+/// the client owns (`Host`, `Authorization`) nor a hop-by-hop header
+/// (RFC 9110 §7.6.1).
+fn is_allowed(name: &HeaderName) -> bool {
+    use reqwest::header::{
+        AUTHORIZATION, CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    };
+    let owned = [
+        AUTHORIZATION,
+        HOST,
+        CONNECTION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
+    ];
+    // Names are lower case in a HeaderName.
+    !(owned.contains(name) || name == "keep-alive" || name.as_str().starts_with("proxy-"))
 }
 
 impl fmt::Debug for FetchOptions {

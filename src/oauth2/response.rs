@@ -28,14 +28,14 @@ pub(crate) struct TokenResponse {
 /// Parses a 2xx token response body. The error text names the field that
 /// is wrong and never contains the token.
 pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let value = Scrubbed(serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             "body is not JSON".to_owned()
         } else {
             format!("body is not valid JSON: {e}")
         }
-    })?;
-    let Value::Object(map) = value else {
+    })?);
+    let Value::Object(map) = &value.0 else {
         return Err("body is not a JSON object".to_owned());
     };
 
@@ -92,6 +92,26 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String>
     })
 }
 
+/// A parsed token response, whose strings are zeroed when it is dropped:
+/// besides the access token it may hold a refresh or an ID token.
+struct Scrubbed(Value);
+
+impl Drop for Scrubbed {
+    fn drop(&mut self) {
+        scrub(&mut self.0);
+    }
+}
+
+/// Zeroes every string in `value`.
+fn scrub(value: &mut Value) {
+    match value {
+        Value::String(s) => zeroize::Zeroize::zeroize(s),
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        Value::Object(map) => map.values_mut().for_each(scrub),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// The lifetime a JWT's `exp` claim (RFC 7519 §4.1.4) announces, read
 /// without verifying the token: it only times the refresh, it grants
 /// nothing. `None` when the token is not a JWT or has no usable `exp`.
@@ -113,12 +133,7 @@ pub(crate) fn jwt_lifetime(token: &str) -> Option<Duration> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs_f64();
-    let lifetime = lifetime_from_number(Some(exp - now), None).ok()?;
-    tracing::debug!(
-        lifetime_secs = lifetime.as_secs(),
-        "token lifetime taken from the JWT exp claim"
-    );
-    Some(lifetime)
+    lifetime_from_number(Some(exp - now), None).ok()
 }
 
 /// Clamps a numeric `expires_in` to `0..=MAX_LIFETIME`, logging when it had to.
@@ -155,6 +170,20 @@ mod tests {
 
     fn parse(body: &str) -> Result<TokenResponse, String> {
         parse_token_response(body.as_bytes())
+    }
+
+    #[test]
+    fn scrub_zeroes_every_string_of_a_document() {
+        let mut value: Value = serde_json::from_str(
+            r#"{"access_token":"s3cr3t-a","nested":{"refresh_token":"s3cr3t-r","list":["s3cr3t-i",1,null]}}"#,
+        )
+        .expect("json");
+        scrub(&mut value);
+        let text = value.to_string();
+        for secret in ["s3cr3t-a", "s3cr3t-r", "s3cr3t-i"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(value["access_token"], "", "zeroize clears the string");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,9 @@ use super::clock::{Clock, SystemClock};
 use super::endpoint::{TokenEndpoint, request_token};
 use super::error::OAuth2Error;
 use super::options::{FetchOptions, TokenExchangeOptions};
+use super::response::jwt_lifetime;
 use super::token::{AccessToken, TokenData};
-use super::types::{ProviderConfig, check_token_url, redacted_url};
+use super::types::{ProviderConfig, check_token_url, is_loopback, redacted_url};
 use super::{client_credentials, token_exchange};
 use crate::config::OAuth2Config;
 use crate::http_signature::Signer;
@@ -66,6 +68,12 @@ struct Provider {
     config: ProviderConfig,
     /// Client for the token endpoint: the provider's timeouts, no redirects.
     token_http: reqwest::Client,
+    /// Client for upstream calls when the provider confines its tokens to
+    /// allowed origins and no client was given: it follows a redirect only
+    /// to an allowed origin. `None`: the service's client.
+    upstream_http: Option<reqwest::Client>,
+    /// Set by [`OAuth2Service::shutdown`]: no token request starts after it.
+    closed: AtomicBool,
     clock: Arc<dyn Clock>,
     refresh_buffer: Duration,
     breaker: Breaker,
@@ -76,13 +84,16 @@ struct Provider {
 /// Builds an [`OAuth2Service`] with a custom clock or HTTP client.
 ///
 /// Defaults: [`SystemClock`], and an HTTP client for upstream calls with
-/// rustls, a 10 s connect timeout and at most 10 redirects (the
-/// `Authorization` header is never carried to another origin).
+/// rustls, a 10 s connect timeout and at most 10 redirects, none from
+/// `https` down to plain `http` off loopback (the `Authorization` header is
+/// never carried to another origin). A provider with allowed origins gets
+/// a client of its own that follows a redirect only to one of them.
 #[must_use]
 pub struct OAuth2ServiceBuilder {
     config: OAuth2Config,
     clock: Arc<dyn Clock>,
     http: Option<reqwest::Client>,
+    upstream_timeout: Option<Duration>,
 }
 
 impl OAuth2ServiceBuilder {
@@ -92,24 +103,40 @@ impl OAuth2ServiceBuilder {
         self
     }
 
-    /// Sends upstream requests with `client` (its timeouts, proxies, TLS).
+    /// Sends upstream requests with `client` (its timeouts, proxies, TLS),
+    /// for every provider.
+    ///
+    /// Its redirect policy is yours: the service cannot check the hops it
+    /// follows, only where they ended. For a provider with allowed origins,
+    /// an answer from any other origin is refused with
+    /// `origin_not_allowed`; give such a client
+    /// `reqwest::redirect::Policy::none()` so that no hop is made at all.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// Bounds each upstream request, body included, sent through the
+    /// clients the service builds (default: none; a request's own
+    /// [`FetchOptions::timeout`] wins). A client given to
+    /// [`http_client`](Self::http_client) keeps its own timeouts.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout = Some(timeout);
         self
     }
 
     /// Builds the service. Fails with `invalid_config` when a provider's
     /// settings are unusable or an HTTP client cannot be built.
     pub fn build(self) -> Result<OAuth2Service, OAuth2Error> {
+        let custom_http = self.http.is_some();
         let http = match self.http {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|e| OAuth2Error::InvalidConfig {
+            None => upstream_client(None, self.upstream_timeout).map_err(|e| {
+                OAuth2Error::InvalidConfig {
                     provider: String::new(),
                     reason: format!("the HTTP client cannot be built: {e}"),
-                })?,
+                }
+            })?,
         };
         let mut providers = Vec::new();
         for (name, config) in self.config.providers {
@@ -128,6 +155,13 @@ impl OAuth2ServiceBuilder {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| invalid(format!("the token endpoint client cannot be built: {e}")))?;
+            let upstream_http = match &config.allowed_origins {
+                Some(allowed) if !custom_http => Some(
+                    upstream_client(Some(allowed.clone()), self.upstream_timeout)
+                        .map_err(|e| invalid(format!("the HTTP client cannot be built: {e}")))?,
+                ),
+                _ => None,
+            };
             let name: Arc<str> = name.as_str().into();
             let key = CacheKey {
                 provider: name.clone(),
@@ -146,6 +180,8 @@ impl OAuth2ServiceBuilder {
                 breaker: Breaker::new(config.breaker),
                 config,
                 token_http,
+                upstream_http,
+                closed: AtomicBool::new(false),
                 clock: self.clock.clone(),
                 refresh_buffer: self.config.refresh_buffer,
                 exchanges: DashMap::new(),
@@ -178,6 +214,7 @@ impl OAuth2Service {
             config,
             clock: Arc::new(SystemClock),
             http: None,
+            upstream_timeout: None,
         }
     }
 
@@ -251,54 +288,44 @@ impl OAuth2Service {
     ) -> Result<reqwest::Response, OAuth2Error> {
         let provider = self.provider(provider)?;
         let name = &*provider.name;
+        provider.check_open()?;
         if let Some(reason) = &options.invalid {
             return Err(OAuth2Error::invalid_request(name, reason.clone()));
         }
-        let url = Url::parse(raw_url)
-            .map_err(|e| OAuth2Error::invalid_request(name, format!("the URL is invalid: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(OAuth2Error::invalid_request(
-                name,
-                "the URL must be http or https",
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            // Credentials in a URL end up in connection-pool logs and proxies.
-            return Err(OAuth2Error::invalid_request(
-                name,
-                "the URL must not carry user info",
-            ));
-        }
-        if let Some(allowed) = &provider.config.allowed_origins {
-            let origin = url.origin();
-            if !allowed.contains(&origin) {
-                return Err(OAuth2Error::OriginNotAllowed {
-                    provider: name.to_owned(),
-                    origin: origin.ascii_serialization(),
-                });
-            }
-        }
+        let url = provider.upstream_url(raw_url)?;
         let signer = options.signer.as_ref().or(provider.config.signer.as_ref());
         let exchange = options.token_exchange.as_ref();
         let slot = self.slot(provider, exchange)?;
 
-        // The first attempt takes the parsed URL; only a retry parses again.
+        // The first attempt takes the parsed URL; only a 401 parses again.
         let (request, used) = self.prepare(&slot, provider, url, &options, signer).await?;
-        let response = self.send(name, request).await?;
+        let response = self.send(provider, request).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        slot.invalidate(used);
-        let shown = redacted_url(response.url());
+        let url = provider.upstream_url(raw_url)?;
+        let shown = redacted_url(&url);
+        if response.url() != &url {
+            // A hop answered, not the URL the token was meant for: the 401
+            // says nothing of the token (and a hop to another origin did
+            // not even get it).
+            tracing::info!(provider = name, url = %shown, "upstream answered 401 after a redirect; not retried");
+            return Ok(response);
+        }
+        let retry = slot.refused(used, provider.config.forced_refresh_interval);
         if options.stream.is_some() {
             tracing::info!(provider = name, url = %shown, "upstream answered 401; a streaming body cannot be replayed");
             return Ok(response);
         }
+        if !retry {
+            return Err(OAuth2Error::Unauthorized {
+                provider: name.to_owned(),
+                status: response.status(),
+            });
+        }
         tracing::info!(provider = name, url = %shown, "upstream answered 401; retrying once with a new token");
-        let url = Url::parse(raw_url)
-            .map_err(|e| OAuth2Error::invalid_request(name, format!("the URL is invalid: {e}")))?;
         let (request, _) = self.prepare(&slot, provider, url, &options, signer).await?;
-        let response = self.send(name, request).await?;
+        let response = self.send(provider, request).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             return Err(OAuth2Error::Unauthorized {
                 provider: name.to_owned(),
@@ -306,6 +333,17 @@ impl OAuth2Service {
             });
         }
         Ok(response)
+    }
+
+    /// Shuts the service down for good: empties the cache, and from now on
+    /// every call answers `shutting_down` and no token request starts, so
+    /// that handlers still running cannot fill the cache again. Requests in
+    /// flight still answer their callers but fill no cache.
+    pub fn shutdown(&self) {
+        for provider in &self.inner.providers {
+            provider.closed.store(true, Ordering::Release);
+        }
+        self.clear_cache(None);
     }
 
     /// Forgets cached tokens: those of `provider`, or all with `None`.
@@ -383,6 +421,8 @@ impl OAuth2Service {
         };
         token_exchange::validate(options)
             .map_err(|reason| OAuth2Error::invalid_request(&provider.name, reason))?;
+        // A closed service makes no new entries.
+        provider.check_open()?;
         let digest = token_exchange::cache_digest(options);
         let stamp = self.stamp();
         if let Some(slot) = provider.exchanges.get(&digest) {
@@ -500,19 +540,24 @@ impl OAuth2Service {
         Ok((request, used))
     }
 
+    /// Sends one attempt, with the provider's confined client if it has
+    /// one; an answer from an origin the provider does not allow (reached
+    /// through a redirect of a client given to the builder) is refused.
     async fn send(
         &self,
-        provider: &str,
+        provider: &Provider,
         request: reqwest::Request,
     ) -> Result<reqwest::Response, OAuth2Error> {
-        self.inner
-            .http
+        let http = provider.upstream_http.as_ref().unwrap_or(&self.inner.http);
+        let response = http
             .execute(request)
             .await
             .map_err(|e| OAuth2Error::RequestFailed {
-                provider: provider.to_owned(),
+                provider: provider.name.to_string(),
                 source: Arc::new(e.without_url()),
-            })
+            })?;
+        provider.check_origin(response.url())?;
+        Ok(response)
     }
 }
 
@@ -535,7 +580,107 @@ fn set_authorization(request: &mut reqwest::Request, token: &TokenData) -> Token
     TokenId::of(token)
 }
 
+/// Whether a redirect from `from` to `to` goes from `https` down to plain
+/// `http` on a host that is not loopback.
+fn downgrades(from: &Url, to: &Url) -> bool {
+    from.scheme() == "https" && to.scheme() == "http" && !is_loopback(to)
+}
+
+/// The HTTP client for upstream calls: at most 10 redirects, never one that
+/// downgrades to plain http off loopback, and with `allowed` origins only
+/// to those (a hop elsewhere stops: the 3xx is the answer).
+fn upstream_client(
+    allowed: Option<Vec<url::Origin>>,
+    timeout: Option<Duration>,
+) -> reqwest::Result<reqwest::Client> {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        let previous = attempt.previous();
+        let from = previous.last();
+        if previous.len() > 10 {
+            return attempt.error("too many redirects");
+        }
+        let downgrade = from.is_some_and(|from| downgrades(from, attempt.url()));
+        let confined = allowed
+            .as_ref()
+            .is_some_and(|allowed| !allowed.contains(&attempt.url().origin()));
+        if downgrade || confined {
+            tracing::info!(
+                to = %redacted_url(attempt.url()),
+                "redirect not followed: it leaves the allowed origins or drops https"
+            );
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(policy);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build()
+}
+
 impl Provider {
+    /// `shutting_down` once the service has been shut down.
+    #[inline]
+    fn check_open(&self) -> Result<(), OAuth2Error> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(OAuth2Error::ShuttingDown {
+                provider: self.name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `raw` as an upstream URL this provider may send its token to:
+    /// http(s) without user info, https unless the host is loopback or the
+    /// provider allows insecure http, and in its allowed origins if it has
+    /// any. Checked before any token is fetched.
+    fn upstream_url(&self, raw: &str) -> Result<Url, OAuth2Error> {
+        let name = &*self.name;
+        let url = Url::parse(raw)
+            .map_err(|e| OAuth2Error::invalid_request(name, format!("the URL is invalid: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(OAuth2Error::invalid_request(
+                name,
+                "the URL must be http or https",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            // Credentials in a URL end up in connection-pool logs and proxies.
+            return Err(OAuth2Error::invalid_request(
+                name,
+                "the URL must not carry user info",
+            ));
+        }
+        if url.scheme() == "http" && !self.config.allow_insecure_http && !is_loopback(&url) {
+            // RFC 6750 §5.3: bearer tokens only over TLS.
+            return Err(OAuth2Error::InsecureUrl {
+                provider: name.to_owned(),
+                host: url.host_str().unwrap_or_default().to_owned(),
+            });
+        }
+        self.check_origin(&url)?;
+        Ok(url)
+    }
+
+    /// `origin_not_allowed` when the provider confines its tokens and `url`
+    /// is elsewhere.
+    fn check_origin(&self, url: &Url) -> Result<(), OAuth2Error> {
+        if let Some(allowed) = &self.config.allowed_origins {
+            let origin = url.origin();
+            if !allowed.contains(&origin) {
+                return Err(OAuth2Error::OriginNotAllowed {
+                    provider: self.name.to_string(),
+                    origin: origin.ascii_serialization(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// What a slot calls when it needs a new token: the grant's request,
     /// owning what it needs so that it can run in its own task.
     fn request_fn<'a>(
@@ -550,13 +695,20 @@ impl Provider {
                 // cache lines.
                 None => async move {
                     provider
-                        .request(&client_credentials::params(&provider.config))
+                        .request(&client_credentials::params(&provider.config), None)
                         .await
                         .map(TokenData::per_core)
                 }
                 .boxed(),
                 Some(options) => {
-                    async move { provider.request(&token_exchange::params(&options)).await }.boxed()
+                    async move {
+                        // An exchanged token does not outlive its subject.
+                        let max = jwt_lifetime(options.subject_token.expose_secret());
+                        provider
+                            .request(&token_exchange::params(&options), max)
+                            .await
+                    }
+                    .boxed()
                 }
             }
         }
@@ -564,7 +716,12 @@ impl Provider {
 
     /// A token request through the circuit breaker: refused at once while
     /// it is open, recorded when it ends.
-    async fn request(&self, params: &[(&str, &str)]) -> Result<TokenData, OAuth2Error> {
+    async fn request(
+        &self,
+        params: &[(&str, &str)],
+        max_lifetime: Option<Duration>,
+    ) -> Result<TokenData, OAuth2Error> {
+        self.check_open()?;
         let admission = self.breaker.admit(self.clock.now()).map_err(|retry_in| {
             OAuth2Error::TokenEndpointUnavailable {
                 provider: self.name.to_string(),
@@ -577,14 +734,14 @@ impl Provider {
             config: &self.config,
             clock: &*self.clock,
             refresh_buffer: self.refresh_buffer,
+            closed: &self.closed,
         };
-        let result = request_token(&endpoint, params).await;
+        let result = request_token(&endpoint, params, max_lifetime).await;
         let unavailable = result
             .as_ref()
             .err()
             .is_some_and(OAuth2Error::is_unavailable);
-        self.breaker
-            .record(self.clock.now(), admission, unavailable);
+        admission.record(self.clock.now(), unavailable);
         result
     }
 }

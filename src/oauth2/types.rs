@@ -81,6 +81,7 @@ pub struct ProviderConfig {
     pub(crate) breaker: BreakerPolicy,
     pub(crate) allowed_origins: Option<Vec<url::Origin>>,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) forced_refresh_interval: Duration,
 }
 
 impl ProviderConfig {
@@ -90,6 +91,8 @@ impl ProviderConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default bound on connecting to the token endpoint.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default for how often a 401 may force a new token for one cache key.
+    pub const DEFAULT_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
     /// A provider with the required settings and every default.
     pub fn new(
@@ -111,6 +114,7 @@ impl ProviderConfig {
             breaker: BreakerPolicy::default(),
             allowed_origins: None,
             allow_insecure_http: false,
+            forced_refresh_interval: Self::DEFAULT_FORCED_REFRESH_INTERVAL,
         }
     }
 
@@ -130,19 +134,32 @@ impl ProviderConfig {
 
     /// Confines the provider's tokens to these origins (scheme, host and
     /// port): [`fetch`](crate::OAuth2Service::fetch) refuses any other URL
-    /// with `origin_not_allowed` before a token is attached.
+    /// with `origin_not_allowed` before a token is attached, and stops at a
+    /// redirect to any other origin (the 3xx is returned; the next hop
+    /// never gets the body, the signature or the token).
     #[must_use]
     pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = Url>) -> Self {
         self.allowed_origins = Some(origins.into_iter().map(|u| u.origin()).collect());
         self
     }
 
-    /// Accepts a plain `http` token URL on a host that is not loopback.
-    /// Client secrets then cross the network in clear text: for test
-    /// environments only.
+    /// Accepts plain `http` on a host that is not loopback: for the token
+    /// URL, and for the upstream URLs that [`fetch`](crate::OAuth2Service::fetch)
+    /// sends the token to. Client secrets and tokens then cross the network
+    /// in clear text: for test environments only.
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
+        self
+    }
+
+    /// How often a 401 from an upstream may force a new token for one cache
+    /// key (default 10 s; `Duration::ZERO` for no bound). Inside the
+    /// interval a 401 is answered `unauthorized` without a token request,
+    /// and the token stays cached for the upstreams that accept it.
+    #[must_use]
+    pub fn forced_refresh_interval(mut self, interval: Duration) -> Self {
+        self.forced_refresh_interval = interval;
         self
     }
 
@@ -197,6 +214,13 @@ impl ProviderConfig {
         &self.token_url
     }
 
+    /// Whether the provider's tokens are confined to a list of origins
+    /// ([`allowed_origins`](Self::allowed_origins)).
+    #[must_use]
+    pub fn confines_origins(&self) -> bool {
+        self.allowed_origins.is_some()
+    }
+
     /// The client id.
     #[must_use]
     pub fn client_id(&self) -> &str {
@@ -245,6 +269,7 @@ impl fmt::Debug for ProviderConfig {
                 }),
             )
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("forced_refresh_interval", &self.forced_refresh_interval)
             .finish()
     }
 }
