@@ -433,3 +433,212 @@ async fn shutdown_is_bounded_when_a_request_hangs() {
     assert_eq!(state.oauth2.cached_tokens(), 0);
     hanging.abort();
 }
+
+fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn production_never_serves_the_demo_routes_even_with_a_demo_api_url() {
+    let state = server::state_from_vars(&vars(&[
+        ("APP_ENV", "production"),
+        ("DEMO_API_URL", "https://api.example.com/v1"),
+        ("OAUTH2_DEMO_TOKEN_URL", "https://auth.example.com/token"),
+        ("OAUTH2_DEMO_CLIENT_ID", "id"),
+        ("OAUTH2_DEMO_CLIENT_SECRET", "secret"),
+    ]))
+    .expect("state");
+    let test = TestServer::new(server::app(state));
+    for route in ["/demo/orders", "/demo/me", "/demo/signed"] {
+        assert_eq!(test.get(route).await.status_code(), 404, "{route}");
+    }
+}
+
+#[test]
+fn development_never_listens_off_loopback() {
+    for app_env in [Some("development"), Some(""), None] {
+        let mut given = vec![("HOST", "0.0.0.0")];
+        if let Some(env) = app_env {
+            given.push(("APP_ENV", env));
+        }
+        let err = AppConfig::from_vars(&vars(&given)).expect_err("refused");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("HOST") && shown.contains("APP_ENV"),
+            "{app_env:?}: {shown}"
+        );
+    }
+    let dev = AppConfig::from_vars(&vars(&[("APP_ENV", ""), ("HOST", "::1")])).expect("loopback");
+    assert_eq!(dev.env, AppEnv::Development, "an empty APP_ENV is unset");
+    let prod = AppConfig::from_vars(&vars(&[("APP_ENV", "production"), ("HOST", "0.0.0.0")]))
+        .expect("production may listen anywhere");
+    assert_eq!(prod.env, AppEnv::Production);
+}
+
+#[test]
+fn the_development_file_is_read_from_the_working_directory_only() {
+    let empty = std::env::temp_dir().join(format!("no-config-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("dir");
+    let loaded = server::with_development_file(vars(&[("APP_ENV", "development")]), &empty)
+        .expect("a missing file is not an error");
+    std::fs::remove_dir_all(&empty).ok();
+    assert!(
+        !loaded.keys().any(|k| k.starts_with("OAUTH2_")),
+        "no file was found, so no provider: {loaded:?}"
+    );
+    let here = server::with_development_file(vars(&[]), std::path::Path::new("."))
+        .expect("the package's own file");
+    assert_eq!(
+        here.get("OAUTH2_DEMO_CLIENT_ID").map(String::as_str),
+        Some("demo-client")
+    );
+    let production = server::with_development_file(
+        vars(&[("APP_ENV", "production")]),
+        std::path::Path::new("."),
+    )
+    .expect("production");
+    assert!(!production.contains_key("OAUTH2_DEMO_CLIENT_ID"));
+}
+
+#[test]
+fn the_example_production_configuration_sets_no_demo_variable() {
+    let example: BTreeMap<String, String> = dotenvy::from_path_iter("config/example.env")
+        .expect("config/example.env")
+        .map(|item| item.expect("a valid line"))
+        .collect();
+    assert_eq!(
+        example.get("APP_ENV").map(String::as_str),
+        Some("production")
+    );
+    let demo: Vec<&String> = example.keys().filter(|k| k.starts_with("DEMO_")).collect();
+    assert!(demo.is_empty(), "{demo:?}");
+    AppConfig::from_vars(&example).expect("the template's own variables parse");
+}
+
+#[tokio::test]
+async fn production_warns_once_per_provider_without_allowed_origins() {
+    let logs = capture_logs();
+    let _state = server::state_from_vars(&vars(&[
+        ("APP_ENV", "production"),
+        (
+            "OAUTH2_UNCONFINED_W1_TOKEN_URL",
+            "https://auth.example.com/token",
+        ),
+        ("OAUTH2_UNCONFINED_W1_CLIENT_ID", "id"),
+        ("OAUTH2_UNCONFINED_W1_CLIENT_SECRET", "secret"),
+        (
+            "OAUTH2_CONFINED_W1_TOKEN_URL",
+            "https://auth.example.com/token",
+        ),
+        ("OAUTH2_CONFINED_W1_CLIENT_ID", "id"),
+        ("OAUTH2_CONFINED_W1_CLIENT_SECRET", "secret"),
+        (
+            "OAUTH2_CONFINED_W1_ALLOWED_ORIGINS",
+            "https://api.example.com",
+        ),
+    ]))
+    .expect("state");
+    let text = logs.text();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("has no allowed origins"))
+        .collect();
+    assert_eq!(
+        warnings
+            .iter()
+            .filter(|l| l.contains("unconfined_w1"))
+            .count(),
+        1,
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings
+            .iter()
+            .any(|l| l.contains("confined_w1") && !l.contains("unconfined_w1"))
+    );
+}
+
+/// Development state whose `demo` provider and demo API are `upstream`,
+/// with the template's upstream bounds from `extra`.
+fn demo_vars(upstream: &MockServer, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let token_url = format!("{}{TOKEN_PATH}", upstream.uri());
+    let api = format!("{}/api", upstream.uri());
+    let mut all = vars(&[
+        ("APP_ENV", "development"),
+        ("DEMO_API_URL", &api),
+        ("OAUTH2_DEMO_TOKEN_URL", &token_url),
+        ("OAUTH2_DEMO_CLIENT_ID", CLIENT_ID),
+        ("OAUTH2_DEMO_CLIENT_SECRET", CLIENT_SECRET),
+    ]);
+    all.extend(vars(extra));
+    all
+}
+
+#[tokio::test]
+async fn an_upstream_body_over_the_bound_is_a_502_problem() {
+    let upstream = token_server(Issuer::new()).await;
+    let big = json!({ "orders": "x".repeat(4096) });
+    Mock::given(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(big))
+        .mount(&upstream)
+        .await;
+    let state = server::state_from_vars(&demo_vars(
+        &upstream,
+        &[("UPSTREAM_MAX_BODY_BYTES", "1024")],
+    ))
+    .expect("state");
+    let res = TestServer::new(server::app(state))
+        .get("/demo/orders")
+        .await;
+    assert_eq!(res.status_code(), 502);
+    assert_eq!(res.json::<Value>()["code"], "upstream_body_too_large");
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_cut_at_the_upstream_timeout_with_a_504_problem() {
+    let upstream = token_server(Issuer::new()).await;
+    Mock::given(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
+        .mount(&upstream)
+        .await;
+    let state =
+        server::state_from_vars(&demo_vars(&upstream, &[("UPSTREAM_TIMEOUT_SECONDS", "1")]))
+            .expect("state");
+    let started = std::time::Instant::now();
+    let res = TestServer::new(server::app(state))
+        .get("/demo/orders")
+        .await;
+    assert_eq!(res.status_code(), 504);
+    assert_eq!(res.json::<Value>()["code"], "upstream_timeout");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_shutdown_a_handler_still_running_cannot_fill_the_cache() {
+    let issuer = Issuer::new();
+    let upstream = token_server(issuer.clone()).await;
+    Mock::given(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"orders": []})))
+        .mount(&upstream)
+        .await;
+    let state = server::state_from_vars(&demo_vars(&upstream, &[])).expect("state");
+    let test = TestServer::new(server::app(state.clone()));
+    test.get("/demo/orders").await.assert_status_ok();
+    assert_eq!(issuer.issued(), 1);
+
+    state.oauth2.shutdown();
+    let res = test.get("/demo/orders").await;
+    assert_eq!(res.status_code(), 503);
+    assert_eq!(res.json::<Value>()["code"], "shutting_down");
+    let exchanged = test
+        .get("/demo/me")
+        .authorization_bearer("late-subject")
+        .await;
+    assert_eq!(exchanged.json::<Value>()["code"], "shutting_down");
+    assert_eq!(issuer.issued(), 1, "no token request after shutdown");
+    assert_eq!(state.oauth2.cached_tokens(), 0);
+    assert_eq!(state.oauth2.exchange_entries(), 0);
+}

@@ -2,13 +2,19 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `APP_ENV` | `development` (default) or `production` |
-//! | `HOST`, `PORT` | where to listen (default `127.0.0.1:3000`) |
+//! | `APP_ENV` | `development` (default; also when empty) or `production` |
+//! | `HOST`, `PORT` | where to listen (default `127.0.0.1:3000`); in development `HOST` must be a loopback address |
 //! | `LOG_FORMAT` | `pretty` (development default) or `json` (production default) |
-//! | `DEMO_API_URL` | base URL of the API the `/demo` routes call; without it they do not exist |
+//! | `DEMO_API_URL` | development only: base URL of the API the `/demo` routes call; without it they do not exist |
 //! | `DEV_TOKEN_LIFETIME_SECONDS` | lifetime of tokens from the development token endpoint (default 30) |
 //! | `REQUEST_TIMEOUT_SECONDS` | bound on handling one request (default 30) |
 //! | `SHUTDOWN_TIMEOUT_SECONDS` | bound on draining connections at shutdown (default 10) |
+//! | `UPSTREAM_TIMEOUT_SECONDS` | bound on one upstream request, body included (default 10) |
+//! | `UPSTREAM_MAX_BODY_BYTES` | largest upstream body a handler reads (default 1048576) |
+//!
+//! The `/demo` and `/dev` routes exist in development only, and development
+//! never listens off loopback: they let anyone make the service spend its
+//! own credentials.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -58,6 +64,10 @@ pub struct AppConfig {
     pub request_timeout: Duration,
     /// `SHUTDOWN_TIMEOUT_SECONDS`.
     pub shutdown_timeout: Duration,
+    /// `UPSTREAM_TIMEOUT_SECONDS`.
+    pub upstream_timeout: Duration,
+    /// `UPSTREAM_MAX_BODY_BYTES`.
+    pub upstream_max_body_bytes: usize,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +80,8 @@ struct AppVars {
     dev_token_lifetime_seconds: Option<String>,
     request_timeout_seconds: Option<String>,
     shutdown_timeout_seconds: Option<String>,
+    upstream_timeout_seconds: Option<String>,
+    upstream_max_body_bytes: Option<String>,
 }
 
 impl AppConfig {
@@ -85,6 +97,8 @@ impl AppConfig {
             dev_token_lifetime: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
+            upstream_timeout: Duration::from_secs(10),
+            upstream_max_body_bytes: 1024 * 1024,
         }
     }
 
@@ -99,6 +113,8 @@ impl AppConfig {
             "DEV_TOKEN_LIFETIME_SECONDS",
             "REQUEST_TIMEOUT_SECONDS",
             "SHUTDOWN_TIMEOUT_SECONDS",
+            "UPSTREAM_TIMEOUT_SECONDS",
+            "UPSTREAM_MAX_BODY_BYTES",
         ];
         let own = vars
             .iter()
@@ -167,6 +183,32 @@ impl AppConfig {
             raw.shutdown_timeout_seconds,
             config.shutdown_timeout,
         )?;
+        config.upstream_timeout = seconds(
+            "UPSTREAM_TIMEOUT_SECONDS",
+            raw.upstream_timeout_seconds,
+            config.upstream_timeout,
+        )?;
+        if let Some(value) = raw.upstream_max_body_bytes {
+            config.upstream_max_body_bytes = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1 << 30).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "UPSTREAM_MAX_BODY_BYTES",
+                        "must be a number of bytes from 1 to 1073741824",
+                    )
+                })?;
+        }
+        if config.env == AppEnv::Development && !config.host.is_loopback() {
+            // The development routes hand out the service's credentials.
+            return Err(invalid(
+                "HOST",
+                "must be a loopback address such as 127.0.0.1 while APP_ENV is development \
+                 (set APP_ENV=production to listen on other addresses)",
+            ));
+        }
         Ok(config)
     }
 }

@@ -25,6 +25,15 @@ pub enum AppError {
     /// The caller sent no usable bearer token.
     #[error("missing bearer token")]
     MissingBearer,
+    /// The upstream body is larger than `UPSTREAM_MAX_BODY_BYTES`.
+    #[error("upstream body exceeds {limit} bytes")]
+    UpstreamTooLarge {
+        /// The bound that was passed.
+        limit: usize,
+    },
+    /// The upstream body is not the JSON the handler expects.
+    #[error("upstream body is not JSON")]
+    UpstreamNotJson,
 }
 
 impl From<reqwest::Error> for AppError {
@@ -38,9 +47,18 @@ impl AppError {
     #[must_use]
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            Self::OAuth2(e @ OAuth2Error::RequestFailed { .. }) if e.is_timeout() => {
+                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+            }
             Self::OAuth2(e) => (oauth2_status(e), e.code()),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
-            Self::UpstreamBody(_) => (StatusCode::BAD_GATEWAY, "upstream_invalid_body"),
+            Self::UpstreamBody(e) if e.is_timeout() => {
+                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+            }
+            Self::UpstreamBody(_) | Self::UpstreamNotJson => {
+                (StatusCode::BAD_GATEWAY, "upstream_invalid_body")
+            }
+            Self::UpstreamTooLarge { .. } => (StatusCode::BAD_GATEWAY, "upstream_body_too_large"),
             Self::MissingBearer => (StatusCode::UNAUTHORIZED, "missing_bearer_token"),
         }
     }
@@ -50,9 +68,9 @@ impl AppError {
 /// token endpoint or upstream is 502; our own misconfiguration is 500.
 fn oauth2_status(error: &OAuth2Error) -> StatusCode {
     match error {
-        OAuth2Error::TokenRequestFailed { .. } | OAuth2Error::TokenEndpointUnavailable { .. } => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        OAuth2Error::TokenRequestFailed { .. }
+        | OAuth2Error::TokenEndpointUnavailable { .. }
+        | OAuth2Error::ShuttingDown { .. } => StatusCode::SERVICE_UNAVAILABLE,
         OAuth2Error::TokenEndpointError { status, .. }
             if status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS =>
         {

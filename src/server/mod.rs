@@ -37,13 +37,15 @@ pub use routes::DEMO_PROVIDER;
 pub use shutdown::shutdown_signal;
 pub use state::AppState;
 
-use crate::{OAuth2Config, OAuth2Extension, StartupError};
+use crate::{OAuth2Config, OAuth2Extension, OAuth2Service, StartupError};
 
 /// The router: `/health`, the `/demo` routes when a demo API is configured,
 /// and the `/dev` token server and API in development.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new().route("/health", get(routes::health));
-    if state.config.demo_api_url.is_some() {
+    // The demo routes spend the service's own credentials for anyone who
+    // asks: development only, whatever DEMO_API_URL says.
+    if state.config.env == AppEnv::Development && state.config.demo_api_url.is_some() {
         router = router
             .route("/demo/orders", get(routes::demo_orders))
             .route("/demo/me", get(routes::demo_me))
@@ -100,21 +102,31 @@ pub async fn serve(
 const DEVELOPMENT_FILE: &str = "config/development.env";
 
 /// The process environment, plus in development the values of
-/// `config/development.env` that the environment does not set.
+/// `config/development.env` (under the working directory) that the
+/// environment does not set.
 pub fn load_vars() -> Result<BTreeMap<String, String>, StartupError> {
-    let mut vars: BTreeMap<String, String> = std::env::vars_os()
+    let vars: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
+    with_development_file(vars, Path::new("."))
+}
+
+/// `vars`, plus in development (`APP_ENV` unset, empty or `development`)
+/// the values that `APP_CONFIG_FILE`, or else `config/development.env`
+/// under `dir`, sets and `vars` does not.
+pub fn with_development_file(
+    mut vars: BTreeMap<String, String>,
+    dir: &Path,
+) -> Result<BTreeMap<String, String>, StartupError> {
     let development = vars
         .get("APP_ENV")
         .is_none_or(|e| e.trim().is_empty() || e.trim() == "development");
     if development {
+        // Relative to the working directory: a path fixed at compile time
+        // would make a binary read whatever file sits at its build path.
         let file = match vars.get("APP_CONFIG_FILE") {
             Some(file) => Path::new(file).to_path_buf(),
-            None if Path::new(DEVELOPMENT_FILE).exists() => {
-                Path::new(DEVELOPMENT_FILE).to_path_buf()
-            }
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join(DEVELOPMENT_FILE),
+            None => dir.join(DEVELOPMENT_FILE),
         };
         let file_error = |reason: String| {
             StartupError::Config(crate::ConfigError::Invalid {
@@ -204,7 +216,25 @@ pub fn state_from_vars(vars: &BTreeMap<String, String>) -> Result<AppState, Star
         }
         (AppEnv::Production, _) => None,
     };
-    let oauth2 = OAuth2Extension::from_config(oauth2_config)?;
+    if config.env == AppEnv::Production {
+        for name in oauth2_config.provider_names() {
+            if oauth2_config
+                .get(name)
+                .is_some_and(|p| !p.confines_origins())
+            {
+                tracing::warn!(
+                    provider = name,
+                    "provider has no allowed origins: its token goes to any URL a handler names \
+                     (set OAUTH2_<NAME>_ALLOWED_ORIGINS)"
+                );
+            }
+        }
+    }
+    let service = OAuth2Service::builder(oauth2_config)
+        .upstream_timeout(config.upstream_timeout)
+        .build()
+        .map_err(StartupError::Service)?;
+    let oauth2 = OAuth2Extension::new(service);
     Ok(AppState {
         oauth2,
         config: Arc::new(config),

@@ -86,7 +86,8 @@ async fn upstream_json(
     if !res.status().is_success() {
         return Err(AppError::Upstream(res.status()));
     }
-    let upstream: Value = res.json().await?;
+    let body = read_capped(res, state.config.upstream_max_body_bytes).await?;
+    let upstream: Value = serde_json::from_slice(&body).map_err(|_| AppError::UpstreamNotJson)?;
     let mut body = json!({
         "provider": DEMO_PROVIDER,
         "grant": grant,
@@ -97,4 +98,22 @@ async fn upstream_json(
         body["token_endpoint_requests"] = json!(dev.tokens_issued());
     }
     Ok(Json(body))
+}
+
+/// Reads an upstream body, giving up as soon as it passes `limit` bytes, so
+/// that a broken or hostile upstream cannot make a handler buffer without
+/// bound.
+async fn read_capped(mut res: reqwest::Response, limit: usize) -> Result<Vec<u8>, AppError> {
+    let too_large = AppError::UpstreamTooLarge { limit };
+    if res.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
