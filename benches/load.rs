@@ -838,7 +838,7 @@ struct Harness {
 async fn via_extension(State(h): State<Harness>) -> Response {
     match h
         .oauth2
-        .fetch(server::DEMO_PROVIDER, &h.url, FetchOptions::default())
+        .fetch(server::DEMO_PROVIDER, &*h.url, FetchOptions::default())
         .await
     {
         Ok(response) => relay(response).await,

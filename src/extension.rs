@@ -2,7 +2,8 @@
 
 use std::ops::Deref;
 
-use crate::config::{ConfigError, OAuth2Config};
+use crate::env::ConfigError;
+use crate::oauth2::OAuth2Config;
 use crate::oauth2::{OAuth2Error, OAuth2Service};
 
 /// The OAuth2 service in an axum application's state.

@@ -41,7 +41,7 @@
 //! * On a 401 from the upstream, [`OAuth2Service::fetch`] drops the token it
 //!   used, gets a new one and retries once, re-signed.
 
-mod config;
+mod env;
 mod extension;
 pub mod http_signature;
 mod oauth2;
@@ -51,11 +51,11 @@ pub mod server;
 #[doc(hidden)]
 pub use oauth2::fuzzing;
 
-pub use config::{ConfigError, OAuth2Config};
+pub use env::ConfigError;
 pub use extension::{OAuth2Extension, StartupError};
 pub use http_signature::{MessageSigner, SignError, Signer};
 pub use oauth2::{
     ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, BreakerPolicy, Clock, FetchOptions, ManualClock,
-    OAuth2Error, OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy, Secret,
-    SystemClock, TokenEndpointErrorBody, TokenExchangeOptions,
+    OAuth2Config, OAuth2Error, OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy,
+    Secret, SystemClock, TokenEndpointErrorBody, TokenExchangeOptions,
 };

@@ -1,6 +1,5 @@
 //! Provider discovery from environment variables, and its errors.
 
-use std::time::Duration;
 
 use axum_oauth2_client::{AuthMethod, ConfigError, OAuth2Config};
 
@@ -47,7 +46,7 @@ fn discovers_providers_with_defaults_and_lower_case_names() {
         config.provider_names().collect::<Vec<_>>(),
         ["ledger", "payments_api"]
     );
-    assert_eq!(config.get_refresh_buffer(), Duration::from_secs(60));
+    assert!(format!("{config:?}").contains("refresh_buffer: 60s"), "{config:?}");
 
     let payments = config.get("payments_api").expect("payments_api");
     assert_eq!(
@@ -75,7 +74,7 @@ fn discovers_providers_with_defaults_and_lower_case_names() {
 fn refresh_buffer_is_read() {
     let config = OAuth2Config::from_vars(vars(&with(&[("OAUTH2_REFRESH_BUFFER_SECONDS", "15")])))
         .expect("valid");
-    assert_eq!(config.get_refresh_buffer(), Duration::from_secs(15));
+    assert!(format!("{config:?}").contains("refresh_buffer: 15s"), "{config:?}");
     let e = err(&with(&[("OAUTH2_REFRESH_BUFFER_SECONDS", "soon")]));
     assert_eq!(e.variable(), "OAUTH2_REFRESH_BUFFER_SECONDS");
     assert_eq!(e.code(), "invalid_variable");

@@ -4,7 +4,7 @@
 //! and, when configured, `scope` (§4.4.2). Client authentication is added by
 //! [`endpoint`](super::endpoint).
 
-use super::types::ProviderConfig;
+use super::provider_config::ProviderConfig;
 
 /// The `grant_type` value (RFC 6749 §4.4.2).
 pub(crate) const GRANT_TYPE: &str = "client_credentials";

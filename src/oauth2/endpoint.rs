@@ -18,10 +18,10 @@ use zeroize::Zeroizing;
 use super::bearer::Bearer;
 use super::clock::Clock;
 use super::error::{OAuth2Error, TokenEndpointErrorBody};
+use super::provider_config::{AuthMethod, ProviderConfig};
 use super::response::{jwt_lifetime, parse_token_response};
 use super::retry;
 use super::token::{TokenData, schedule};
-use super::types::{AuthMethod, ProviderConfig};
 
 /// The largest token endpoint answer read; a longer one is refused while
 /// it is being read, so a hostile server cannot make the client buffer

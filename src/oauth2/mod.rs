@@ -9,20 +9,25 @@
 
 mod bearer;
 mod breaker;
+mod builder;
 mod cache;
 mod client_credentials;
 mod clock;
 mod coarse_clock;
+mod config;
 mod endpoint;
 mod error;
+mod fetch;
 mod options;
+mod provider;
+mod provider_config;
 mod response;
 mod retry;
 mod secret;
 mod service;
 mod token;
 mod token_exchange;
-mod types;
+mod url;
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`).
 #[cfg(feature = "fuzzing")]
@@ -35,13 +40,15 @@ pub mod fuzzing {
 }
 
 pub use breaker::BreakerPolicy;
+pub use builder::OAuth2ServiceBuilder;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::OAuth2Config;
 pub use error::{OAuth2Error, TokenEndpointErrorBody};
 pub use options::{ACCESS_TOKEN_TYPE, FetchOptions, TokenExchangeOptions};
+pub use provider_config::{AuthMethod, ProviderConfig};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
-pub use service::{OAuth2Service, OAuth2ServiceBuilder};
+pub use service::OAuth2Service;
 pub use token::AccessToken;
-pub use types::{AuthMethod, ProviderConfig};
 
-pub(crate) use types::check_token_url;
+pub(crate) use url::check_token_url;

@@ -151,6 +151,9 @@ pub struct FetchOptions {
     pub(crate) token_exchange: Option<TokenExchangeOptions>,
     pub(crate) signer: Option<Arc<dyn Signer>>,
     pub(crate) timeout: Option<Duration>,
+    /// Form-encoded pairs appended to the URL's query.
+    pub(crate) query: Option<String>,
+    pub(crate) version: Option<reqwest::Version>,
     /// The first error a builder method met; `fetch` reports it.
     pub(crate) invalid: Option<String>,
 }
@@ -219,6 +222,50 @@ impl FetchOptions {
     pub fn body_stream(mut self, body: impl Into<reqwest::Body>) -> Self {
         self.stream = Some(Arc::new(std::sync::Mutex::new(Some(body.into()))));
         self.body = None;
+        self
+    }
+
+    /// Appends `query` (serialized as `application/x-www-form-urlencoded`
+    /// pairs, like [`reqwest::RequestBuilder::query`]) to the URL's query.
+    /// Called twice, both are appended.
+    #[must_use]
+    pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
+        match serde_urlencoded::to_string(query) {
+            Ok(pairs) if pairs.is_empty() => {}
+            Ok(pairs) => match &mut self.query {
+                Some(existing) => {
+                    existing.push('&');
+                    existing.push_str(&pairs);
+                }
+                None => self.query = Some(pairs),
+            },
+            Err(e) => self.fail(format!("the query cannot be serialized: {e}")),
+        }
+        self
+    }
+
+    /// Sets a form body (`application/x-www-form-urlencoded`, replayable
+    /// like [`body`](Self::body)) and its `Content-Type`.
+    #[must_use]
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, form: &T) -> Self {
+        match serde_urlencoded::to_string(form) {
+            Ok(body) => {
+                self.body = Some(Bytes::from(body));
+                self.stream = None;
+                self.headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+            }
+            Err(e) => self.fail(format!("the form body cannot be serialized: {e}")),
+        }
+        self
+    }
+
+    /// The HTTP version to ask for (default: what the client negotiates).
+    #[must_use]
+    pub fn version(mut self, version: reqwest::Version) -> Self {
+        self.version = Some(version);
         self
     }
 
@@ -309,6 +356,8 @@ impl fmt::Debug for FetchOptions {
             .field("token_exchange", &self.token_exchange)
             .field("signer", &self.signer)
             .field("timeout", &self.timeout)
+            .field("query_len", &self.query.as_ref().map(String::len))
+            .field("version", &self.version)
             .finish()
     }
 }

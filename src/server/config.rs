@@ -24,7 +24,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::ConfigError;
-use crate::config::parse_seconds;
+use crate::env::parse_seconds;
 
 /// Whether the development token server and API are mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

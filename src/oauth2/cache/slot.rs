@@ -1,5 +1,4 @@
-//! The token cache: one [`Slot`] per key, with expiry, background refresh
-//! and single flight.
+//! One cache entry, [`Slot`]: expiry, background refresh and single flight.
 //!
 //! A key is provider + grant (+ for token exchange a SHA-256 digest of the
 //! exchange parameters, see [`token_exchange::cache_digest`]). Each slot
@@ -32,9 +31,8 @@
 //! every token cannot turn every call into a token request, nor keep
 //! taking away the token that the provider's other upstreams accept.
 //!
-//! [`token_exchange::cache_digest`]: super::token_exchange::cache_digest
+//! [`token_exchange::cache_digest`]: crate::oauth2::token_exchange::cache_digest
 
-use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,67 +42,14 @@ use arc_swap::ArcSwapOption;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
-use super::clock::Clock;
-use super::error::OAuth2Error;
-use super::token::{AccessToken, TokenData};
+use super::key::{CacheKey, NEXT_TOKEN_ID, TokenId};
+use crate::oauth2::clock::Clock;
+use crate::oauth2::error::OAuth2Error;
+use crate::oauth2::token::{AccessToken, TokenData};
 
 /// After a background refresh fails, how long the slot waits before trying
 /// again while its token is still valid.
 pub(crate) const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(1);
-
-/// Which grant a cached token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Grant {
-    ClientCredentials,
-    TokenExchange,
-}
-
-/// What identifies a cached token. Its `Display` is safe for logs: the
-/// subject is shown as the first bytes of its digest only.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct CacheKey {
-    pub(crate) provider: Arc<str>,
-    pub(crate) grant: Grant,
-    /// The first bytes of the exchange digest, for logs (the full digest
-    /// is the map key; keeping it twice would cost every entry 26 bytes).
-    pub(crate) subject: Option<[u8; 6]>,
-}
-
-impl fmt::Display for CacheKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.grant, &self.subject) {
-            (Grant::ClientCredentials, _) => write!(f, "{}/client_credentials", self.provider),
-            (Grant::TokenExchange, Some(digest)) => {
-                write!(f, "{}/token_exchange/sha256:", self.provider)?;
-                digest.iter().try_for_each(|b| write!(f, "{b:02x}"))
-            }
-            (Grant::TokenExchange, None) => write!(f, "{}/token_exchange", self.provider),
-        }
-    }
-}
-
-impl fmt::Debug for CacheKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Which token a request carried, to drop exactly that one after a 401.
-///
-/// A number given to every token as it enters the cache: comparing it
-/// needs no reference count, and unlike an address it is never reused by a
-/// later token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TokenId(u64);
-
-impl TokenId {
-    pub(crate) fn of(token: &TokenData) -> Self {
-        Self(token.id)
-    }
-}
-
-/// The source of [`TokenId`]s.
-static NEXT_TOKEN_ID: AtomicU64 = AtomicU64::new(1);
 
 type FlightResult = Result<AccessToken, OAuth2Error>;
 type Flight = Shared<BoxFuture<'static, FlightResult>>;
@@ -444,6 +389,7 @@ mod tests {
 
     use super::*;
     use crate::oauth2::bearer::Bearer;
+    use crate::oauth2::cache::Grant;
     use crate::oauth2::clock::ManualClock;
     use crate::oauth2::secret::Secret;
 
@@ -725,16 +671,6 @@ mod tests {
             "tok-1"
         );
         assert!(f.slot.peek().is_none(), "cleared slot stays empty");
-    }
-
-    #[test]
-    fn key_display_hides_the_subject() {
-        let key = CacheKey {
-            provider: "p".into(),
-            grant: Grant::TokenExchange,
-            subject: Some([0xab; 6]),
-        };
-        assert_eq!(key.to_string(), "p/token_exchange/sha256:abababababab");
     }
 
     /// A manual clock whose upper bound runs `ahead` of it, counting exact

@@ -1,0 +1,64 @@
+//! Parsing of variable values: counts, seconds, and secret files. Errors
+//! name the variable and never repeat the value.
+
+use super::error::ConfigError;
+
+/// A whole number within `min..=max`.
+pub(super) fn parse_count(
+    variable: &str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            variable: variable.to_owned(),
+            reason: format!("must be a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+/// The largest secret file read: a secret is a short string, and a path
+/// to a device or a huge file must not stall start-up.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Reads a secret file: a regular file (symbolic links followed, as
+/// container runtimes mount secrets) of at most 64 KiB, in UTF-8.
+pub(super) fn read_secret_file(path: &str) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if metadata.len() > MAX_SECRET_FILE {
+        return Err(Error::new(ErrorKind::InvalidData, "larger than 64 KiB"));
+    }
+    let mut contents = String::new();
+    file.take(MAX_SECRET_FILE).read_to_string(&mut contents)?;
+    Ok(contents)
+}
+
+/// Whole seconds, at most one day; zero only where `zero_ok`.
+pub(crate) fn parse_seconds(
+    variable: &str,
+    value: &str,
+    zero_ok: bool,
+) -> Result<u64, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        variable: variable.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let seconds: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid("must be a whole number of seconds"))?;
+    if seconds == 0 && !zero_ok {
+        return Err(invalid("must be greater than 0"));
+    }
+    if seconds > 86_400 {
+        return Err(invalid("must be at most 86400 seconds"));
+    }
+    Ok(seconds)
+}

@@ -1,0 +1,184 @@
+//! [`OAuth2ServiceBuilder`]: an [`OAuth2Service`] with a custom clock or
+//! HTTP clients, and the redirect rules of the clients it builds.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::breaker::Breaker;
+use super::cache::{CacheKey, Exchanges, Grant, Slot};
+use super::clock::{Clock, SystemClock};
+use super::config::OAuth2Config;
+use super::error::OAuth2Error;
+use super::provider::Provider;
+use super::service::{Inner, OAuth2Service};
+use super::url::{check_token_url, is_loopback, redacted_url};
+
+///
+/// Defaults: [`SystemClock`], and an HTTP client for upstream calls with
+/// rustls, a 10 s connect timeout and at most 10 redirects, none from
+/// `https` down to plain `http` off loopback (the `Authorization` header is
+/// never carried to another origin). A provider with allowed origins gets
+/// a client of its own that follows a redirect only to one of them.
+#[must_use]
+pub struct OAuth2ServiceBuilder {
+    config: OAuth2Config,
+    clock: Arc<dyn Clock>,
+    http: Option<reqwest::Client>,
+    upstream_timeout: Option<Duration>,
+}
+
+impl OAuth2ServiceBuilder {
+    pub(crate) fn new(config: OAuth2Config) -> Self {
+        Self {
+            config,
+            clock: Arc::new(SystemClock),
+            http: None,
+            upstream_timeout: None,
+        }
+    }
+
+    /// Reads time from `clock` (tests use [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sends upstream requests with `client` (its timeouts, proxies, TLS),
+    /// for every provider.
+    ///
+    /// Its redirect policy is yours: the service cannot check the hops it
+    /// follows, only where they ended. For a provider with allowed origins,
+    /// an answer from any other origin is refused with
+    /// `origin_not_allowed`; give such a client
+    /// `reqwest::redirect::Policy::none()` so that no hop is made at all.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Bounds each upstream request, body included, sent through the
+    /// clients the service builds (default: none; a request's own
+    /// [`FetchOptions::timeout`] wins). A client given to
+    /// [`http_client`](Self::http_client) keeps its own timeouts.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout = Some(timeout);
+        self
+    }
+
+    /// Builds the service. Fails with `invalid_config` when a provider's
+    /// settings are unusable or an HTTP client cannot be built.
+    pub fn build(self) -> Result<OAuth2Service, OAuth2Error> {
+        let custom_http = self.http.is_some();
+        let http = match self.http {
+            Some(client) => client,
+            None => upstream_client(None, self.upstream_timeout).map_err(|e| {
+                OAuth2Error::InvalidConfig {
+                    provider: String::new(),
+                    reason: format!("the HTTP client cannot be built: {e}"),
+                }
+            })?,
+        };
+        let mut providers = Vec::new();
+        for (name, config) in self.config.providers {
+            let invalid = |reason: String| OAuth2Error::InvalidConfig {
+                provider: name.clone(),
+                reason,
+            };
+            check_token_url(&config.token_url, config.allow_insecure_http)
+                .map_err(|reason| invalid(format!("the token URL {reason}")))?;
+            if config.client_id.is_empty() {
+                return Err(invalid("the client id is empty".into()));
+            }
+            let token_http = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| invalid(format!("the token endpoint client cannot be built: {e}")))?;
+            let upstream_http = match &config.allowed_origins {
+                Some(allowed) if !custom_http => Some(
+                    upstream_client(Some(allowed.clone()), self.upstream_timeout)
+                        .map_err(|e| invalid(format!("the HTTP client cannot be built: {e}")))?,
+                ),
+                _ => None,
+            };
+            let name: Arc<str> = name.as_str().into();
+            let key = CacheKey {
+                provider: name.clone(),
+                grant: Grant::ClientCredentials,
+                subject: None,
+            };
+            tracing::info!(
+                provider = %name,
+                token_url = %redacted_url(&config.token_url),
+                auth_method = config.auth_method.as_str(),
+                "OAuth2 provider configured"
+            );
+            providers.push(Arc::new(Provider {
+                client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
+                name,
+                breaker: Breaker::new(config.breaker),
+                config,
+                token_http,
+                upstream_http,
+                closed: AtomicBool::new(false),
+                clock: self.clock.clone(),
+                refresh_buffer: self.config.refresh_buffer,
+                exchanges: Default::default(),
+            }));
+        }
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(OAuth2Service {
+            inner: Arc::new(Inner {
+                providers,
+                http,
+                exchanges: Exchanges::new(self.config.cache_max_entries, self.clock),
+            }),
+        })
+    }
+}
+
+/// Whether a redirect from `from` to `to` goes from `https` down to plain
+/// `http` on a host that is not loopback.
+fn downgrades(from: &Url, to: &Url) -> bool {
+    from.scheme() == "https" && to.scheme() == "http" && !is_loopback(to)
+}
+
+/// The HTTP client for upstream calls: at most 10 redirects, never one that
+/// downgrades to plain http off loopback, and with `allowed` origins only
+/// to those (a hop elsewhere stops: the 3xx is the answer).
+fn upstream_client(
+    allowed: Option<Vec<url::Origin>>,
+    timeout: Option<Duration>,
+) -> reqwest::Result<reqwest::Client> {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        let previous = attempt.previous();
+        let from = previous.last();
+        if previous.len() > 10 {
+            return attempt.error("too many redirects");
+        }
+        let downgrade = from.is_some_and(|from| downgrades(from, attempt.url()));
+        let confined = allowed
+            .as_ref()
+            .is_some_and(|allowed| !allowed.contains(&attempt.url().origin()));
+        if downgrade || confined {
+            tracing::info!(
+                to = %redacted_url(attempt.url()),
+                "redirect not followed: it leaves the allowed origins or drops https"
+            );
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(policy);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build()
+}

@@ -1,0 +1,87 @@
+//! [`OAuth2Config`]: every provider and the cache settings, built in code;
+//! the environment's reading of it is `crate::env`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::provider_config::ProviderConfig;
+
+/// Every OAuth2 provider and the cache settings.
+///
+/// ```
+/// use axum_oauth2_client::OAuth2Config;
+///
+/// let config = OAuth2Config::from_vars([
+///     ("OAUTH2_PAYMENTS_TOKEN_URL", "https://auth.example.com/oauth/token"),
+///     ("OAUTH2_PAYMENTS_CLIENT_ID", "orders-service"),
+///     ("OAUTH2_PAYMENTS_CLIENT_SECRET", "s3cr3t"),
+///     ("OAUTH2_REFRESH_BUFFER_SECONDS", "30"),
+/// ])
+/// .unwrap();
+/// assert_eq!(config.provider_names().collect::<Vec<_>>(), ["payments"]);
+/// assert!(format!("{config:?}").contains("refresh_buffer: 30s"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuth2Config {
+    pub(crate) providers: BTreeMap<String, ProviderConfig>,
+    pub(crate) refresh_buffer: Duration,
+    pub(crate) cache_max_entries: usize,
+}
+
+impl Default for OAuth2Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OAuth2Config {
+    /// Default for how long before expiry a token is refreshed.
+    pub const DEFAULT_REFRESH_BUFFER: Duration = Duration::from_secs(60);
+    /// Default bound on cached exchanged tokens.
+    pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 10_000;
+
+    /// No providers, a 60 s refresh buffer.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            providers: BTreeMap::new(),
+            refresh_buffer: Self::DEFAULT_REFRESH_BUFFER,
+            cache_max_entries: Self::DEFAULT_CACHE_MAX_ENTRIES,
+        }
+    }
+
+    /// Adds (or replaces) provider `name`.
+    #[must_use]
+    pub fn provider(mut self, name: impl Into<String>, config: ProviderConfig) -> Self {
+        self.providers.insert(name.into(), config);
+        self
+    }
+
+    /// Refresh tokens this long before they expire (default 60 s).
+    #[must_use]
+    pub fn refresh_buffer(mut self, buffer: Duration) -> Self {
+        self.refresh_buffer = buffer;
+        self
+    }
+
+    /// Caches at most `max` exchanged tokens, all providers together
+    /// (default 10,000); beyond it expired and then least recently used
+    /// entries are evicted. Client credentials tokens (one per provider)
+    /// are not counted.
+    #[must_use]
+    pub fn cache_max_entries(mut self, max: usize) -> Self {
+        self.cache_max_entries = max.max(1);
+        self
+    }
+
+    /// The configured provider names, sorted.
+    pub fn provider_names(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+
+    /// Provider `name`'s settings.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.get(name)
+    }
+}

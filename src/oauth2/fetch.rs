@@ -1,0 +1,153 @@
+//! [`OAuth2Service::fetch`]: an upstream request with the provider's token,
+//! signed last, and sent once more with a new token after a 401.
+
+use std::sync::Arc;
+
+use reqwest::{IntoUrl, StatusCode, Url};
+
+use super::cache::{Slot, TokenId};
+use super::error::OAuth2Error;
+use super::options::FetchOptions;
+use super::provider::{Answer, Provider};
+use super::service::{OAuth2Service, attach};
+use crate::http_signature::Signer;
+
+impl OAuth2Service {
+    /// Sends a request to `url` with the provider's token attached.
+    ///
+    /// `url` is parsed once (`&str`, `String` or [`Url`]). The request is
+    /// built from `options`, gets `Authorization: Bearer …` (marked
+    /// sensitive), is then signed by the request's or the provider's
+    /// [`Signer`], and sent. Before any token is fetched, a URL outside the
+    /// provider's allowed origins is refused with `origin_not_allowed`, and
+    /// plain `http` off loopback with `insecure_url` (RFC 6750 §5.3).
+    ///
+    /// On a 401 from the URL that was sent, the token that was used is
+    /// dropped from the cache (unless another caller already replaced it,
+    /// and at most once per forced refresh interval), a new one is
+    /// obtained, and the request is rebuilt, re-signed and sent once more;
+    /// a second 401, or one inside the interval, fails with
+    /// `unauthorized`. A 401 from a redirect hop is returned as it is. A
+    /// request with a streaming body ([`FetchOptions::body_stream`]) cannot
+    /// be replayed: its 401 is returned as it is. Every other status, 403
+    /// included, is returned as it is and keeps the token.
+    pub async fn fetch(
+        &self,
+        provider: &str,
+        url: impl IntoUrl,
+        options: FetchOptions,
+    ) -> Result<reqwest::Response, OAuth2Error> {
+        let provider = self.provider(provider)?;
+        let name = &*provider.name;
+        provider.check_open()?;
+        if let Some(reason) = &options.invalid {
+            return Err(OAuth2Error::invalid_request(name, reason.clone()));
+        }
+        let mut url = url.into_url().map_err(|e| {
+            // reqwest's own text is "builder error"; the cause says what.
+            let cause =
+                std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+            OAuth2Error::invalid_request(name, format!("the URL is invalid{cause}"))
+        })?;
+        if let Some(query) = &options.query {
+            let joined = match url.query() {
+                Some(existing) if !existing.is_empty() => format!("{existing}&{query}"),
+                _ => query.clone(),
+            };
+            url.set_query(Some(&joined));
+        }
+        provider.check_upstream_url(&url)?;
+        let signer = options.signer.as_ref().or(provider.config.signer.as_ref());
+        let exchange = options.token_exchange.as_ref();
+        let slot = self.slot(provider, exchange)?;
+
+        let (request, used) = self
+            .prepare(&slot, provider, url.clone(), &options, signer)
+            .await?;
+        let response = self.send(provider, request).await?;
+        match provider.after_response(&slot, used, &url, &response, options.stream.is_none()) {
+            Answer::Return => Ok(response),
+            Answer::Unauthorized => Err(OAuth2Error::Unauthorized {
+                provider: name.to_owned(),
+                status: response.status(),
+            }),
+            Answer::Retry => {
+                let (request, _) = self.prepare(&slot, provider, url, &options, signer).await?;
+                let response = self.send(provider, request).await?;
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    return Err(OAuth2Error::Unauthorized {
+                        provider: name.to_owned(),
+                        status: response.status(),
+                    });
+                }
+                Ok(response)
+            }
+        }
+    }
+
+    /// The request of one attempt: built from `options`, the token set,
+    /// then signed, so that the signature can cover `Authorization`.
+    async fn prepare(
+        &self,
+        slot: &Arc<Slot>,
+        provider: &Arc<Provider>,
+        url: Url,
+        options: &FetchOptions,
+        signer: Option<&Arc<dyn Signer>>,
+    ) -> Result<(reqwest::Request, TokenId), OAuth2Error> {
+        let mut request = reqwest::Request::new(options.method.clone(), url);
+        *request.headers_mut() = options.headers.clone();
+        if let Some(body) = &options.body {
+            *request.body_mut() = Some(body.clone().into());
+        } else if let Some(stream) = &options.stream {
+            let body = stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let body = body.ok_or_else(|| {
+                OAuth2Error::invalid_request(&provider.name, "the streaming body was already sent")
+            })?;
+            *request.body_mut() = Some(body);
+        }
+        // Even a `None` timeout makes reqwest allocate its extension map.
+        if let Some(timeout) = options.timeout {
+            *request.timeout_mut() = Some(timeout);
+        }
+        if let Some(version) = options.version {
+            *request.version_mut() = version;
+        }
+        let used = attach(
+            slot,
+            provider.request_fn(options.token_exchange.as_ref()),
+            &mut request,
+        )
+        .await?;
+        if let Some(signer) = signer {
+            signer
+                .sign(&mut request)
+                .await
+                .map_err(|e| OAuth2Error::SigningFailed {
+                    provider: provider.name.to_string(),
+                    source: Arc::new(e),
+                })?;
+        }
+        Ok((request, used))
+    }
+
+    /// Sends one attempt, with the provider's confined client if it has
+    /// one; an answer from an origin the provider does not allow (reached
+    /// through a redirect of a client given to the builder) is refused.
+    async fn send(
+        &self,
+        provider: &Provider,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, OAuth2Error> {
+        let http = provider.upstream_http.as_ref().unwrap_or(&self.inner.http);
+        let response = http
+            .execute(request)
+            .await
+            .map_err(|e| OAuth2Error::RequestFailed {
+                provider: provider.name.to_string(),
+                source: Arc::new(e.without_url()),
+            })?;
+        provider.check_origin(response.url())?;
+        Ok(response)
+    }
+}

@@ -1,0 +1,237 @@
+//! [`Provider`]: one configured provider at run time, with its clients,
+//! breaker and cache slots, and the rules its requests follow: where its
+//! token may go, what a 401 means, and how it asks for a new token.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use reqwest::{StatusCode, Url};
+
+use super::breaker::Breaker;
+use super::cache::{ExchangeSlots, Request, Slot, TokenId};
+use super::clock::Clock;
+use super::endpoint::{TokenEndpoint, request_token};
+use super::error::OAuth2Error;
+use super::options::TokenExchangeOptions;
+use super::provider_config::ProviderConfig;
+use super::response::jwt_lifetime;
+use super::token::TokenData;
+use super::url::{is_loopback, redacted_url};
+use super::{client_credentials, token_exchange};
+
+/// One configured provider with its cache entries.
+pub(crate) struct Provider {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: ProviderConfig,
+    /// Client for the token endpoint: the provider's timeouts, no redirects.
+    pub(crate) token_http: reqwest::Client,
+    /// Client for upstream calls when the provider confines its tokens to
+    /// allowed origins and no client was given: it follows a redirect only
+    /// to an allowed origin. `None`: the service's client.
+    pub(crate) upstream_http: Option<reqwest::Client>,
+    /// Set by [`OAuth2Service::shutdown`]: no token request starts after it.
+    pub(crate) closed: AtomicBool,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) refresh_buffer: Duration,
+    pub(crate) breaker: Breaker,
+    pub(crate) client_credentials: Arc<Slot>,
+    pub(crate) exchanges: ExchangeSlots,
+}
+
+/// What a request does after the upstream answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Hand the answer to the caller.
+    Return,
+    /// Send the request once more, with a new token.
+    Retry,
+    /// Fail with `unauthorized`: the forced refresh budget is spent.
+    Unauthorized,
+}
+
+impl Answer {
+    /// A request that cannot be replayed hands its 401 to the caller.
+    pub(crate) fn filter_replay(self, replayable: bool, provider: &str, sent: &Url) -> Self {
+        match self {
+            Self::Retry if replayable => {
+                tracing::info!(provider, url = %redacted_url(sent), "upstream answered 401; retrying once with a new token");
+                Self::Retry
+            }
+            Self::Retry => {
+                tracing::info!(provider, url = %redacted_url(sent), "upstream answered 401; the body cannot be replayed");
+                Self::Return
+            }
+            other => other,
+        }
+    }
+}
+
+impl Provider {
+    /// `shutting_down` once the service has been shut down.
+    #[inline]
+    pub(crate) fn check_open(&self) -> Result<(), OAuth2Error> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(OAuth2Error::ShuttingDown {
+                provider: self.name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether this provider may send its token to `url`: http(s) without
+    /// user info, https unless the host is loopback or the provider allows
+    /// insecure http, and in its allowed origins if it has any. Checked
+    /// before any token is fetched.
+    pub(crate) fn check_upstream_url(&self, url: &Url) -> Result<(), OAuth2Error> {
+        let name = &*self.name;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(OAuth2Error::invalid_request(
+                name,
+                "the URL must be http or https",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            // Credentials in a URL end up in connection-pool logs and proxies.
+            return Err(OAuth2Error::invalid_request(
+                name,
+                "the URL must not carry user info",
+            ));
+        }
+        if url.scheme() == "http" && !self.config.allow_insecure_http && !is_loopback(url) {
+            // RFC 6750 §5.3: bearer tokens only over TLS.
+            return Err(OAuth2Error::InsecureUrl {
+                provider: name.to_owned(),
+                host: url.host_str().unwrap_or_default().to_owned(),
+            });
+        }
+        self.check_origin(url)
+    }
+
+    /// What a request that carried token `used` to `sent` does next, given
+    /// the upstream's answer: the same rules for [`OAuth2Service::fetch`]
+    /// and the middlewares.
+    ///
+    /// A 401 from the URL that was sent drops the token (within the forced
+    /// refresh budget, [`Slot::refused`]) and asks for one retry when the
+    /// request can be replayed; a 401 from a redirect hop says nothing of
+    /// the token and is returned as it is, and so is every other status.
+    pub(crate) fn after_response(
+        &self,
+        slot: &Slot,
+        used: TokenId,
+        sent: &Url,
+        response: &reqwest::Response,
+        replayable: bool,
+    ) -> Answer {
+        self.after_status(slot, used, sent, response.status(), response.url())
+            .filter_replay(replayable, &self.name, sent)
+    }
+
+    /// What a request that carried token `used` to `sent` does next, given
+    /// the status of the answer and the URL that gave it.
+    pub(crate) fn after_status(
+        &self,
+        slot: &Slot,
+        used: TokenId,
+        sent: &Url,
+        status: StatusCode,
+        answered: &Url,
+    ) -> Answer {
+        let name = &*self.name;
+        if status != StatusCode::UNAUTHORIZED {
+            return Answer::Return;
+        }
+        if answered != sent {
+            // A hop answered, not the URL the token was meant for (and a
+            // hop to another origin did not even get the token).
+            tracing::info!(provider = name, url = %redacted_url(sent), "upstream answered 401 after a redirect; not retried");
+            return Answer::Return;
+        }
+        if slot.refused(used, self.config.forced_refresh_interval) {
+            Answer::Retry
+        } else {
+            Answer::Unauthorized
+        }
+    }
+
+    /// `origin_not_allowed` when the provider confines its tokens and `url`
+    /// is elsewhere.
+    pub(crate) fn check_origin(&self, url: &Url) -> Result<(), OAuth2Error> {
+        if let Some(allowed) = &self.config.allowed_origins {
+            let origin = url.origin();
+            if !allowed.contains(&origin) {
+                return Err(OAuth2Error::OriginNotAllowed {
+                    provider: self.name.to_string(),
+                    origin: origin.ascii_serialization(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What a slot calls when it needs a new token: the grant's request,
+    /// owning what it needs so that it can run in its own task.
+    pub(crate) fn request_fn<'a>(
+        self: &'a Arc<Self>,
+        exchange: Option<&'a TokenExchangeOptions>,
+    ) -> impl FnOnce() -> Request + 'a {
+        move || {
+            let provider = Arc::clone(self);
+            match exchange.cloned() {
+                // Every request to the provider carries this token: one
+                // header copy per core keeps callers off each other's
+                // cache lines.
+                None => async move {
+                    provider
+                        .request(&client_credentials::params(&provider.config), None)
+                        .await
+                        .map(TokenData::per_core)
+                }
+                .boxed(),
+                Some(options) => {
+                    async move {
+                        // An exchanged token does not outlive its subject.
+                        let max = jwt_lifetime(options.subject_token.expose_secret());
+                        provider
+                            .request(&token_exchange::params(&options), max)
+                            .await
+                    }
+                    .boxed()
+                }
+            }
+        }
+    }
+
+    /// A token request through the circuit breaker: refused at once while
+    /// it is open, recorded when it ends.
+    async fn request(
+        &self,
+        params: &[(&str, &str)],
+        max_lifetime: Option<Duration>,
+    ) -> Result<TokenData, OAuth2Error> {
+        self.check_open()?;
+        let admission = self.breaker.admit(self.clock.now()).map_err(|retry_in| {
+            OAuth2Error::TokenEndpointUnavailable {
+                provider: self.name.to_string(),
+                retry_in,
+            }
+        })?;
+        let endpoint = TokenEndpoint {
+            http: &self.token_http,
+            provider: &self.name,
+            config: &self.config,
+            clock: &*self.clock,
+            refresh_buffer: self.refresh_buffer,
+            closed: &self.closed,
+        };
+        let result = request_token(&endpoint, params, max_lifetime).await;
+        let unavailable = result
+            .as_ref()
+            .err()
+            .is_some_and(OAuth2Error::is_unavailable);
+        admission.record(self.clock.now(), unavailable);
+        result
+    }
+}
