@@ -44,6 +44,7 @@
 mod env;
 mod extension;
 pub mod http_signature;
+pub mod middleware;
 mod oauth2;
 pub mod server;
 

@@ -9,7 +9,7 @@ use axum_oauth2_client::{AuthMethod, OAuth2Error, ProviderConfig};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use wiremock::ResponseTemplate;
+use wiremock::{Mock, ResponseTemplate};
 
 #[tokio::test]
 async fn basic_auth_sends_form_encoded_credentials_and_the_grant() {
@@ -295,4 +295,47 @@ async fn unknown_provider_is_named() {
         err.to_string(),
         "no OAuth2 provider named `nope` is configured"
     );
+}
+
+#[tokio::test]
+async fn a_given_token_client_serves_the_token_endpoint_and_its_redirects_are_refused() {
+    use axum_oauth2_client::{OAuth2Config, OAuth2Service};
+    let server = token_server(Issuer::new()).await;
+    Mock::given(wiremock::matchers::path("/moved/token"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}{TOKEN_PATH}", server.uri())),
+        )
+        .mount(&server)
+        .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-client", "the-users-own".parse().expect("value"));
+    let mine = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
+    let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider(&server)))
+        .token_http_client(mine.clone())
+        .build()
+        .expect("service");
+    oauth2.get_token("p", None).await.expect("token");
+    let requests = token_requests(&server).await;
+    assert_eq!(header(&requests[0], "x-client"), Some("the-users-own"));
+
+    // That client follows redirects (reqwest's default): the answer of
+    // another URL is refused, not cached.
+    let moved = ProviderConfig::new(
+        format!("{}/moved/token", server.uri())
+            .parse()
+            .expect("url"),
+        CLIENT_ID,
+        CLIENT_SECRET,
+    );
+    let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("m", moved))
+        .token_http_client(mine)
+        .build()
+        .expect("service");
+    let err = oauth2.get_token("m", None).await.expect_err("redirected");
+    assert_eq!(err.code(), "invalid_token_response");
+    assert!(err.to_string().contains("redirect"), "{err}");
 }

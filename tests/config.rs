@@ -1,6 +1,5 @@
 //! Provider discovery from environment variables, and its errors.
 
-
 use axum_oauth2_client::{AuthMethod, ConfigError, OAuth2Config};
 
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -46,7 +45,10 @@ fn discovers_providers_with_defaults_and_lower_case_names() {
         config.provider_names().collect::<Vec<_>>(),
         ["ledger", "payments_api"]
     );
-    assert!(format!("{config:?}").contains("refresh_buffer: 60s"), "{config:?}");
+    assert!(
+        format!("{config:?}").contains("refresh_buffer: 60s"),
+        "{config:?}"
+    );
 
     let payments = config.get("payments_api").expect("payments_api");
     assert_eq!(
@@ -74,7 +76,10 @@ fn discovers_providers_with_defaults_and_lower_case_names() {
 fn refresh_buffer_is_read() {
     let config = OAuth2Config::from_vars(vars(&with(&[("OAUTH2_REFRESH_BUFFER_SECONDS", "15")])))
         .expect("valid");
-    assert!(format!("{config:?}").contains("refresh_buffer: 15s"), "{config:?}");
+    assert!(
+        format!("{config:?}").contains("refresh_buffer: 15s"),
+        "{config:?}"
+    );
     let e = err(&with(&[("OAUTH2_REFRESH_BUFFER_SECONDS", "soon")]));
     assert_eq!(e.variable(), "OAUTH2_REFRESH_BUFFER_SECONDS");
     assert_eq!(e.code(), "invalid_variable");

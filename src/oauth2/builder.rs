@@ -27,6 +27,7 @@ pub struct OAuth2ServiceBuilder {
     config: OAuth2Config,
     clock: Arc<dyn Clock>,
     http: Option<reqwest::Client>,
+    token_http: Option<reqwest::Client>,
     upstream_timeout: Option<Duration>,
 }
 
@@ -36,6 +37,7 @@ impl OAuth2ServiceBuilder {
             config,
             clock: Arc::new(SystemClock),
             http: None,
+            token_http: None,
             upstream_timeout: None,
         }
     }
@@ -56,6 +58,25 @@ impl OAuth2ServiceBuilder {
     /// `reqwest::redirect::Policy::none()` so that no hop is made at all.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// Sends token requests, for every provider, with `client`: its proxy,
+    /// root certificates and client identity reach the token endpoint too.
+    ///
+    /// Each provider's total timeout is still set on every token request.
+    /// What the client alone decides stays its own: its connect timeout,
+    /// and its redirect policy. Give it
+    /// `reqwest::redirect::Policy::none()`: a token request never follows a
+    /// redirect on purpose (RFC 6749 §3.2 names one endpoint), and a
+    /// client that does would carry the form, client secret included, to
+    /// wherever a 307 points. An answer that comes from any URL but the
+    /// token URL is refused with `invalid_token_response`.
+    ///
+    /// Default: one client per provider, with its connect and total
+    /// timeouts and no redirects.
+    pub fn token_http_client(mut self, client: reqwest::Client) -> Self {
+        self.token_http = Some(client);
         self
     }
 
@@ -92,12 +113,17 @@ impl OAuth2ServiceBuilder {
             if config.client_id.is_empty() {
                 return Err(invalid("the client id is empty".into()));
             }
-            let token_http = reqwest::Client::builder()
-                .connect_timeout(config.connect_timeout)
-                .timeout(config.timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| invalid(format!("the token endpoint client cannot be built: {e}")))?;
+            let token_http = match &self.token_http {
+                Some(client) => client.clone(),
+                None => reqwest::Client::builder()
+                    .connect_timeout(config.connect_timeout)
+                    .timeout(config.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| {
+                        invalid(format!("the token endpoint client cannot be built: {e}"))
+                    })?,
+            };
             let upstream_http = match &config.allowed_origins {
                 Some(allowed) if !custom_http => Some(
                     upstream_client(Some(allowed.clone()), self.upstream_timeout)

@@ -145,6 +145,15 @@ async fn attempt_token(
         .await
         .map_err(|e| OAuth2Error::transport(provider, e))?;
     let status = response.status();
+    if response.url() != &config.token_url {
+        // Only a client given to the builder follows redirects; the answer
+        // of another URL is no token endpoint's.
+        return Err(OAuth2Error::invalid_response(
+            provider,
+            status,
+            "the answer came from another URL than the token URL (token requests must not follow redirects)",
+        ));
+    }
     let retry_after = retry::retry_after(response.headers());
     let body = read_capped(response, MAX_RESPONSE_BYTES)
         .await

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use reqwest::{IntoUrl, StatusCode, Url};
 
-use super::cache::{Slot, TokenId};
+use super::binding::Binding;
+use super::cache::TokenId;
 use super::error::OAuth2Error;
 use super::options::FetchOptions;
 use super::provider::{Answer, Provider};
-use super::service::{OAuth2Service, attach};
+use super::service::OAuth2Service;
 use crate::http_signature::Signer;
 
 impl OAuth2Service {
@@ -37,17 +38,17 @@ impl OAuth2Service {
         url: impl IntoUrl,
         options: FetchOptions,
     ) -> Result<reqwest::Response, OAuth2Error> {
-        let provider = self.provider(provider)?;
-        let name = &*provider.name;
-        provider.check_open()?;
+        let invalid = |reason: String| OAuth2Error::invalid_request(provider, reason);
         if let Some(reason) = &options.invalid {
-            return Err(OAuth2Error::invalid_request(name, reason.clone()));
+            // Known provider first: an unknown one is the first mistake.
+            self.provider(provider)?;
+            return Err(invalid(reason.clone()));
         }
         let mut url = url.into_url().map_err(|e| {
             // reqwest's own text is "builder error"; the cause says what.
             let cause =
                 std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
-            OAuth2Error::invalid_request(name, format!("the URL is invalid{cause}"))
+            invalid(format!("the URL is invalid{cause}"))
         })?;
         if let Some(query) = &options.query {
             let joined = match url.query() {
@@ -56,29 +57,22 @@ impl OAuth2Service {
             };
             url.set_query(Some(&joined));
         }
-        provider.check_upstream_url(&url)?;
-        let signer = options.signer.as_ref().or(provider.config.signer.as_ref());
-        let exchange = options.token_exchange.as_ref();
-        let slot = self.slot(provider, exchange)?;
+        let binding = self.bind(provider, &url, options.token_exchange.as_ref())?;
+        let signer = binding.signer(options.signer.as_ref());
 
         let (request, used) = self
-            .prepare(&slot, provider, url.clone(), &options, signer)
+            .prepare(&binding, url.clone(), &options, signer)
             .await?;
-        let response = self.send(provider, request).await?;
-        match provider.after_response(&slot, used, &url, &response, options.stream.is_none()) {
+        let response = self.send(binding.provider, request).await?;
+        let replayable = options.stream.is_none();
+        match binding.after(used, &url, response.status(), response.url(), replayable) {
             Answer::Return => Ok(response),
-            Answer::Unauthorized => Err(OAuth2Error::Unauthorized {
-                provider: name.to_owned(),
-                status: response.status(),
-            }),
+            Answer::Unauthorized => Err(binding.unauthorized(response.status())),
             Answer::Retry => {
-                let (request, _) = self.prepare(&slot, provider, url, &options, signer).await?;
-                let response = self.send(provider, request).await?;
+                let (request, _) = self.prepare(&binding, url, &options, signer).await?;
+                let response = self.send(binding.provider, request).await?;
                 if response.status() == StatusCode::UNAUTHORIZED {
-                    return Err(OAuth2Error::Unauthorized {
-                        provider: name.to_owned(),
-                        status: response.status(),
-                    });
+                    return Err(binding.unauthorized(response.status()));
                 }
                 Ok(response)
             }
@@ -89,8 +83,7 @@ impl OAuth2Service {
     /// then signed, so that the signature can cover `Authorization`.
     async fn prepare(
         &self,
-        slot: &Arc<Slot>,
-        provider: &Arc<Provider>,
+        binding: &Binding<'_>,
         url: Url,
         options: &FetchOptions,
         signer: Option<&Arc<dyn Signer>>,
@@ -102,7 +95,7 @@ impl OAuth2Service {
         } else if let Some(stream) = &options.stream {
             let body = stream.lock().unwrap_or_else(|e| e.into_inner()).take();
             let body = body.ok_or_else(|| {
-                OAuth2Error::invalid_request(&provider.name, "the streaming body was already sent")
+                OAuth2Error::invalid_request(binding.name(), "the streaming body was already sent")
             })?;
             *request.body_mut() = Some(body);
         }
@@ -113,20 +106,9 @@ impl OAuth2Service {
         if let Some(version) = options.version {
             *request.version_mut() = version;
         }
-        let used = attach(
-            slot,
-            provider.request_fn(options.token_exchange.as_ref()),
-            &mut request,
-        )
-        .await?;
+        let used = binding.attach(request.headers_mut()).await?;
         if let Some(signer) = signer {
-            signer
-                .sign(&mut request)
-                .await
-                .map_err(|e| OAuth2Error::SigningFailed {
-                    provider: provider.name.to_string(),
-                    source: Arc::new(e),
-                })?;
+            binding.sign(&**signer, &mut request).await?;
         }
         Ok((request, used))
     }

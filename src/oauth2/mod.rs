@@ -8,6 +8,7 @@
 //! [`service`] ties them together behind [`OAuth2Service`].
 
 mod bearer;
+mod binding;
 mod breaker;
 mod builder;
 mod cache;
@@ -51,4 +52,7 @@ pub use secret::Secret;
 pub use service::OAuth2Service;
 pub use token::AccessToken;
 
+pub(crate) use binding::Binding;
+pub(crate) use cache::TokenId;
+pub(crate) use provider::Answer;
 pub(crate) use url::check_token_url;

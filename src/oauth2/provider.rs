@@ -110,27 +110,12 @@ impl Provider {
     }
 
     /// What a request that carried token `used` to `sent` does next, given
-    /// the upstream's answer: the same rules for [`OAuth2Service::fetch`]
-    /// and the middlewares.
+    /// the status of the answer and the URL that gave it.
     ///
     /// A 401 from the URL that was sent drops the token (within the forced
-    /// refresh budget, [`Slot::refused`]) and asks for one retry when the
-    /// request can be replayed; a 401 from a redirect hop says nothing of
-    /// the token and is returned as it is, and so is every other status.
-    pub(crate) fn after_response(
-        &self,
-        slot: &Slot,
-        used: TokenId,
-        sent: &Url,
-        response: &reqwest::Response,
-        replayable: bool,
-    ) -> Answer {
-        self.after_status(slot, used, sent, response.status(), response.url())
-            .filter_replay(replayable, &self.name, sent)
-    }
-
-    /// What a request that carried token `used` to `sent` does next, given
-    /// the status of the answer and the URL that gave it.
+    /// refresh budget, [`Slot::refused`]) and asks for one retry; a 401
+    /// from a redirect hop says nothing of the token and is returned as it
+    /// is, and so is every other status.
     pub(crate) fn after_status(
         &self,
         slot: &Slot,

@@ -1,0 +1,123 @@
+//! [`OAuth2Middleware`]: the provider's token on the requests of a
+//! `reqwest-middleware` client.
+
+use std::sync::Arc;
+
+use http::Extensions;
+use reqwest::{Request, Response, StatusCode};
+use reqwest_middleware::{Error, Middleware, Next};
+
+use crate::oauth2::Binding;
+use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
+
+/// A [`Middleware`] that gives every request of a
+/// `reqwest_middleware::ClientWithMiddleware` the token of one provider,
+/// with the rules of [`OAuth2Service::fetch`] (see [the module](super)).
+///
+/// Failures are [`reqwest_middleware::Error::Middleware`] holding an
+/// [`OAuth2Error`] (`downcast_ref::<OAuth2Error>()` reads its `code()`).
+/// A request whose body cannot be cloned (a stream) is not replayed: its
+/// 401 is returned as it is. The client's own redirect policy applies;
+/// an answer from an origin the provider does not allow is refused.
+///
+/// ```no_run
+/// # async fn run(oauth2: axum_oauth2_client::OAuth2Service) -> Result<(), Box<dyn std::error::Error>> {
+/// use axum_oauth2_client::TokenExchangeOptions;
+/// use axum_oauth2_client::middleware::OAuth2Middleware;
+///
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(OAuth2Middleware::new(oauth2, "payments")?)
+///     .build();
+/// let orders = client.get("https://api.example.com/v1/orders").send().await?;
+/// // On behalf of a user: the exchange rides in the request's extensions.
+/// let me = client
+///     .get("https://api.example.com/v1/me")
+///     .with_extension(TokenExchangeOptions::new("the-caller's-token"))
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuth2Middleware {
+    service: OAuth2Service,
+    provider: Arc<str>,
+}
+
+impl OAuth2Middleware {
+    /// A middleware for `provider`'s token; `unknown_provider` if the
+    /// service has no such provider.
+    pub fn new(service: OAuth2Service, provider: &str) -> Result<Self, OAuth2Error> {
+        service.provider(provider)?;
+        Ok(Self {
+            service,
+            provider: provider.into(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for OAuth2Middleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let exchange = extensions.get::<TokenExchangeOptions>().cloned();
+        let sent = request.url().clone();
+        let binding = self
+            .service
+            .bind(&self.provider, &sent, exchange.as_ref())
+            .map_err(Error::middleware)?;
+        // What a retry sends: the request as it was given to us.
+        let replay = request.try_clone();
+        let used = prepare(&binding, &mut request).await?;
+        let response = checked(&binding, next.clone().run(request, extensions).await?)?;
+        let status = response.status();
+        match binding.after(used, &sent, status, response.url(), replay.is_some()) {
+            crate::oauth2::Answer::Return => Ok(response),
+            crate::oauth2::Answer::Unauthorized => {
+                Err(Error::middleware(binding.unauthorized(status)))
+            }
+            crate::oauth2::Answer::Retry => {
+                let Some(mut request) = replay else {
+                    return Ok(response);
+                };
+                prepare(&binding, &mut request).await?;
+                let response = checked(&binding, next.run(request, extensions).await?)?;
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    return Err(Error::middleware(binding.unauthorized(response.status())));
+                }
+                Ok(response)
+            }
+        }
+    }
+}
+
+/// Sets the token, then signs, so that the signature can cover it.
+async fn prepare(
+    binding: &Binding<'_>,
+    request: &mut Request,
+) -> reqwest_middleware::Result<crate::oauth2::TokenId> {
+    let used = binding
+        .attach(request.headers_mut())
+        .await
+        .map_err(Error::middleware)?;
+    if let Some(signer) = binding.signer(None) {
+        binding
+            .sign(&**signer, request)
+            .await
+            .map_err(Error::middleware)?;
+    }
+    Ok(used)
+}
+
+/// The answer, unless it came (through the client's redirects) from an
+/// origin the provider does not allow.
+fn checked(binding: &Binding<'_>, response: Response) -> reqwest_middleware::Result<Response> {
+    binding
+        .provider
+        .check_origin(response.url())
+        .map_err(Error::middleware)?;
+    Ok(response)
+}

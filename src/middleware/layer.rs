@@ -1,0 +1,202 @@
+//! [`OAuth2Layer`]: the provider's token on the `http::Request`s a tower
+//! client sends (hyper's client, or any `tower::Service`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use reqwest::{StatusCode, Url};
+use tower::{Layer, Service, ServiceExt as _};
+
+use crate::oauth2::{Answer, Binding, TokenId};
+use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
+
+/// What [`Authorized`] fails with: an [`OAuth2Error`], or the inner
+/// service's own error, boxed as tower middleware do.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A tower [`Layer`] that gives every request the token of one provider,
+/// with the rules of [`OAuth2Service::fetch`] (see [the module](super)).
+///
+/// The request's URI must be absolute, or relative to the layer's
+/// [`base_url`](Self::base_url). Its body must be `Clone`, so that the
+/// request can be signed over its body and sent again after a 401; the
+/// retry carries the method, URI, version, headers and body, not the
+/// extensions. Failures are an [`OAuth2Error`] in the [`BoxError`]
+/// (`downcast_ref::<OAuth2Error>()`), or the inner service's error.
+///
+/// ```no_run
+/// # async fn run(oauth2: axum_oauth2_client::OAuth2Service) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use axum_oauth2_client::middleware::OAuth2Layer;
+/// use http_body_util::Full;
+/// use hyper_util::client::legacy::Client;
+/// use hyper_util::rt::TokioExecutor;
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// let hyper = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+/// let client = ServiceBuilder::new()
+///     .layer(OAuth2Layer::new(oauth2, "payments")?)
+///     .service(hyper);
+/// let request = http::Request::get("https://api.example.com/v1/orders")
+///     .body(Full::default())?;
+/// let response = client.oneshot(request).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuth2Layer {
+    service: OAuth2Service,
+    provider: Arc<str>,
+    base: Option<Url>,
+}
+
+impl OAuth2Layer {
+    /// A layer for `provider`'s token; `unknown_provider` if the service
+    /// has no such provider.
+    pub fn new(service: OAuth2Service, provider: &str) -> Result<Self, OAuth2Error> {
+        service.provider(provider)?;
+        Ok(Self {
+            service,
+            provider: provider.into(),
+            base: None,
+        })
+    }
+
+    /// Resolves relative request URIs (`/v1/orders`) against `base`, for
+    /// clients that add the origin further down the stack.
+    #[must_use]
+    pub fn base_url(mut self, base: Url) -> Self {
+        self.base = Some(base);
+        self
+    }
+
+    /// The absolute URL of a request's URI.
+    fn url_of(&self, uri: &http::Uri) -> Result<Url, OAuth2Error> {
+        let invalid = |reason: &str| OAuth2Error::invalid_request(&self.provider, reason);
+        if uri.scheme().is_some() {
+            return Url::parse(&uri.to_string()).map_err(|_| invalid("the URI is not a valid URL"));
+        }
+        let base = self
+            .base
+            .as_ref()
+            .ok_or_else(|| invalid("the URI is relative and the layer has no base URL"))?;
+        base.join(&uri.to_string())
+            .map_err(|_| invalid("the URI cannot be joined to the base URL"))
+    }
+}
+
+impl<S> Layer<S> for OAuth2Layer {
+    type Service = Authorized<S>;
+
+    fn layer(&self, inner: S) -> Authorized<S> {
+        Authorized {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`OAuth2Layer`] wraps around a client.
+#[derive(Debug, Clone)]
+pub struct Authorized<S> {
+    inner: S,
+    layer: OAuth2Layer,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Authorized<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    ReqBody: http_body::Body<Data = Bytes> + Clone + Send + Sync + 'static,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        // The ready service takes this request; a clone stays for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let sent = layer.url_of(request.uri())?;
+            let exchange = request.extensions().get::<TokenExchangeOptions>().cloned();
+            let binding = layer
+                .service
+                .bind(&layer.provider, &sent, exchange.as_ref())?;
+            let replay = copy(&request);
+            let (request, used) = prepare(&binding, &sent, request).await?;
+            let response = inner.call(request).await.map_err(Into::into)?;
+            let status = response.status();
+            // Nothing below a tower client follows redirects for it: the
+            // URL that answered is the one that was sent.
+            match binding.after(used, &sent, status, &sent, true) {
+                Answer::Return => Ok(response),
+                Answer::Unauthorized => Err(binding.unauthorized(status).into()),
+                Answer::Retry => {
+                    let (request, _) = prepare(&binding, &sent, replay).await?;
+                    let response = inner
+                        .ready()
+                        .await
+                        .map_err(Into::into)?
+                        .call(request)
+                        .await
+                        .map_err(Into::into)?;
+                    if response.status() == StatusCode::UNAUTHORIZED {
+                        return Err(binding.unauthorized(response.status()).into());
+                    }
+                    Ok(response)
+                }
+            }
+        })
+    }
+}
+
+/// What a retry sends: the request's method, URI, version, headers and body.
+fn copy<B: Clone>(request: &http::Request<B>) -> http::Request<B> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// Sets the token, then signs, so that the signature can cover it. A
+/// signer works on a `reqwest::Request`: it gets one with the same method,
+/// URL, headers and body, and the headers it sets are copied back.
+async fn prepare<B>(
+    binding: &Binding<'_>,
+    url: &Url,
+    mut request: http::Request<B>,
+) -> Result<(http::Request<B>, TokenId), BoxError>
+where
+    B: http_body::Body<Data = Bytes> + Clone,
+    B::Error: Into<BoxError>,
+{
+    let used = binding.attach(request.headers_mut()).await?;
+    if let Some(signer) = binding.signer(None) {
+        let body = request
+            .body()
+            .clone()
+            .collect()
+            .await
+            .map_err(Into::into)?
+            .to_bytes();
+        let mut view = reqwest::Request::new(request.method().clone(), url.clone());
+        *view.headers_mut() = request.headers().clone();
+        *view.body_mut() = Some(body.into());
+        binding.sign(&**signer, &mut view).await?;
+        *request.headers_mut() = view.headers().clone();
+    }
+    Ok((request, used))
+}

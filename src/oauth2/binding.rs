@@ -1,0 +1,115 @@
+//! [`Binding`]: what one outgoing request needs from the service, whatever
+//! HTTP stack sends it: the provider whose rules it follows and the cache
+//! slot its token comes from. [`fetch`](crate::OAuth2Service::fetch), the
+//! reqwest-middleware [`OAuth2Middleware`](crate::middleware::OAuth2Middleware)
+//! and the tower [`OAuth2Layer`](crate::middleware::OAuth2Layer) share it,
+//! so that they follow the same rules.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use reqwest::{StatusCode, Url};
+
+use super::cache::{Slot, TokenId};
+use super::error::OAuth2Error;
+use super::options::TokenExchangeOptions;
+use super::provider::{Answer, Provider};
+use super::service::OAuth2Service;
+use crate::http_signature::Signer;
+
+/// A request's provider and token slot, after its URL passed the
+/// provider's checks.
+pub(crate) struct Binding<'a> {
+    pub(crate) provider: &'a Arc<Provider>,
+    slot: Cow<'a, Arc<Slot>>,
+    exchange: Option<&'a TokenExchangeOptions>,
+}
+
+impl OAuth2Service {
+    /// Binds a request to `url` to `provider`'s token (or, with `exchange`,
+    /// an exchanged one): refused before any token is fetched when the
+    /// service is shut down, the provider unknown, or the URL one the
+    /// provider may not send its token to.
+    pub(crate) fn bind<'a>(
+        &'a self,
+        provider: &str,
+        url: &Url,
+        exchange: Option<&'a TokenExchangeOptions>,
+    ) -> Result<Binding<'a>, OAuth2Error> {
+        let provider = self.provider(provider)?;
+        provider.check_open()?;
+        provider.check_upstream_url(url)?;
+        let slot = self.slot(provider, exchange)?;
+        Ok(Binding {
+            provider,
+            slot,
+            exchange,
+        })
+    }
+}
+
+impl Binding<'_> {
+    /// The provider's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.provider.name
+    }
+
+    /// The provider's signer, unless the request brings its own.
+    pub(crate) fn signer<'s>(
+        &'s self,
+        own: Option<&'s Arc<dyn Signer>>,
+    ) -> Option<&'s Arc<dyn Signer>> {
+        own.or(self.provider.config.signer.as_ref())
+    }
+
+    /// Sets the token as `Authorization` (marked sensitive) in `headers`,
+    /// from the cache or once the single request for it has answered.
+    pub(crate) async fn attach(&self, headers: &mut HeaderMap) -> Result<TokenId, OAuth2Error> {
+        self.slot
+            .with_token(self.provider.request_fn(self.exchange), |token| {
+                headers.insert(AUTHORIZATION, token.authorization());
+                TokenId::of(token)
+            })
+            .await
+    }
+
+    /// What the request does after the upstream answered `status` from
+    /// `answered` (see [`Provider::after_status`]); a request that cannot
+    /// be replayed returns its 401.
+    pub(crate) fn after(
+        &self,
+        used: TokenId,
+        sent: &Url,
+        status: StatusCode,
+        answered: &Url,
+        replayable: bool,
+    ) -> Answer {
+        self.provider
+            .after_status(&self.slot, used, sent, status, answered)
+            .filter_replay(replayable, self.name(), sent)
+    }
+
+    /// Signs `request` with `signer`, as `signing_failed` when it fails.
+    pub(crate) async fn sign(
+        &self,
+        signer: &dyn Signer,
+        request: &mut reqwest::Request,
+    ) -> Result<(), OAuth2Error> {
+        signer
+            .sign(request)
+            .await
+            .map_err(|e| OAuth2Error::SigningFailed {
+                provider: self.name().to_owned(),
+                source: Arc::new(e),
+            })
+    }
+
+    /// `unauthorized`, with the status the upstream answered.
+    pub(crate) fn unauthorized(&self, status: StatusCode) -> OAuth2Error {
+        OAuth2Error::Unauthorized {
+            provider: self.name().to_owned(),
+            status,
+        }
+    }
+}

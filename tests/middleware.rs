@@ -1,0 +1,275 @@
+//! The token manager in the user's own HTTP stack: the reqwest-middleware
+//! `OAuth2Middleware` and the tower `OAuth2Layer` under hyper's client,
+//! each with the rules of `fetch`.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum_oauth2_client::http_signature::BoxFuture;
+use axum_oauth2_client::middleware::{OAuth2Layer, OAuth2Middleware};
+use axum_oauth2_client::{OAuth2Error, SignError, Signer, TokenExchangeOptions};
+use common::*;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::{ServiceBuilder, ServiceExt as _};
+use wiremock::matchers::{header as header_is, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Adds a header covering the token it saw, as an RFC 9421 signer would.
+#[derive(Debug)]
+struct MarkingSigner;
+
+impl Signer for MarkingSigner {
+    fn sign<'a>(
+        &'a self,
+        request: &'a mut reqwest::Request,
+    ) -> BoxFuture<'a, Result<(), SignError>> {
+        Box::pin(async move {
+            let auth = request
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+                .to_owned();
+            let body = request
+                .body()
+                .and_then(|b| b.as_bytes())
+                .map_or(0, <[u8]>::len);
+            let value = format!("covers[{auth}] body[{body}]");
+            request
+                .headers_mut()
+                .insert("x-test-signature", value.parse().expect("header"));
+            Ok(())
+        })
+    }
+}
+
+/// Answers 401 to `tok-1` and 200 to any later token at `/api/orders`;
+/// always 401 at `/api/refuses`.
+async fn upstream(server: &MockServer) {
+    Mock::given(path("/api/orders"))
+        .and(header_is("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(server)
+        .await;
+    Mock::given(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("orders"))
+        .mount(server)
+        .await;
+    Mock::given(path("/api/refuses"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(server)
+        .await;
+}
+
+async fn api_requests(server: &MockServer) -> Vec<wiremock::Request> {
+    server
+        .received_requests()
+        .await
+        .expect("recording")
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/api"))
+        .collect()
+}
+
+fn code(error: &(dyn std::error::Error + 'static)) -> &'static str {
+    error
+        .downcast_ref::<OAuth2Error>()
+        .map_or("not an OAuth2Error", OAuth2Error::code)
+}
+
+fn middleware_client(
+    oauth2: axum_oauth2_client::OAuth2Service,
+) -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(OAuth2Middleware::new(oauth2, "p").expect("provider"))
+        .build()
+}
+
+#[tokio::test]
+async fn the_middleware_attaches_signs_and_retries_a_401_once_with_a_new_token() {
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    upstream(&server).await;
+    let oauth2 = service("p", provider(&server).signer(Arc::new(MarkingSigner)));
+    let client = middleware_client(oauth2);
+    let res = client
+        .post(format!("{}/api/orders", server.uri()))
+        .body("payload")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.expect("body"), "orders");
+    let api = api_requests(&server).await;
+    assert_eq!(api.len(), 2, "the 401 and one retry");
+    assert_eq!(header(&api[1], "authorization"), Some("Bearer tok-2"));
+    assert_eq!(
+        header(&api[1], "x-test-signature"),
+        Some("covers[Bearer tok-2] body[7]"),
+        "re-signed over the new token"
+    );
+    assert_eq!(api[1].body, b"payload", "the body replayed");
+    assert_eq!(issuer.issued(), 2);
+}
+
+#[tokio::test]
+async fn the_middleware_fails_a_second_401_and_refuses_what_fetch_refuses() {
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    upstream(&server).await;
+    let confined = provider(&server).allowed_origins([server.uri().parse().expect("url")]);
+    let client = middleware_client(service("p", confined));
+
+    let err = client
+        .get(format!("{}/api/refuses", server.uri()))
+        .send()
+        .await
+        .expect_err("always 401");
+    let reqwest_middleware::Error::Middleware(inner) = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(code(inner.as_ref()), "unauthorized");
+    let before = issuer.issued();
+
+    for (url, expected) in [
+        ("https://elsewhere.example/x", "origin_not_allowed"),
+        ("http://api.example.com/x", "insecure_url"),
+    ] {
+        let err = client.get(url).send().await.expect_err("refused");
+        let reqwest_middleware::Error::Middleware(inner) = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(code(inner.as_ref()), expected, "{url}: {err}");
+    }
+    assert_eq!(
+        issuer.issued(),
+        before,
+        "no token fetched for a refused URL"
+    );
+    assert!(OAuth2Middleware::new(service("p", provider(&server)), "nope").is_err());
+}
+
+#[tokio::test]
+async fn the_middleware_takes_an_exchange_from_the_request_extensions() {
+    let server = token_server(Issuer::new()).await;
+    upstream(&server).await;
+    let client = middleware_client(service("p", provider(&server)));
+    client
+        .get(format!("{}/api/orders", server.uri()))
+        .with_extension(TokenExchangeOptions::new("subject-of-the-caller"))
+        .send()
+        .await
+        .expect("sent");
+    let requests = token_requests(&server).await;
+    assert!(
+        requests
+            .iter()
+            .any(|r| form(r).get("subject_token").map(String::as_str)
+                == Some("subject-of-the-caller")),
+        "an exchange was made"
+    );
+}
+
+fn hyper_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes::Bytes>>
+{
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+#[tokio::test]
+async fn the_tower_layer_attaches_signs_and_retries_a_401_once_with_a_new_token() {
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    upstream(&server).await;
+    let oauth2 = service("p", provider(&server).signer(Arc::new(MarkingSigner)));
+    let client = ServiceBuilder::new()
+        .layer(OAuth2Layer::new(oauth2, "p").expect("provider"))
+        .service(hyper_client());
+    let request = http::Request::post(format!("{}/api/orders", server.uri()))
+        .body(Full::new(bytes::Bytes::from_static(b"payload")))
+        .expect("request");
+    let res = client.clone().oneshot(request).await.expect("sent");
+    assert_eq!(res.status(), 200);
+    let api = api_requests(&server).await;
+    assert_eq!(api.len(), 2);
+    assert_eq!(header(&api[0], "authorization"), Some("Bearer tok-1"));
+    assert_eq!(header(&api[1], "authorization"), Some("Bearer tok-2"));
+    assert_eq!(
+        header(&api[1], "x-test-signature"),
+        Some("covers[Bearer tok-2] body[7]")
+    );
+    assert_eq!(api[1].body, b"payload");
+
+    let request = http::Request::get(format!("{}/api/refuses", server.uri()))
+        .body(Full::default())
+        .expect("request");
+    let err = client.oneshot(request).await.expect_err("always 401");
+    assert_eq!(code(err.as_ref()), "unauthorized");
+}
+
+#[tokio::test]
+async fn the_tower_layer_resolves_relative_uris_and_refuses_other_origins() {
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    upstream(&server).await;
+    let base: reqwest::Url = server.uri().parse().expect("url");
+    let confined = provider(&server).allowed_origins([base.clone()]);
+    let layer = OAuth2Layer::new(service("p", confined), "p").expect("provider");
+
+    let relative = http::Request::get("/api/orders")
+        .body(Full::default())
+        .expect("request");
+    let err = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service(hyper_client())
+        .oneshot(relative)
+        .await
+        .expect_err("no base URL");
+    assert_eq!(code(err.as_ref()), "invalid_request");
+
+    // With a base, the relative URI is the server's, and hyper is handed
+    // the same relative request (as a client that adds its origin is).
+    let recorded = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = recorded.clone();
+    let inner = tower::service_fn(move |request: http::Request<Full<bytes::Bytes>>| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().expect("lock").push((
+                request.uri().to_string(),
+                request.headers().get("authorization").cloned(),
+            ));
+            Ok::<_, std::convert::Infallible>(http::Response::new(()))
+        }
+    });
+    let res = ServiceBuilder::new()
+        .layer(layer.clone().base_url(base))
+        .service(inner)
+        .oneshot(
+            http::Request::get("/api/orders")
+                .body(Full::default())
+                .expect("request"),
+        )
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    let seen = recorded.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, "/api/orders");
+    let auth = seen[0].1.clone().expect("a token");
+    assert!(auth.is_sensitive());
+    assert_eq!(auth, "Bearer tok-1");
+
+    let elsewhere = http::Request::get("https://elsewhere.example/x")
+        .body(Full::default())
+        .expect("request");
+    let err = ServiceBuilder::new()
+        .layer(layer)
+        .service(hyper_client())
+        .oneshot(elsewhere)
+        .await
+        .expect_err("refused");
+    assert_eq!(code(err.as_ref()), "origin_not_allowed");
+    assert_eq!(issuer.issued(), 1);
+}
