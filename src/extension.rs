@@ -97,3 +97,14 @@ pub enum StartupError {
     #[error(transparent)]
     Service(#[from] OAuth2Error),
 }
+
+impl StartupError {
+    /// A stable snake_case code: the configuration's or the service's.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Config(e) => e.code(),
+            Self::Service(e) => e.code(),
+        }
+    }
+}

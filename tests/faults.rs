@@ -47,17 +47,15 @@ fn provider_at(url: &str) -> ProviderConfig {
     ProviderConfig::new(url.parse().expect("url"), CLIENT_ID, CLIENT_SECRET)
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
-        .retry(RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-            max_retry_after: Duration::from_secs(2),
-            budget: BUDGET,
-        })
-        .breaker(BreakerPolicy {
-            threshold: 0,
-            cooldown: Duration::from_secs(1),
-        })
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .base_delay(Duration::from_millis(20))
+                .max_delay(Duration::from_millis(100))
+                .max_retry_after(Duration::from_secs(2))
+                .budget(BUDGET),
+        )
+        .breaker(BreakerPolicy::default().threshold(0).cooldown(Duration::from_secs(1)))
 }
 
 fn token(access: &str) -> serde_json::Value {
@@ -578,10 +576,7 @@ async fn open_breaker_fails_fast_serves_valid_tokens_and_probes_once() {
         .await;
     let provider = provider_at(&url(&server))
         .retry(RetryPolicy::none())
-        .breaker(BreakerPolicy {
-            threshold: 2,
-            cooldown: Duration::from_secs(30),
-        });
+        .breaker(BreakerPolicy::default().threshold(2).cooldown(Duration::from_secs(30)));
     let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider))
         .clock(clock.clone())
         .build()
@@ -986,10 +981,7 @@ async fn flaky_token_endpoint() -> (MockServer, Arc<std::sync::atomic::AtomicBoo
 async fn a_panic_inside_a_token_request_fails_its_waiters_and_the_next_call_starts_afresh() {
     let (server, up) = flaky_token_endpoint().await;
     let clock = Arc::new(PanickyClock::default());
-    let provider = provider_at(&url(&server)).retry(RetryPolicy {
-        max_attempts: 2,
-        ..RetryPolicy::default()
-    });
+    let provider = provider_at(&url(&server)).retry(RetryPolicy::default().max_attempts(2));
     let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider))
         .clock(clock.clone())
         .build()
@@ -1029,14 +1021,8 @@ async fn a_breaker_probe_that_panics_lets_the_next_request_probe() {
     let (server, up) = flaky_token_endpoint().await;
     let clock = Arc::new(PanickyClock::default());
     let provider = provider_at(&url(&server))
-        .retry(RetryPolicy {
-            max_attempts: 2,
-            ..RetryPolicy::default()
-        })
-        .breaker(BreakerPolicy {
-            threshold: 1,
-            cooldown: Duration::from_secs(10),
-        });
+        .retry(RetryPolicy::default().max_attempts(2))
+        .breaker(BreakerPolicy::default().threshold(1).cooldown(Duration::from_secs(10)));
     let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider))
         .clock(clock.clone())
         .build()

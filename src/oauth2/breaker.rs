@@ -16,11 +16,29 @@ use std::time::{Duration, Instant};
 ///
 /// Defaults: opens after 5 consecutive failures, for 10 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BreakerPolicy {
     /// Consecutive failed token requests that open the breaker (0 disables it).
     pub threshold: u32,
     /// How long it stays open before a probe is let through.
     pub cooldown: Duration,
+}
+
+impl BreakerPolicy {
+    /// Consecutive failed token requests that open the breaker (0
+    /// disables it).
+    #[must_use]
+    pub fn threshold(mut self, failures: u32) -> Self {
+        self.threshold = failures;
+        self
+    }
+
+    /// How long it stays open before a probe is let through.
+    #[must_use]
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
 }
 
 impl Default for BreakerPolicy {

@@ -12,6 +12,7 @@ const MAX_SERVER_TEXT: usize = 256;
 
 /// The RFC 6749 §5.2 error body of a token endpoint that refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct TokenEndpointErrorBody {
     /// The `error` code, such as `invalid_client` or `invalid_grant`.
     pub error: Option<String>,
@@ -267,9 +268,6 @@ impl OAuth2Error {
             Self::TokenEndpointError { status, .. }
             | Self::InvalidTokenResponse { status, .. }
             | Self::Unauthorized { status, .. } => Some(*status),
-            Self::TokenRequestFailed { source, .. } | Self::RequestFailed { source, .. } => {
-                source.status()
-            }
             _ => None,
         }
     }

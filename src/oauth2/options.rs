@@ -31,6 +31,7 @@ pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_tok
 /// assert!(!format!("{exchange:?}").contains("eyJ"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenExchangeOptions {
     /// The token that represents the party on whose behalf the request is made.
     pub subject_token: Secret,

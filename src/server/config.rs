@@ -47,6 +47,7 @@ pub enum LogFormat {
 
 /// The template server's settings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AppConfig {
     /// `APP_ENV`.
     pub env: AppEnv,
