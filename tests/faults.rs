@@ -17,7 +17,7 @@ use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SUBJECT: &str = "SUBJECT-TOKEN-fault-5e1";
@@ -26,22 +26,9 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 const BUDGET: Duration = Duration::from_secs(3);
 
-fn secrets() -> Vec<String> {
-    let mut all = vec![
-        CLIENT_SECRET.to_owned(),
-        SUBJECT.to_owned(),
-        ACTOR.to_owned(),
-    ];
-    // Every access token the mocks issue starts with this.
-    all.push("LEAKCHECK-AT-".to_owned());
-    all
-}
-
-fn assert_no_secret(what: &str, text: &str) {
-    for secret in secrets() {
-        assert!(!text.contains(&secret), "{what} leaked {secret}:\n{text}");
-    }
-}
+/// What must never show: the client secret, the subject and actor
+/// tokens, and every access token the mocks issue (they all start so).
+const SECRETS: &[&str] = &[CLIENT_SECRET, SUBJECT, ACTOR, "LEAKCHECK-AT-"];
 
 fn provider_at(url: &str) -> ProviderConfig {
     ProviderConfig::new(url.parse().expect("url"), CLIENT_ID, CLIENT_SECRET)
@@ -55,7 +42,11 @@ fn provider_at(url: &str) -> ProviderConfig {
                 .max_retry_after(Duration::from_secs(2))
                 .budget(BUDGET),
         )
-        .breaker(BreakerPolicy::default().threshold(0).cooldown(Duration::from_secs(1)))
+        .breaker(
+            BreakerPolicy::default()
+                .threshold(0)
+                .cooldown(Duration::from_secs(1)),
+        )
 }
 
 fn token(access: &str) -> serde_json::Value {
@@ -127,7 +118,7 @@ async fn run(url: &str, exchange: bool) -> Outcome {
     let elapsed = started.elapsed();
     let code = match &result {
         Ok(token) => {
-            assert_no_secret("token Debug", &format!("{token:?}"));
+            assert_no_secret("token Debug", &format!("{token:?}"), SECRETS);
             "ok".to_owned()
         }
         Err(err) => {
@@ -139,115 +130,133 @@ async fn run(url: &str, exchange: bool) -> Outcome {
 }
 
 fn check(err: &OAuth2Error) {
-    assert_no_secret("error Display", &err.to_string());
-    assert_no_secret("error Debug", &format!("{err:?}"));
-    assert_no_secret("error chain", &err.chain());
+    assert_error_shows_no_secret(err, SECRETS);
 }
 
 async fn mock(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
+    token_server(response).await
 }
 
 fn url(server: &MockServer) -> String {
     format!("{}{TOKEN_PATH}", server.uri())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fault_matrix() {
+/// A case may take the whole retry budget, and a second more.
+fn budget_bound() -> Duration {
+    BUDGET + Duration::from_secs(1)
+}
+
+/// A case that is never retried answers at once.
+fn short() -> Duration {
+    Duration::from_secs(2)
+}
+
+/// Runs one row of the fault matrix against `url`: the error code, the
+/// token requests `server` saw, the time bound, no secret in the error or
+/// in any log line so far; then prints the row (`cargo test --test faults
+/// fault_ -- --nocapture --test-threads=1` prints the table in order).
+async fn row(case: Case, url: &str, exchange: bool, server: Option<&MockServer>) -> Outcome {
     let logs = capture_logs();
-    let mut table = vec![
-        "| case | error code | token requests | time to answer |".to_owned(),
-        "|---|---|---|---|".to_owned(),
-    ];
-    let short = Duration::from_secs(2);
-    let budget_bound = BUDGET + Duration::from_secs(1);
-
-    let mut check_case = |case: Case, outcome: Outcome, requests: Option<usize>| {
-        assert_eq!(outcome.code, case.expect, "{}", case.name);
-        if let Some(expected) = case.requests {
-            assert_eq!(requests, Some(expected), "{}: token requests", case.name);
-        }
-        assert!(
-            outcome.elapsed <= case.bound,
-            "{} took {:?}, bound {:?}",
-            case.name,
-            outcome.elapsed,
-            case.bound
-        );
-        table.push(format!(
-            "| {} | `{}` | {} | {} ms |",
-            case.name,
-            outcome.code,
-            requests.map_or("-".to_owned(), |n| n.to_string()),
-            outcome.elapsed.as_millis()
-        ));
+    let outcome = run(url, exchange).await;
+    let requests = match server {
+        Some(server) => Some(token_requests(server).await.len()),
+        None => None,
     };
+    assert_eq!(outcome.code, case.expect, "{}", case.name);
+    if let Some(expected) = case.requests {
+        assert_eq!(requests, Some(expected), "{}: token requests", case.name);
+    }
+    assert!(
+        outcome.elapsed <= case.bound,
+        "{} took {:?}, bound {:?}",
+        case.name,
+        outcome.elapsed,
+        case.bound
+    );
+    println!(
+        "| {} | `{}` | {} | {} ms |",
+        case.name,
+        outcome.code,
+        requests.map_or("-".to_owned(), |n| n.to_string()),
+        outcome.elapsed.as_millis()
+    );
+    assert_no_secret("logs", &logs.text(), SECRETS);
+    outcome
+}
 
-    // Transport faults.
+#[test]
+fn fault_0_table_header() {
+    println!("| case | error code | token requests | time to answer |");
+    println!("|---|---|---|---|");
+}
+
+/// A fault-matrix row whose token endpoint answers `response`.
+macro_rules! answer_case {
+    ($test:ident, $name:expr, $response:expr, $expect:expr, $requests:expr, $bound:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let server = mock($response).await;
+            let case = Case {
+                name: $name,
+                expect: $expect,
+                requests: $requests,
+                bound: $bound,
+            };
+            row(case, &url(&server), false, Some(&server)).await;
+        }
+    };
+}
+
+/// A fault-matrix row with a token endpoint that breaks below HTTP.
+macro_rules! transport_case {
+    ($test:ident, $name:expr, $url:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let case = Case {
+                name: $name,
+                expect: "token_request_failed",
+                requests: None,
+                bound: budget_bound(),
+            };
+            let (url, _held): (String, Vec<std::net::TcpStream>) = $url.await;
+            row(case, &url, false, None).await;
+        }
+    };
+}
+
+transport_case!(fault_connection_refused, "connection refused", async {
     let refused = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr");
-    let outcome = run(&format!("http://{refused}/token"), false).await;
-    check_case(
-        Case {
-            name: "connection refused",
-            expect: "token_request_failed",
-            requests: None,
-            bound: budget_bound,
-        },
-        outcome,
-        None,
-    );
+    (format!("http://{refused}/token"), Vec::new())
+});
 
-    let outcome = run("http://token-endpoint.invalid/token", false).await;
-    check_case(
-        Case {
-            name: "host does not resolve (`.invalid`)",
-            expect: "token_request_failed",
-            requests: None,
-            bound: budget_bound,
-        },
-        outcome,
-        None,
-    );
+transport_case!(
+    fault_host_does_not_resolve,
+    "host does not resolve (`.invalid`)",
+    async { ("http://token-endpoint.invalid/token".to_owned(), Vec::new()) }
+);
 
-    let (hole, _held) = blackhole().await;
-    let outcome = run(&format!("http://{hole}/token"), false).await;
-    check_case(
-        Case {
-            name: "connect timeout (accept queue full)",
-            expect: "token_request_failed",
-            requests: None,
-            bound: budget_bound,
-        },
-        outcome,
-        None,
-    );
+transport_case!(
+    fault_connect_timeout,
+    "connect timeout (accept queue full)",
+    async {
+        let (hole, held) = blackhole().await;
+        (format!("http://{hole}/token"), held)
+    }
+);
 
+transport_case!(fault_read_timeout, "read timeout (no answer)", async {
     let silent = raw_server(|stream| async move {
         tokio::time::sleep(Duration::from_secs(30)).await;
         drop(stream);
     })
     .await;
-    let outcome = run(&format!("http://{silent}/token"), false).await;
-    check_case(
-        Case {
-            name: "read timeout (no answer)",
-            expect: "token_request_failed",
-            requests: None,
-            bound: budget_bound,
-        },
-        outcome,
-        None,
-    );
+    (format!("http://{silent}/token"), Vec::new())
+});
 
+transport_case!(fault_slow_drip_body, "slow drip body", async {
     let drip = raw_server(|mut stream| async move {
         let head =
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4096\r\n\r\n{";
@@ -262,200 +271,190 @@ async fn fault_matrix() {
         }
     })
     .await;
-    let outcome = run(&format!("http://{drip}/token"), false).await;
-    check_case(
-        Case {
-            name: "slow drip body",
-            expect: "token_request_failed",
-            requests: None,
-            bound: budget_bound,
-        },
-        outcome,
-        None,
-    );
+    (format!("http://{drip}/token"), Vec::new())
+});
 
-    // Status faults (retried: 3 attempts).
-    for (status, name) in [(500, "500"), (502, "502")] {
-        let server = mock(ResponseTemplate::new(status)).await;
-        let outcome = run(&url(&server), false).await;
-        let n = token_requests(&server).await.len();
-        check_case(
-            Case {
-                name,
-                expect: "token_endpoint_error",
-                requests: Some(3),
-                bound: budget_bound,
-            },
-            outcome,
-            Some(n),
-        );
-    }
+// Status faults (retried: 3 attempts).
+answer_case!(
+    fault_500,
+    "500",
+    ResponseTemplate::new(500),
+    "token_endpoint_error",
+    Some(3),
+    budget_bound()
+);
+answer_case!(
+    fault_502,
+    "502",
+    ResponseTemplate::new(502),
+    "token_endpoint_error",
+    Some(3),
+    budget_bound()
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_503_with_retry_after_seconds() {
     let server = mock(ResponseTemplate::new(503).insert_header("retry-after", "1")).await;
-    let outcome = run(&url(&server), false).await;
-    let n = token_requests(&server).await.len();
+    let case = Case {
+        name: "503 with `Retry-After: 1`",
+        expect: "token_endpoint_error",
+        requests: Some(3),
+        bound: budget_bound(),
+    };
+    let outcome = row(case, &url(&server), false, Some(&server)).await;
     assert!(
         outcome.elapsed >= Duration::from_secs(2),
         "Retry-After: 1 honoured twice: {:?}",
         outcome.elapsed
     );
-    check_case(
-        Case {
-            name: "503 with `Retry-After: 1`",
-            expect: "token_endpoint_error",
-            requests: Some(3),
-            bound: budget_bound,
-        },
-        outcome,
-        Some(n),
-    );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_429_with_retry_after_date() {
     let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
     let server = mock(ResponseTemplate::new(429).insert_header("retry-after", date.as_str())).await;
-    let outcome = run(&url(&server), false).await;
-    let n = token_requests(&server).await.len();
-    check_case(
-        Case {
-            name: "429 with `Retry-After: <HTTP-date>`",
-            expect: "token_endpoint_error",
-            requests: None,
-            bound: budget_bound,
-        },
-        outcome,
-        Some(n),
-    );
-    assert!(n >= 2, "429 is retried");
+    let case = Case {
+        name: "429 with `Retry-After: <HTTP-date>`",
+        expect: "token_endpoint_error",
+        requests: None,
+        bound: budget_bound(),
+    };
+    row(case, &url(&server), false, Some(&server)).await;
+    assert!(token_requests(&server).await.len() >= 2, "429 is retried");
+}
 
-    let server = mock(ResponseTemplate::new(429).insert_header("retry-after", "3600")).await;
-    let outcome = run(&url(&server), false).await;
-    let n = token_requests(&server).await.len();
-    check_case(
-        Case {
-            name: "429 with `Retry-After: 3600` (over the cap)",
-            expect: "token_endpoint_error",
-            requests: Some(1),
-            bound: short,
-        },
-        outcome,
-        Some(n),
-    );
+answer_case!(
+    fault_429_with_retry_after_over_the_cap,
+    "429 with `Retry-After: 3600` (over the cap)",
+    ResponseTemplate::new(429).insert_header("retry-after", "3600"),
+    "token_endpoint_error",
+    Some(1),
+    short()
+);
 
-    // Refusals: never retried.
+// Refusals: never retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_400_invalid_client_token_exchange() {
     let server =
         mock(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_client"}))).await;
-    let outcome = run(&url(&server), true).await;
-    let n = token_requests(&server).await.len();
-    check_case(
-        Case {
-            name: "400 `invalid_client` (token exchange)",
-            expect: "token_endpoint_error",
-            requests: Some(1),
-            bound: short,
-        },
-        outcome,
-        Some(n),
-    );
+    let case = Case {
+        name: "400 `invalid_client` (token exchange)",
+        expect: "token_endpoint_error",
+        requests: Some(1),
+        bound: short(),
+    };
+    row(case, &url(&server), true, Some(&server)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_other_refusals_are_final() {
     for error in ["invalid_grant", "invalid_scope", "unauthorized_client"] {
         let server = mock(ResponseTemplate::new(400).set_body_json(json!({"error": error}))).await;
         let outcome = run(&url(&server), false).await;
         assert_eq!(token_requests(&server).await.len(), 1, "{error} is final");
         assert_eq!(outcome.code, "token_endpoint_error");
     }
-    let server =
-        mock(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}))).await;
-    let outcome = run(&url(&server), false).await;
-    let n = token_requests(&server).await.len();
-    check_case(
-        Case {
-            name: "401 from the token endpoint",
-            expect: "token_endpoint_error",
-            requests: Some(1),
-            bound: short,
-        },
-        outcome,
-        Some(n),
-    );
+}
 
-    // Lying bodies.
-    let bodies: Vec<(&str, ResponseTemplate, &str)> = vec![
-        (
-            "HTML error page with 200",
-            ResponseTemplate::new(200)
-                .set_body_raw("<html><body>Sign in</body></html>", "text/html"),
-            "invalid_token_response",
-        ),
-        (
-            "JSON without `access_token`",
-            ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer"})),
-            "invalid_token_response",
-        ),
-        (
-            "`token_type` other than Bearer",
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": "LEAKCHECK-AT-x", "token_type": "DPoP"})),
-            "invalid_token_response",
-        ),
-        (
-            "10 MiB body",
-            ResponseTemplate::new(200)
-                .set_body_raw(vec![b' '; 10 * 1024 * 1024], "application/json"),
-            "invalid_token_response",
-        ),
-        (
-            "invalid UTF-8",
-            ResponseTemplate::new(200)
-                .set_body_raw(vec![b'{', 0xff, 0xfe, b'}'], "application/json"),
-            "invalid_token_response",
-        ),
-        (
-            "`expires_in: -1`",
-            ResponseTemplate::new(200).set_body_raw(
-                r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":-1}"#,
-                "application/json",
-            ),
-            "ok",
-        ),
-        (
-            "`expires_in: 0`",
-            ResponseTemplate::new(200).set_body_raw(
-                r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":0}"#,
-                "application/json",
-            ),
-            "ok",
-        ),
-        (
-            "`expires_in: \"3600\"`",
-            ResponseTemplate::new(200).set_body_raw(
-                r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":"3600"}"#,
-                "application/json",
-            ),
-            "ok",
-        ),
-        (
-            "`expires_in: 1e309`",
-            ResponseTemplate::new(200).set_body_raw(
-                r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":1e309}"#,
-                "application/json",
-            ),
-            "invalid_token_response",
-        ),
-    ];
-    for (name, response, expect) in bodies {
-        let server = mock(response).await;
-        let outcome = run(&url(&server), false).await;
-        let n = token_requests(&server).await.len();
-        check_case(
-            Case {
-                name,
-                expect,
-                requests: Some(1),
-                bound: short,
-            },
-            outcome,
-            Some(n),
-        );
-    }
+answer_case!(
+    fault_401_from_the_token_endpoint,
+    "401 from the token endpoint",
+    ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})),
+    "token_endpoint_error",
+    Some(1),
+    short()
+);
 
-    // Recovery after two failures: the third attempt succeeds.
+// Lying bodies.
+answer_case!(
+    fault_html_page_with_200,
+    "HTML error page with 200",
+    ResponseTemplate::new(200).set_body_raw("<html><body>Sign in</body></html>", "text/html"),
+    "invalid_token_response",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_json_without_access_token,
+    "JSON without `access_token`",
+    ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer"})),
+    "invalid_token_response",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_token_type_other_than_bearer,
+    "`token_type` other than Bearer",
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"access_token": "LEAKCHECK-AT-x", "token_type": "DPoP"})),
+    "invalid_token_response",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_10_mib_body,
+    "10 MiB body",
+    ResponseTemplate::new(200).set_body_raw(vec![b' '; 10 * 1024 * 1024], "application/json"),
+    "invalid_token_response",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_invalid_utf8,
+    "invalid UTF-8",
+    ResponseTemplate::new(200).set_body_raw(vec![b'{', 0xff, 0xfe, b'}'], "application/json"),
+    "invalid_token_response",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_expires_in_negative,
+    "`expires_in: -1`",
+    ResponseTemplate::new(200).set_body_raw(
+        r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":-1}"#,
+        "application/json",
+    ),
+    "ok",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_expires_in_zero,
+    "`expires_in: 0`",
+    ResponseTemplate::new(200).set_body_raw(
+        r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":0}"#,
+        "application/json",
+    ),
+    "ok",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_expires_in_string,
+    "`expires_in: \"3600\"`",
+    ResponseTemplate::new(200).set_body_raw(
+        r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":"3600"}"#,
+        "application/json",
+    ),
+    "ok",
+    Some(1),
+    short()
+);
+answer_case!(
+    fault_expires_in_overflow,
+    "`expires_in: 1e309`",
+    ResponseTemplate::new(200).set_body_raw(
+        r#"{"access_token":"LEAKCHECK-AT-a","token_type":"Bearer","expires_in":1e309}"#,
+        "application/json",
+    ),
+    "invalid_token_response",
+    Some(1),
+    short()
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_recovery_after_two_failures() {
+    let logs = capture_logs();
     let server = MockServer::start().await;
     Mock::given(path(TOKEN_PATH))
         .respond_with(ResponseTemplate::new(503))
@@ -466,20 +465,22 @@ async fn fault_matrix() {
         .respond_with(ResponseTemplate::new(200).set_body_json(token("recovered")))
         .mount(&server)
         .await;
-    let outcome = run(&url(&server), false).await;
-    let n = token_requests(&server).await.len();
-    check_case(
-        Case {
-            name: "token endpoint recovers after two failures",
-            expect: "ok",
-            requests: Some(3),
-            bound: budget_bound,
-        },
-        outcome,
-        Some(n),
+    let case = Case {
+        name: "token endpoint recovers after two failures",
+        expect: "ok",
+        requests: Some(3),
+        bound: budget_bound(),
+    };
+    row(case, &url(&server), false, Some(&server)).await;
+    assert!(
+        logs.text().contains("retrying"),
+        "the retry path was logged"
     );
+}
 
-    // An upstream that answers 401 twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_upstream_answers_401_twice() {
+    let logs = capture_logs();
     let server = mock(ResponseTemplate::new(200).set_body_json(token("upstream"))).await;
     Mock::given(path("/api"))
         .respond_with(ResponseTemplate::new(401))
@@ -496,7 +497,10 @@ async fn fault_matrix() {
         )
         .await
         .expect_err("401 twice");
+    let elapsed = started.elapsed();
     check(&err);
+    assert_eq!(err.code(), "unauthorized");
+    assert_eq!(token_requests(&server).await.len(), 2);
     let upstream = server
         .received_requests()
         .await
@@ -504,25 +508,13 @@ async fn fault_matrix() {
         .iter()
         .filter(|r| r.url.path() == "/api")
         .count();
-    check_case(
-        Case {
-            name: "upstream answers 401 twice",
-            expect: "unauthorized",
-            requests: Some(2),
-            bound: short,
-        },
-        Outcome {
-            code: err.code().to_owned(),
-            elapsed: started.elapsed(),
-        },
-        Some(token_requests(&server).await.len()),
-    );
     assert_eq!(upstream, 2, "one retry, never a second");
-
-    println!("\n{}\n", table.join("\n"));
-    let captured = logs.text();
-    assert!(captured.contains("retrying"), "the retry path was logged");
-    assert_no_secret("logs", &captured);
+    assert!(elapsed <= short(), "{elapsed:?}");
+    println!(
+        "| upstream answers 401 twice | `unauthorized` | 2 | {} ms |",
+        elapsed.as_millis()
+    );
+    assert_no_secret("logs", &logs.text(), SECRETS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -576,7 +568,11 @@ async fn open_breaker_fails_fast_serves_valid_tokens_and_probes_once() {
         .await;
     let provider = provider_at(&url(&server))
         .retry(RetryPolicy::none())
-        .breaker(BreakerPolicy::default().threshold(2).cooldown(Duration::from_secs(30)));
+        .breaker(
+            BreakerPolicy::default()
+                .threshold(2)
+                .cooldown(Duration::from_secs(30)),
+        );
     let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider))
         .clock(clock.clone())
         .build()
@@ -1022,7 +1018,11 @@ async fn a_breaker_probe_that_panics_lets_the_next_request_probe() {
     let clock = Arc::new(PanickyClock::default());
     let provider = provider_at(&url(&server))
         .retry(RetryPolicy::default().max_attempts(2))
-        .breaker(BreakerPolicy::default().threshold(1).cooldown(Duration::from_secs(10)));
+        .breaker(
+            BreakerPolicy::default()
+                .threshold(1)
+                .cooldown(Duration::from_secs(10)),
+        );
     let oauth2 = OAuth2Service::builder(OAuth2Config::new().provider("p", provider))
         .clock(clock.clone())
         .build()

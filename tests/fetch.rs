@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum_oauth2_client::http_signature::BoxFuture;
@@ -16,42 +16,6 @@ use serde_json::json;
 use wiremock::matchers::{header as header_is, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Records the `Authorization` header it saw and adds a signature header
-/// that covers it, as an RFC 9421 signer would.
-#[derive(Debug, Default)]
-struct RecordingSigner {
-    seen: Mutex<Vec<String>>,
-}
-
-impl Signer for RecordingSigner {
-    fn sign<'a>(
-        &'a self,
-        request: &'a mut reqwest::Request,
-    ) -> BoxFuture<'a, Result<(), SignError>> {
-        Box::pin(async move {
-            let auth = request
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| SignError::new("authorization must be set before signing"))?
-                .to_owned();
-            let body = request
-                .body()
-                .and_then(|b| b.as_bytes())
-                .map(<[u8]>::len)
-                .unwrap_or(0);
-            request.headers_mut().insert(
-                "x-test-signature",
-                format!("covers[{auth}] body[{body}]")
-                    .parse()
-                    .expect("header"),
-            );
-            self.seen.lock().expect("lock").push(auth);
-            Ok(())
-        })
-    }
-}
-
 #[derive(Debug)]
 struct FailingSigner;
 
@@ -59,16 +23,6 @@ impl Signer for FailingSigner {
     fn sign<'a>(&'a self, _: &'a mut reqwest::Request) -> BoxFuture<'a, Result<(), SignError>> {
         Box::pin(async { Err(SignError::new("key unavailable")) })
     }
-}
-
-async fn api_requests(server: &MockServer) -> Vec<wiremock::Request> {
-    server
-        .received_requests()
-        .await
-        .expect("recording")
-        .into_iter()
-        .filter(|r| r.url.path().starts_with("/api"))
-        .collect()
 }
 
 #[tokio::test]

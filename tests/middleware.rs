@@ -6,9 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
-use axum_oauth2_client::http_signature::BoxFuture;
 use axum_oauth2_client::middleware::{OAuth2Layer, OAuth2Middleware};
-use axum_oauth2_client::{OAuth2Error, SignError, Signer, TokenExchangeOptions};
+use axum_oauth2_client::{OAuth2Error, TokenExchangeOptions};
 use common::*;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
@@ -16,35 +15,6 @@ use hyper_util::rt::TokioExecutor;
 use tower::{ServiceBuilder, ServiceExt as _};
 use wiremock::matchers::{header as header_is, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// Adds a header covering the token it saw, as an RFC 9421 signer would.
-#[derive(Debug)]
-struct MarkingSigner;
-
-impl Signer for MarkingSigner {
-    fn sign<'a>(
-        &'a self,
-        request: &'a mut reqwest::Request,
-    ) -> BoxFuture<'a, Result<(), SignError>> {
-        Box::pin(async move {
-            let auth = request
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("none")
-                .to_owned();
-            let body = request
-                .body()
-                .and_then(|b| b.as_bytes())
-                .map_or(0, <[u8]>::len);
-            let value = format!("covers[{auth}] body[{body}]");
-            request
-                .headers_mut()
-                .insert("x-test-signature", value.parse().expect("header"));
-            Ok(())
-        })
-    }
-}
 
 /// Answers 401 to `tok-1` and 200 to any later token at `/api/orders`;
 /// always 401 at `/api/refuses`.
@@ -62,16 +32,6 @@ async fn upstream(server: &MockServer) {
         .respond_with(ResponseTemplate::new(401))
         .mount(server)
         .await;
-}
-
-async fn api_requests(server: &MockServer) -> Vec<wiremock::Request> {
-    server
-        .received_requests()
-        .await
-        .expect("recording")
-        .into_iter()
-        .filter(|r| r.url.path().starts_with("/api"))
-        .collect()
 }
 
 fn code(error: &(dyn std::error::Error + 'static)) -> &'static str {
@@ -93,7 +53,10 @@ async fn the_middleware_attaches_signs_and_retries_a_401_once_with_a_new_token()
     let issuer = Issuer::new();
     let server = token_server(issuer.clone()).await;
     upstream(&server).await;
-    let oauth2 = service("p", provider(&server).signer(Arc::new(MarkingSigner)));
+    let oauth2 = service(
+        "p",
+        provider(&server).signer(Arc::new(RecordingSigner::default())),
+    );
     let client = middleware_client(oauth2);
     let res = client
         .post(format!("{}/api/orders", server.uri()))
@@ -183,7 +146,10 @@ async fn the_tower_layer_attaches_signs_and_retries_a_401_once_with_a_new_token(
     let issuer = Issuer::new();
     let server = token_server(issuer.clone()).await;
     upstream(&server).await;
-    let oauth2 = service("p", provider(&server).signer(Arc::new(MarkingSigner)));
+    let oauth2 = service(
+        "p",
+        provider(&server).signer(Arc::new(RecordingSigner::default())),
+    );
     let client = ServiceBuilder::new()
         .layer(OAuth2Layer::new(oauth2, "p").expect("provider"))
         .service(hyper_client());

@@ -181,3 +181,67 @@ pub fn capture_logs() -> Captured {
     })
     .clone()
 }
+
+/// Requests an upstream under `/api` received.
+pub async fn api_requests(server: &MockServer) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .expect("recording on")
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/api"))
+        .collect()
+}
+
+/// Fails when `text` holds any of `secrets`.
+pub fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{what} leaked {secret}:\n{text}");
+    }
+}
+
+/// Fails when an error's `Display`, `Debug` or source chain holds any of
+/// `secrets`.
+pub fn assert_error_shows_no_secret(err: &axum_oauth2_client::OAuth2Error, secrets: &[&str]) {
+    assert_no_secret("error Display", &err.to_string(), secrets);
+    assert_no_secret("error Debug", &format!("{err:?} {err:#?}"), secrets);
+    assert_no_secret("error chain", &err.chain(), secrets);
+}
+
+/// Records the `Authorization` header it saw and adds `x-test-signature`
+/// covering it and the body length, as an RFC 9421 signer would.
+#[derive(Debug, Default)]
+pub struct RecordingSigner {
+    pub seen: Mutex<Vec<String>>,
+}
+
+impl axum_oauth2_client::Signer for RecordingSigner {
+    fn sign<'a>(
+        &'a self,
+        request: &'a mut reqwest::Request,
+    ) -> axum_oauth2_client::http_signature::BoxFuture<'a, Result<(), axum_oauth2_client::SignError>>
+    {
+        Box::pin(async move {
+            let auth = request
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    axum_oauth2_client::SignError::new("authorization must be set before signing")
+                })?
+                .to_owned();
+            let body = request
+                .body()
+                .and_then(|b| b.as_bytes())
+                .map_or(0, <[u8]>::len);
+            request.headers_mut().insert(
+                "x-test-signature",
+                format!("covers[{auth}] body[{body}]")
+                    .parse()
+                    .expect("header"),
+            );
+            self.seen.lock().expect("lock").push(auth);
+            Ok(())
+        })
+    }
+}
