@@ -282,3 +282,60 @@ fn the_development_file_configures_the_demo_provider() {
     assert_eq!(demo.token_url().path(), "/dev/oauth/token");
     assert_eq!(demo.token_url().host_str(), Some("127.0.0.1"));
 }
+
+/// The `OAUTH2_*` variables the README's configuration table documents:
+/// the backticked names of each row's first cell, `..._X` standing for
+/// `OAUTH2_<NAME>_X`.
+fn readme_variables() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    let mut names = std::collections::BTreeSet::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let first = line.split('|').nth(1).unwrap_or_default();
+        for name in first.split('`').skip(1).step_by(2) {
+            if let Some(rest) = name.strip_prefix("..._") {
+                names.insert(format!("OAUTH2_<NAME>_{rest}"));
+            } else if name.starts_with("OAUTH2_") {
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_readme_documents_exactly_the_variables_the_code_reads() {
+    let read: std::collections::BTreeSet<String> = OAuth2Config::variables().collect();
+    let documented = readme_variables();
+    let undocumented: Vec<_> = read.difference(&documented).collect();
+    let unread: Vec<_> = documented.difference(&read).collect();
+    assert!(
+        undocumented.is_empty(),
+        "read but not in the README's table: {undocumented:?}"
+    );
+    assert!(
+        unread.is_empty(),
+        "in the README's table but never read: {unread:?}"
+    );
+}
+
+#[test]
+fn the_example_configuration_uses_only_variables_the_code_reads() {
+    let example = std::fs::read_to_string("config/example.env").expect("example.env");
+    let read: Vec<String> = OAuth2Config::variables().collect();
+    for line in example.lines().map(str::trim) {
+        let line = line.trim_start_matches("# ");
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        if !name.starts_with("OAUTH2_") || name.contains(' ') {
+            continue;
+        }
+        let known = read.iter().any(|pattern| match pattern.split_once("<NAME>") {
+            Some((prefix, suffix)) => {
+                name.starts_with(prefix) && name.ends_with(suffix) && name.len() > prefix.len() + suffix.len()
+            }
+            None => pattern == name,
+        });
+        assert!(known, "config/example.env sets {name}, which the code never reads");
+    }
+}

@@ -6,30 +6,9 @@
 //! provider `payments_api`). Each provider's variables are read with
 //! [`envy`] under the prefix `OAUTH2_<NAME>_`.
 //!
-//! | variable | meaning |
-//! |---|---|
-//! | `OAUTH2_<NAME>_TOKEN_URL` | token endpoint: `https`, or `http` on a loopback host (required) |
-//! | `OAUTH2_<NAME>_CLIENT_ID` | client id (required) |
-//! | `OAUTH2_<NAME>_CLIENT_SECRET` | client secret (this or the next is required) |
-//! | `OAUTH2_<NAME>_CLIENT_SECRET_FILE` | a file holding the secret (container secrets); surrounding white space is trimmed |
-//! | `OAUTH2_<NAME>_SCOPE` | space-separated scopes for the client credentials grant |
-//! | `OAUTH2_<NAME>_AUTH_METHOD` | `client_secret_basic` (default) or `client_secret_post` |
-//! | `OAUTH2_<NAME>_DEFAULT_LIFETIME_SECONDS` | lifetime assumed when a token response has no `expires_in` (default 300) |
-//! | `OAUTH2_<NAME>_TIMEOUT_SECONDS` | bound on a whole token request (default 10) |
-//! | `OAUTH2_<NAME>_CONNECT_TIMEOUT_SECONDS` | bound on connecting to the token endpoint (default 5) |
-//! | `OAUTH2_<NAME>_MAX_ATTEMPTS` | token request attempts, retries included (default 3; 1 disables retries) |
-//! | `OAUTH2_<NAME>_RETRY_BUDGET_SECONDS` | bound on all attempts and waits together (default 20) |
-//! | `OAUTH2_<NAME>_BREAKER_THRESHOLD` | consecutive failures that open the circuit breaker (default 5; 0 disables it) |
-//! | `OAUTH2_<NAME>_BREAKER_COOLDOWN_SECONDS` | how long the breaker stays open before one probe (default 10) |
-//! | `OAUTH2_<NAME>_ALLOWED_ORIGINS` | comma-separated origins (`https://api.example.com`) the token may be sent to; unset: any |
-//! | `OAUTH2_<NAME>_ALLOW_INSECURE_HTTP` | `true` to accept plain `http` token and upstream URLs on a host that is not loopback (default false) |
-//! | `OAUTH2_<NAME>_FORCED_REFRESH_INTERVAL_SECONDS` | how often a 401 may force a new token per cache key (default 10; 0: no bound) |
-//! | `OAUTH2_<NAME>_SIGNING_KEY_FILE` | a PEM or JWK private key (or an HMAC secret): sign every request to this provider's upstreams (RFC 9421) |
-//! | `OAUTH2_<NAME>_SIGNING_ALG` | `ed25519`, `ecdsa-p256-sha256`, `ecdsa-p384-sha384`, `rsa-pss-sha512`, `rsa-v1_5-sha256` or `hmac-sha256` (required with a key) |
-//! | `OAUTH2_<NAME>_SIGNING_KEY_ID` | the `keyid` signature parameter |
-//! | `OAUTH2_<NAME>_SIGNING_COMPONENTS` | covered components (default `@method @target-uri content-digest content-type authorization`) |
-//! | `OAUTH2_REFRESH_BUFFER_SECONDS` | refresh this long before expiry (default 60) |
-//! | `OAUTH2_CACHE_MAX_ENTRIES` | bound on cached exchanged tokens (default 10000) |
+//! The variables, with their meaning and defaults, are the README's
+//! configuration table (a test keeps it equal to
+//! [`OAuth2Config::variables`], the list this module reads).
 //!
 //! A missing or malformed variable is a [`ConfigError`] that names the
 //! variable and never repeats its value, with three deliberate exceptions
@@ -86,6 +65,16 @@ pub(crate) const SETTINGS: &[&str] = &[
 ];
 
 impl OAuth2Config {
+    /// Every variable [`from_env`](Self::from_env) reads: the per-provider
+    /// ones as `OAUTH2_<NAME>_<SETTING>`, then the global ones. Unknown
+    /// `OAUTH2_` variables are refused, so this is the whole list.
+    pub fn variables() -> impl Iterator<Item = String> {
+        SETTINGS
+            .iter()
+            .map(|setting| format!("{PREFIX}<NAME>_{setting}"))
+            .chain(GLOBAL_VARIABLES.iter().map(|v| (*v).to_owned()))
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_os_vars(std::env::vars_os())

@@ -5,9 +5,10 @@
 //! keeps its current token in an [`ArcSwapOption`], so a cache hit is one
 //! atomic load and a read of the clock's cheap upper bound
 //! ([`Clock::now_upper_bound`]; the exact clock only near `refresh_at`): it
-//! takes no lock, in particular none that a refresh holds. Writers (a finished token request, an invalidation after
-//! 401, `clear_cache`) serialise on the slot's small `flight` mutex, which is
-//! never held across an `.await`.
+//! takes no lock, in particular none that a refresh holds. Writers (a
+//! finished token request, a refusal after a 401, `clear_cache`) serialise
+//! on the slot's small `flight` mutex, which is never held across an
+//! `.await`.
 //!
 //! Timing, with `refresh_at = expires_at - buffer`:
 //!
