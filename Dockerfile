@@ -4,6 +4,8 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# The workspace: the template at the root, the library in crates/.
+COPY crates ./crates
 COPY src ./src
 # The manifest names the benchmarks, so cargo wants their files present.
 COPY benches ./benches

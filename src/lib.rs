@@ -1,62 +1,293 @@
-//! OAuth2 machine-to-machine token manager for axum services.
+//! The template server: a complete axum service built on the extension,
+//! and the starting point for a real one.
 //!
-//! An axum service names a provider and a URL; [`OAuth2Service::fetch`]
-//! gets an access token (client credentials, RFC 6749 §4.4, or token
-//! exchange, RFC 8693), caches it, refreshes it before it expires, attaches
-//! it, optionally signs the request (RFC 9421) and, on a 401, drops the
-//! token and retries once.
+//! [`app`] builds the router (tests build the same one the binary serves),
+//! [`serve`] runs it with graceful shutdown, and [`run`] does what `main`
+//! does: read the configuration, build the state, listen, serve.
 //!
-//! ```no_run
-//! use axum::{Json, extract::State};
-//! use axum_oauth2_client::{FetchOptions, OAuth2Extension};
-//! use serde_json::Value;
-//!
-//! #[derive(Clone)]
-//! struct AppState {
-//!     oauth2: OAuth2Extension,
-//! }
-//!
-//! async fn orders(State(state): State<AppState>) -> Result<Json<Value>, String> {
-//!     let res = state
-//!         .oauth2
-//!         .fetch("payments", "https://api.example.com/v1/orders", FetchOptions::default())
-//!         .await
-//!         .map_err(|e| e.code().to_owned())?;
-//!     Ok(Json(res.json().await.map_err(|e| e.to_string())?))
-//! }
-//! ```
-//!
-//! # The cache
-//!
-//! * A token is cached per provider and grant; an exchanged token per
-//!   provider and a SHA-256 digest of the exchange parameters (the subject
-//!   token is never a key, a log field or an error text).
-//! * It is refreshed `refresh_buffer` before it expires (default 60 s; half
-//!   the lifetime for tokens that live less than twice the buffer). In that
-//!   window callers get the cached token at once while one background
-//!   request fetches the next.
-//! * Callers with no valid token wait on one request per key however many
-//!   they are (single flight). A failure reaches every waiter and poisons
-//!   nothing; a failed refresh keeps serving the still-valid token.
-//! * On a 401 from the upstream, [`OAuth2Service::fetch`] drops the token it
-//!   used, gets a new one and retries once, re-signed.
+//! It is a package of its own beside the library (`crates/axum-oauth2-client`),
+//! which never depends on it: the template uses the library's public API
+//! as any application would.
 
-mod env;
-mod extension;
-pub mod http_signature;
-pub mod middleware;
-mod oauth2;
-pub mod server;
+/// The README's Rust examples, compiled as doctests so that they cannot
+/// drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub use oauth2::fuzzing;
+mod config;
+mod dev;
+mod error;
+mod routes;
+mod shutdown;
+mod state;
 
-pub use env::ConfigError;
-pub use extension::{OAuth2Extension, StartupError};
-pub use http_signature::{MessageSigner, SignError, Signer};
-pub use oauth2::{
-    ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, BreakerPolicy, Clock, FetchOptions, ManualClock,
-    OAuth2Config, OAuth2Error, OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy,
-    Secret, SystemClock, TokenEndpointErrorBody, TokenExchangeOptions,
-};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::{AppConfig, AppEnv, LogFormat};
+pub use dev::DevAuthority;
+pub use error::AppError;
+pub use routes::DEMO_PROVIDER;
+pub use shutdown::shutdown_signal;
+pub use state::AppState;
+
+use axum_oauth2_client::{OAuth2Config, OAuth2Extension, OAuth2Service, StartupError};
+
+/// The router: `/health`, the `/demo` routes when a demo API is configured,
+/// and the `/dev` token server and API in development.
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new().route("/health", get(routes::health));
+    // The demo routes spend the service's own credentials for anyone who
+    // asks: development only, whatever DEMO_API_URL says.
+    if state.config.env == AppEnv::Development && state.config.demo_api_url.is_some() {
+        router = router
+            .route("/demo/orders", get(routes::demo_orders))
+            .route("/demo/me", get(routes::demo_me))
+            .route("/demo/signed", get(routes::demo_signed));
+    }
+    let mut router = router.with_state(state.clone());
+    if let Some(dev) = state.dev.clone() {
+        router = router.merge(dev.router());
+    }
+    let header = axum::http::HeaderName::from_static("x-request-id");
+    router
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.config.request_timeout))
+        .layer(PropagateRequestIdLayer::new(header.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            // The path only: a query string may carry secrets.
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
+        }))
+        .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains
+/// open requests for at most the configured shutdown timeout and clears the
+/// token cache.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let oauth2 = state.oauth2.clone();
+    let drain = state.config.shutdown_timeout;
+    let (fired_tx, fired_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = fired_tx.send(true);
+    });
+    let fired = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|fired| *fired).await;
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(fired(fired_rx.clone()));
+    tokio::select! {
+        result = server.into_future() => result?,
+        () = shutdown::deadline_after(fired(fired_rx), drain) => {
+            tracing::warn!(timeout_secs = drain.as_secs(), "shutdown timeout reached; abandoning open connections");
+        }
+    }
+    oauth2.shutdown();
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// The configuration file read in development when `APP_ENV` is unset or
+/// `development`: `config/development.env`, or the file named by `APP_CONFIG_FILE`.
+const DEVELOPMENT_FILE: &str = "config/development.env";
+
+/// The process environment, plus in development the values of
+/// `config/development.env` (under the working directory) that the
+/// environment does not set.
+pub fn load_vars() -> Result<BTreeMap<String, String>, StartupError> {
+    let vars: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    with_development_file(vars, Path::new("."))
+}
+
+/// `vars`, plus in development (`APP_ENV` unset, empty or `development`)
+/// the values that `APP_CONFIG_FILE`, or else `config/development.env`
+/// under `dir`, sets and `vars` does not.
+pub fn with_development_file(
+    mut vars: BTreeMap<String, String>,
+    dir: &Path,
+) -> Result<BTreeMap<String, String>, StartupError> {
+    let development = vars
+        .get("APP_ENV")
+        .is_none_or(|e| e.trim().is_empty() || e.trim() == "development");
+    if development {
+        // Relative to the working directory: a path fixed at compile time
+        // would make a binary read whatever file sits at its build path.
+        let file = match vars.get("APP_CONFIG_FILE") {
+            Some(file) => Path::new(file).to_path_buf(),
+            None => dir.join(DEVELOPMENT_FILE),
+        };
+        let file_error = |reason: String| {
+            StartupError::Config(axum_oauth2_client::ConfigError::Invalid {
+                variable: "APP_CONFIG_FILE".into(),
+                reason,
+            })
+        };
+        match dotenvy::from_path_iter(&file) {
+            Ok(items) => {
+                for item in items {
+                    let (key, value) = item.map_err(|e| {
+                        file_error(format!(
+                            "{} cannot be parsed: {}",
+                            file.display(),
+                            dotenv_error(&e)
+                        ))
+                    })?;
+                    vars.entry(key).or_insert(value);
+                }
+            }
+            Err(e) if e.not_found() => {
+                eprintln!(
+                    "note: {} not found; using the environment only",
+                    file.display()
+                );
+            }
+            Err(e) => {
+                return Err(file_error(format!(
+                    "{} cannot be read: {}",
+                    file.display(),
+                    dotenv_error(&e)
+                )));
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// A configuration file error without the file's contents: dotenvy's own
+/// message for a malformed line repeats the whole line, which may hold a
+/// secret, and a variable it could not read may repeat its value.
+fn dotenv_error(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(_, index) => {
+            format!("a line is malformed at character {index} (the line is not shown)")
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        _ => "a variable it refers to cannot be read".to_owned(),
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Configuration or extension.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The listening socket.
+    #[error("cannot listen on {addr} (set HOST and PORT): {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Serve(#[from] io::Error),
+}
+
+/// Builds the state from `vars`: the server's settings, the OAuth2
+/// extension and, in development with a `demo` provider, the development
+/// token server that accepts the demo provider's credentials.
+pub fn state_from_vars(vars: &BTreeMap<String, String>) -> Result<AppState, StartupError> {
+    let config = AppConfig::from_vars(vars)?;
+    let oauth2_config = OAuth2Config::from_vars(vars.clone())?;
+    let dev = match (config.env, oauth2_config.get(DEMO_PROVIDER)) {
+        (AppEnv::Development, Some(demo)) => Some(DevAuthority::new(
+            demo.client_id(),
+            demo.client_secret().clone(),
+            config.dev_token_lifetime,
+        )),
+        (AppEnv::Development, None) => {
+            tracing::warn!("no `demo` provider configured; the /dev token server is not mounted");
+            None
+        }
+        (AppEnv::Production, _) => None,
+    };
+    if config.env == AppEnv::Production {
+        for name in oauth2_config.provider_names() {
+            if oauth2_config
+                .get(name)
+                .is_some_and(|p| !p.confines_origins())
+            {
+                tracing::warn!(
+                    provider = name,
+                    "provider has no allowed origins: its token goes to any URL a handler names \
+                     (set OAUTH2_<NAME>_ALLOWED_ORIGINS)"
+                );
+            }
+        }
+    }
+    let service = OAuth2Service::builder(oauth2_config)
+        .upstream_timeout(config.upstream_timeout)
+        .build()
+        .map_err(StartupError::Service)?;
+    let oauth2 = OAuth2Extension::new(service);
+    Ok(AppState {
+        oauth2,
+        config: Arc::new(config),
+        dev,
+    })
+}
+
+/// Builds the server from `vars` and serves until `shutdown` completes.
+pub async fn run(
+    vars: &BTreeMap<String, String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let state = state_from_vars(vars)?;
+    let addr = SocketAddr::new(state.config.host, state.config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, env = ?state.config.env, "listening");
+    if state.dev.is_some() {
+        tracing::info!("try: curl http://{addr}/demo/orders");
+        tracing::info!("try: curl -H 'Authorization: Bearer alice-token' http://{addr}/demo/me");
+    }
+    serve(listener, state, shutdown).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_configuration_line_is_not_repeated() {
+        let file = std::env::temp_dir().join(format!("dotenv-leak-{}.env", std::process::id()));
+        std::fs::write(&file, "OAUTH2_DEMO_CLIENT_SECRET='s3cr3t-never-shown\n").expect("write");
+        let error = dotenvy::from_path_iter(&file)
+            .expect("opened")
+            .find_map(Result::err)
+            .expect("the line is malformed");
+        std::fs::remove_file(&file).ok();
+        assert!(
+            error.to_string().contains("s3cr3t"),
+            "dotenvy repeats the line"
+        );
+        let shown = dotenv_error(&error);
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("malformed"), "{shown}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use axum_oauth2_client::server::{self, AppConfig, LogFormat};
+use axum_oauth2_template::{self as server, AppConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

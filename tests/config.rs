@@ -330,12 +330,19 @@ fn the_example_configuration_uses_only_variables_the_code_reads() {
         if !name.starts_with("OAUTH2_") || name.contains(' ') {
             continue;
         }
-        let known = read.iter().any(|pattern| match pattern.split_once("<NAME>") {
-            Some((prefix, suffix)) => {
-                name.starts_with(prefix) && name.ends_with(suffix) && name.len() > prefix.len() + suffix.len()
-            }
-            None => pattern == name,
-        });
-        assert!(known, "config/example.env sets {name}, which the code never reads");
+        let known = read
+            .iter()
+            .any(|pattern| match pattern.split_once("<NAME>") {
+                Some((prefix, suffix)) => {
+                    name.starts_with(prefix)
+                        && name.ends_with(suffix)
+                        && name.len() > prefix.len() + suffix.len()
+                }
+                None => pattern == name,
+            });
+        assert!(
+            known,
+            "config/example.env sets {name}, which the code never reads"
+        );
     }
 }

@@ -13,7 +13,7 @@ use reqwest::{StatusCode, Url};
 
 use super::cache::{Slot, TokenId};
 use super::error::OAuth2Error;
-use super::options::TokenExchangeOptions;
+use super::exchange_options::TokenExchangeOptions;
 use super::provider::{Answer, Provider};
 use super::service::OAuth2Service;
 use crate::http_signature::Signer;

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::options::TokenExchangeOptions;
+use crate::oauth2::exchange_options::TokenExchangeOptions;
 
 /// The `grant_type` value (RFC 8693 §2.1).
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";

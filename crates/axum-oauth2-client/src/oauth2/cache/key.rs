@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use crate::oauth2::token::TokenData;
+use crate::oauth2::cache::token::TokenData;
 
 /// Which grant a cached token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -34,8 +34,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::Secret;
-use crate::http_signature::{
+use axum_oauth2_client::Secret;
+use axum_oauth2_client::http_signature::{
     InMemoryKeyResolver, MessageSigner, SignatureVerificationLayer, Signer, SigningKey,
     VerifiedSignature, Verifier,
 };

@@ -2,9 +2,9 @@
 //!
 //! The client asks for a token on its own behalf: `grant_type=client_credentials`
 //! and, when configured, `scope` (§4.4.2). Client authentication is added by
-//! [`endpoint`](super::endpoint).
+//! [`endpoint`](crate::oauth2::endpoint).
 
-use super::provider_config::ProviderConfig;
+use crate::oauth2::provider_config::ProviderConfig;
 
 /// The `grant_type` value (RFC 6749 §4.4.2).
 pub(crate) const GRANT_TYPE: &str = "client_credentials";

@@ -14,7 +14,7 @@ use dashmap::DashMap;
 
 use super::key::CacheKey;
 use super::slot::Slot;
-use crate::oauth2::clock::Clock;
+use crate::oauth2::time::clock::Clock;
 
 /// One provider's exchanged-token slots, by exchange digest.
 pub(crate) type ExchangeSlots = DashMap<[u8; 32], Arc<Slot>>;

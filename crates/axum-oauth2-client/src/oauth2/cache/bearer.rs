@@ -17,7 +17,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderValue;
 use zeroize::Zeroize;
 
-use super::secret::Secret;
+use crate::oauth2::secret::Secret;
 
 /// The most copies of one header: past this many cores, threads share.
 pub(crate) const MAX_COPIES: usize = 16;

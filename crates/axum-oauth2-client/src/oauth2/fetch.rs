@@ -8,7 +8,7 @@ use reqwest::{IntoUrl, StatusCode, Url};
 use super::binding::Binding;
 use super::cache::TokenId;
 use super::error::OAuth2Error;
-use super::options::FetchOptions;
+use super::fetch_options::FetchOptions;
 use super::provider::{Answer, Provider};
 use super::service::OAuth2Service;
 use crate::http_signature::Signer;

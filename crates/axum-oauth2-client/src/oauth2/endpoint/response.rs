@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::secret::Secret;
+use crate::oauth2::secret::Secret;
 
 /// The longest lifetime believed; longer ones are cut to this so that a
 /// huge `expires_in` cannot overflow an `Instant` or outlive a key rotation.
@@ -56,7 +56,7 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String>
         Some(Value::String(t)) => {
             return Err(format!(
                 "token_type `{}` is not Bearer",
-                super::error::sanitize(t)
+                crate::oauth2::error::sanitize(t)
             ));
         }
         Some(_) => return Err("token_type is not a string".to_owned()),

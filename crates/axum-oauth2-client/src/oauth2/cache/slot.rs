@@ -32,7 +32,7 @@
 //! every token cannot turn every call into a token request, nor keep
 //! taking away the token that the provider's other upstreams accept.
 //!
-//! [`token_exchange::cache_digest`]: crate::oauth2::token_exchange::cache_digest
+//! [`token_exchange::cache_digest`]: crate::oauth2::grant::token_exchange::cache_digest
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,9 +44,9 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
 use super::key::{CacheKey, NEXT_TOKEN_ID, TokenId};
-use crate::oauth2::clock::Clock;
+use crate::oauth2::cache::token::{AccessToken, TokenData};
 use crate::oauth2::error::OAuth2Error;
-use crate::oauth2::token::{AccessToken, TokenData};
+use crate::oauth2::time::clock::Clock;
 
 /// After a background refresh fails, how long the slot waits before trying
 /// again while its token is still valid.
@@ -389,10 +389,10 @@ mod tests {
     use reqwest::StatusCode;
 
     use super::*;
-    use crate::oauth2::bearer::Bearer;
     use crate::oauth2::cache::Grant;
-    use crate::oauth2::clock::ManualClock;
+    use crate::oauth2::cache::bearer::Bearer;
     use crate::oauth2::secret::Secret;
+    use crate::oauth2::time::clock::ManualClock;
 
     struct Fixture {
         clock: Arc<ManualClock>,

@@ -15,13 +15,13 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
-use super::bearer::Bearer;
-use super::clock::Clock;
-use super::error::{OAuth2Error, TokenEndpointErrorBody};
-use super::provider_config::{AuthMethod, ProviderConfig};
 use super::response::{jwt_lifetime, parse_token_response};
 use super::retry;
-use super::token::{TokenData, schedule};
+use crate::oauth2::cache::bearer::Bearer;
+use crate::oauth2::cache::token::{TokenData, schedule};
+use crate::oauth2::error::{OAuth2Error, TokenEndpointErrorBody};
+use crate::oauth2::provider_config::{AuthMethod, ProviderConfig};
+use crate::oauth2::time::clock::Clock;
 
 /// The largest token endpoint answer read; a longer one is refused while
 /// it is being read, so a hostile server cannot make the client buffer

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::breaker::BreakerPolicy;
-use super::retry::RetryPolicy;
 use super::secret::Secret;
 use super::url::redacted_url;
 use crate::http_signature::Signer;
+use crate::oauth2::endpoint::breaker::BreakerPolicy;
+use crate::oauth2::endpoint::retry::RetryPolicy;
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -9,17 +9,17 @@ use std::time::Duration;
 use futures_util::FutureExt as _;
 use reqwest::{StatusCode, Url};
 
-use super::breaker::Breaker;
 use super::cache::{ExchangeSlots, Request, Slot, TokenId};
-use super::clock::Clock;
-use super::endpoint::{TokenEndpoint, request_token};
 use super::error::OAuth2Error;
-use super::options::TokenExchangeOptions;
+use super::exchange_options::TokenExchangeOptions;
 use super::provider_config::ProviderConfig;
-use super::response::jwt_lifetime;
-use super::token::TokenData;
 use super::url::{is_loopback, redacted_url};
-use super::{client_credentials, token_exchange};
+use crate::oauth2::cache::token::TokenData;
+use crate::oauth2::endpoint::breaker::Breaker;
+use crate::oauth2::endpoint::response::jwt_lifetime;
+use crate::oauth2::endpoint::{TokenEndpoint, request_token};
+use crate::oauth2::grant::{client_credentials, token_exchange};
+use crate::oauth2::time::clock::Clock;
 
 /// One configured provider with its cache entries.
 pub(crate) struct Provider {

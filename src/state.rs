@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use super::config::AppConfig;
-use super::dev::DevAuthority;
-use crate::OAuth2Extension;
+use axum_oauth2_client::OAuth2Extension;
+
+use crate::config::AppConfig;
+use crate::dev::DevAuthority;
 
 /// The template server's state, cloned into every handler.
 #[derive(Clone)]

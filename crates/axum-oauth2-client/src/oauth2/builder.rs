@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::breaker::Breaker;
 use super::cache::{CacheKey, Exchanges, Grant, Slot};
-use super::clock::{Clock, SystemClock};
 use super::config::OAuth2Config;
 use super::error::OAuth2Error;
 use super::provider::Provider;
 use super::service::{Inner, OAuth2Service};
 use super::url::{check_token_url, is_loopback, redacted_url};
+use crate::oauth2::endpoint::breaker::Breaker;
+use crate::oauth2::time::clock::{Clock, SystemClock};
 
 ///
 /// Defaults: [`SystemClock`], and an HTTP client for upstream calls with

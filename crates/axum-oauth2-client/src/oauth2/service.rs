@@ -14,10 +14,10 @@ use super::builder::OAuth2ServiceBuilder;
 use super::cache::{CacheKey, Exchanges, Grant, Request, Slot, TokenId, entries};
 use super::config::OAuth2Config;
 use super::error::OAuth2Error;
-use super::options::TokenExchangeOptions;
+use super::exchange_options::TokenExchangeOptions;
 use super::provider::Provider;
-use super::token::{AccessToken, TokenData};
-use super::token_exchange;
+use crate::oauth2::cache::token::{AccessToken, TokenData};
+use crate::oauth2::grant::token_exchange;
 
 /// Gets, caches, refreshes and attaches OAuth2 access tokens.
 ///

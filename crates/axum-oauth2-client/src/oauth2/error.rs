@@ -304,7 +304,9 @@ impl OAuth2Error {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::TokenRequestFailed { .. } | Self::TokenEndpointUnavailable { .. } => true,
-            Self::TokenEndpointError { status, .. } => super::retry::retryable_status(*status),
+            Self::TokenEndpointError { status, .. } => {
+                crate::oauth2::endpoint::retry::retryable_status(*status)
+            }
             _ => false,
         }
     }

@@ -23,8 +23,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::ConfigError;
-use crate::env::parse_seconds;
+use axum_oauth2_client::ConfigError;
 
 /// Whether the development token server and API are mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +166,7 @@ impl AppConfig {
         }
         let seconds = |name: &str, value: Option<String>, default: Duration| match value {
             None => Ok(default),
-            Some(v) => parse_seconds(name, &v, false).map(Duration::from_secs),
+            Some(v) => parse_seconds(name, &v).map(Duration::from_secs),
         };
         config.dev_token_lifetime = seconds(
             "DEV_TOKEN_LIFETIME_SECONDS",
@@ -212,4 +211,18 @@ impl AppConfig {
         }
         Ok(config)
     }
+}
+
+/// Whole seconds, from 1 to a day; the error names the variable, never
+/// the value.
+fn parse_seconds(variable: &str, value: &str) -> Result<u64, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|seconds| (1..=86_400).contains(seconds))
+        .ok_or_else(|| ConfigError::Invalid {
+            variable: variable.to_owned(),
+            reason: "must be a whole number of seconds from 1 to 86400".to_owned(),
+        })
 }

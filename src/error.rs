@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::OAuth2Error;
+use axum_oauth2_client::OAuth2Error;
 
 /// A handler failure.
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use serde_json::{Value, json};
 
-use super::error::AppError;
-use super::state::AppState;
-use crate::{FetchOptions, TokenExchangeOptions};
+use axum_oauth2_client::{FetchOptions, TokenExchangeOptions};
+
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// The provider the demo routes use.
 pub const DEMO_PROVIDER: &str = "demo";
