@@ -164,30 +164,32 @@ impl AppConfig {
             }
             config.demo_api_url = Some(url);
         }
-        let seconds = |name: &str, value: Option<String>, default: Duration| match value {
-            None => Ok(default),
-            Some(v) => parse_seconds(name, &v).map(Duration::from_secs),
-        };
-        config.dev_token_lifetime = seconds(
-            "DEV_TOKEN_LIFETIME_SECONDS",
-            raw.dev_token_lifetime_seconds,
-            config.dev_token_lifetime,
-        )?;
-        config.request_timeout = seconds(
-            "REQUEST_TIMEOUT_SECONDS",
-            raw.request_timeout_seconds,
-            config.request_timeout,
-        )?;
-        config.shutdown_timeout = seconds(
-            "SHUTDOWN_TIMEOUT_SECONDS",
-            raw.shutdown_timeout_seconds,
-            config.shutdown_timeout,
-        )?;
-        config.upstream_timeout = seconds(
-            "UPSTREAM_TIMEOUT_SECONDS",
-            raw.upstream_timeout_seconds,
-            config.upstream_timeout,
-        )?;
+        for (name, value, setting) in [
+            (
+                "DEV_TOKEN_LIFETIME_SECONDS",
+                raw.dev_token_lifetime_seconds,
+                &mut config.dev_token_lifetime,
+            ),
+            (
+                "REQUEST_TIMEOUT_SECONDS",
+                raw.request_timeout_seconds,
+                &mut config.request_timeout,
+            ),
+            (
+                "SHUTDOWN_TIMEOUT_SECONDS",
+                raw.shutdown_timeout_seconds,
+                &mut config.shutdown_timeout,
+            ),
+            (
+                "UPSTREAM_TIMEOUT_SECONDS",
+                raw.upstream_timeout_seconds,
+                &mut config.upstream_timeout,
+            ),
+        ] {
+            if let Some(value) = value {
+                *setting = Duration::from_secs(parse_seconds(name, &value)?);
+            }
+        }
         if let Some(value) = raw.upstream_max_body_bytes {
             config.upstream_max_body_bytes = value
                 .trim()

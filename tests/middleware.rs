@@ -40,6 +40,20 @@ fn code(error: &(dyn std::error::Error + 'static)) -> &'static str {
         .map_or("not an OAuth2Error", OAuth2Error::code)
 }
 
+/// A token endpoint and the upstream of [`upstream`] on one server, and a
+/// service whose provider signs with a [`RecordingSigner`].
+async fn signing_provider_and_upstream() -> (Issuer, MockServer, axum_oauth2_client::OAuth2Service)
+{
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    upstream(&server).await;
+    let oauth2 = service(
+        "p",
+        provider(&server).signer(Arc::new(RecordingSigner::default())),
+    );
+    (issuer, server, oauth2)
+}
+
 fn middleware_client(
     oauth2: axum_oauth2_client::OAuth2Service,
 ) -> reqwest_middleware::ClientWithMiddleware {
@@ -50,13 +64,7 @@ fn middleware_client(
 
 #[tokio::test]
 async fn the_middleware_attaches_signs_and_retries_a_401_once_with_a_new_token() {
-    let issuer = Issuer::new();
-    let server = token_server(issuer.clone()).await;
-    upstream(&server).await;
-    let oauth2 = service(
-        "p",
-        provider(&server).signer(Arc::new(RecordingSigner::default())),
-    );
+    let (issuer, server, oauth2) = signing_provider_and_upstream().await;
     let client = middleware_client(oauth2);
     let res = client
         .post(format!("{}/api/orders", server.uri()))
@@ -143,13 +151,7 @@ fn hyper_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, 
 
 #[tokio::test]
 async fn the_tower_layer_attaches_signs_and_retries_a_401_once_with_a_new_token() {
-    let issuer = Issuer::new();
-    let server = token_server(issuer.clone()).await;
-    upstream(&server).await;
-    let oauth2 = service(
-        "p",
-        provider(&server).signer(Arc::new(RecordingSigner::default())),
-    );
+    let (issuer, server, oauth2) = signing_provider_and_upstream().await;
     let client = ServiceBuilder::new()
         .layer(OAuth2Layer::new(oauth2, "p").expect("provider"))
         .service(hyper_client());
@@ -167,6 +169,7 @@ async fn the_tower_layer_attaches_signs_and_retries_a_401_once_with_a_new_token(
         Some("covers[Bearer tok-2] body[7]")
     );
     assert_eq!(api[1].body, b"payload");
+    assert_eq!(issuer.issued(), 2, "one forced token");
 
     let request = http::Request::get(format!("{}/api/refuses", server.uri()))
         .body(Full::default())
