@@ -602,6 +602,29 @@ impl Verifier {
         Ok(())
     }
 
+    /// The last second (inclusive) in which [`Verifier::check_time`] still
+    /// accepts `input`: its nonce must be remembered until then (§7.2.2).
+    /// Without `created` or `expires` the signature never ages, and its
+    /// nonce is kept for the age window from now.
+    fn accepted_until(&self, input: &SignatureInput, now: u64) -> u64 {
+        let policy = &self.policy;
+        let by_created = input.created.map(|created| {
+            created
+                .saturating_add(policy.max_age)
+                .saturating_add(policy.skew)
+        });
+        let by_expires = input
+            .expires
+            .map(|expires| expires.saturating_add(policy.skew));
+        match (by_created, by_expires) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => now
+                .saturating_add(policy.max_age)
+                .saturating_add(policy.skew),
+        }
+    }
+
     fn check_policy(
         &self,
         input: &SignatureInput,
@@ -710,11 +733,9 @@ impl Verifier {
         // Only authentic nonces enter the cache, so forged requests cannot
         // fill it.
         if let Some(nonce) = input.nonce.as_deref() {
-            let window = self.policy.max_age.saturating_add(self.policy.skew);
-            let expires_at = input.created.unwrap_or(now).saturating_add(window);
             self.policy
                 .nonces
-                .check_and_insert(key_id, nonce, expires_at, now)
+                .check_and_insert(key_id, nonce, self.accepted_until(&input, now), now)
                 .map_err(|err| match err {
                     ReplayError::Replayed => VerifyError::new(
                         VerifyErrorKind::NonceReplayed,
