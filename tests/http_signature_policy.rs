@@ -1,5 +1,6 @@
 //! The verifier's defaults against hostile or replayed requests: nonce
-//! replay up to the edge of the age window (RFC 9421 §7.2.2).
+//! replay up to the edge of the age window (RFC 9421 §7.2.2), and nonces
+//! sent and required by default.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -38,6 +39,15 @@ fn api_request() -> Result<Request<Bytes>, http::Error> {
         .header("content-type", "application/json")
         .header("authorization", "Bearer token-value")
         .body(Bytes::from_static(br#"{"amount": 100}"#))
+}
+
+fn header<B>(request: &Request<B>, name: &str) -> String {
+    request
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn kind(result: Result<VerifiedSignature, VerifyError>) -> Option<VerifyErrorKind> {
@@ -81,5 +91,48 @@ async fn a_nonce_stays_a_replay_until_its_signature_is_too_old() -> TestResult {
         kind(verifier.verify(&request).await),
         Some(VerifyErrorKind::SignatureTooOld)
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn signers_send_a_fresh_nonce_and_verifiers_require_one_by_default() -> TestResult {
+    let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?)).build();
+    let mut first = api_request()?;
+    signer()?.sign_http_request(&mut first)?;
+    let mut second = api_request()?;
+    signer()?.sign_http_request(&mut second)?;
+    let nonce = |request: &Request<Bytes>| {
+        header(request, "signature-input")
+            .split_once(";nonce=\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(nonce, _)| nonce.to_owned())
+    };
+    let (one, two) = (nonce(&first), nonce(&second));
+    assert!(
+        one.as_ref().is_some_and(|n| n.len() >= 22),
+        "{}",
+        header(&first, "signature-input")
+    );
+    assert_ne!(one, two, "each signature has its own nonce");
+
+    assert_eq!(kind(verifier.verify(&first).await), None);
+    assert_eq!(
+        kind(verifier.verify(&first).await),
+        Some(VerifyErrorKind::NonceReplayed)
+    );
+    assert_eq!(kind(verifier.verify(&second).await), None);
+
+    // Without a nonce: refused by default, accepted by the documented opt-out.
+    let mut bare = api_request()?;
+    signer()?.nonce(false).sign_http_request(&mut bare)?;
+    assert!(!header(&bare, "signature-input").contains("nonce"));
+    assert_eq!(
+        kind(verifier.verify(&bare).await),
+        Some(VerifyErrorKind::MissingNonce)
+    );
+    let lenient = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
+        .require_nonce(false)
+        .build();
+    assert_eq!(kind(lenient.verify(&bare).await), None);
     Ok(())
 }

@@ -331,8 +331,13 @@ impl VerifierBuilder {
         self
     }
 
-    /// Whether `nonce` is required. Nonces, when present, are always checked
-    /// for replay. Default: `false`.
+    /// Whether `nonce` is required (§7.2.2). Nonces, when present, are
+    /// always checked for replay: a `(keyid, nonce)` pair is refused again
+    /// for as long as its signature could be accepted. Default: `true`
+    /// ([`MessageSigner`](super::MessageSigner) sends one by default); turn
+    /// it off for signers that send none, such as the RFC's Appendix B
+    /// examples, accepting that their requests can be replayed within the
+    /// age window.
     pub fn require_nonce(mut self, required: bool) -> Self {
         self.policy.require_nonce = required;
         self
@@ -408,7 +413,7 @@ impl Verifier {
                 max_age: 300,
                 skew: 30,
                 require_created: true,
-                require_nonce: false,
+                require_nonce: true,
                 nonces: NonceCache::new(0),
                 max_body: 1024 * 1024,
                 scheme: "https".to_owned(),
