@@ -1,18 +1,19 @@
 //! The verifier's defaults against hostile or replayed requests: nonce
-//! replay up to the edge of the age window (RFC 9421 §7.2.2), and nonces
-//! sent and required by default.
+//! replay up to the edge of the age window (RFC 9421 §7.2.2), nonces sent
+//! and required by default, and bounded work for many signatures over a
+//! large field (§7.3.1).
 
 use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum_oauth2_client::http_signature::{
     Algorithm, Clock, InMemoryKeyResolver, MessageSigner, VerificationKey, VerifiedSignature,
     Verifier, VerifyError, VerifyErrorKind,
 };
 use bytes::Bytes;
-use http::Request;
+use http::{HeaderValue, Request};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -134,5 +135,70 @@ async fn signers_send_a_fresh_nonce_and_verifiers_require_one_by_default() -> Te
         .require_nonce(false)
         .build();
     assert_eq!(kind(lenient.verify(&bare).await), None);
+    Ok(())
+}
+
+/// 8 signatures × 64 components, 62 of them forms of one 32 KiB dictionary
+/// field: without a bound each signature re-parses the field for every
+/// member it covers and the bases add up to about 1 MiB.
+fn hostile_request(created: u64) -> Result<Request<Bytes>, Box<dyn Error>> {
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}=\"{:024}\"", i)).collect();
+    let big = members.join(", ");
+    assert!(big.len() > 32 * 1024, "{}", big.len());
+    let mut components = vec![
+        r#""@method""#.to_owned(),
+        r#""@target-uri""#.to_owned(),
+        r#""x-big""#.to_owned(),
+        r#""x-big";sf"#.to_owned(),
+        r#""x-big";bs"#.to_owned(),
+    ];
+    components.extend((0..59).map(|i| format!(r#""x-big";key="m{i}""#)));
+    assert_eq!(components.len(), 64);
+    let mut inputs = Vec::new();
+    let mut signatures = Vec::new();
+    for label in 0..8 {
+        inputs.push(format!(
+            r#"s{label}=({});created={created};keyid="k";nonce="n{label}""#,
+            components.join(" ")
+        ));
+        signatures.push(format!("s{label}=:{}:", "A".repeat(44)));
+    }
+    Ok(Request::get("https://api.example.com/v1/orders")
+        .header("x-big", HeaderValue::from_str(&big)?)
+        .header(
+            "signature-input",
+            HeaderValue::from_str(&inputs.join(", "))?,
+        )
+        .header("signature", HeaderValue::from_str(&signatures.join(", "))?)
+        .body(Bytes::new())?)
+}
+
+#[tokio::test]
+async fn many_signatures_over_a_large_field_are_refused_within_the_base_budget() -> TestResult {
+    let created = 1_700_000_000;
+    let request = hostile_request(created)?;
+    let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
+        .clock(Clock::fixed(created))
+        .build();
+    let started = Instant::now();
+    let rounds = 20;
+    let mut result = None;
+    for _ in 0..rounds {
+        result = Some(verifier.verify(&request).await);
+    }
+    let elapsed = started.elapsed() / rounds;
+    let err = result.ok_or("no round")?.err().ok_or("accepted")?;
+    eprintln!(
+        "8 signatures x 64 components over a {} byte field: {} ({}) in {elapsed:?} per request",
+        header(&request, "x-big").len(),
+        err.code(),
+        err
+    );
+    assert_eq!(err.kind(), VerifyErrorKind::SignatureBaseTooLarge, "{err}");
+    assert_eq!(err.code(), "signature_base_too_large");
+    assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+    assert!(err.to_string().contains("65536"), "{err}");
+    // The field's value is never repeated in the error.
+    assert!(!err.to_string().contains("m0="), "{err}");
     Ok(())
 }

@@ -6,8 +6,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
-use super::base::signature_base;
+use super::base::{BaseBudget, BaseError, signature_base};
 use super::clock::Clock;
+use super::component_values::ComponentValues;
 use super::components::ComponentId;
 use super::digest::{CONTENT_DIGEST, DigestAlgorithm, content_digest};
 use super::keys::SigningKey;
@@ -264,9 +265,10 @@ impl MessageSigner {
 
     /// Builds the signature input and signs the base (§3.1 steps 1–5).
     fn create(&self, view: &MessageView<'_>) -> Result<(SignatureInput, Vec<u8>), SignError> {
+        let mut values = ComponentValues::new(view);
         let mut covered = Vec::with_capacity(self.components.len());
         for id in &self.components {
-            match view.component_values(id) {
+            match values.values(id) {
                 Ok(_) => covered.push(id.clone()),
                 // Header fields are covered when present.
                 Err(ValueError::Missing(_)) if id.derived().is_none() => {}
@@ -302,8 +304,16 @@ impl MessageSigner {
                 tag: self.tag.as_deref(),
             },
         );
-        let base = signature_base(view, &input.components, &input.serialized)
-            .map_err(|err| SignError::new(err.describe()).with_code("missing_component"))?;
+        let base = signature_base(
+            &mut values,
+            &input.components,
+            &input.serialized,
+            &mut BaseBudget::unlimited(),
+        )
+        .map_err(|err| match err {
+            BaseError::Value(err) => SignError::new(err.describe()).with_code("missing_component"),
+            BaseError::TooLarge { .. } => SignError::new("the signature base is too large"),
+        })?;
         let signature = self.key.sign(base.as_bytes())?;
         tracing::debug!(
             label = %self.label,

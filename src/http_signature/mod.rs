@@ -40,6 +40,7 @@
 mod algorithm;
 mod base;
 mod clock;
+mod component_values;
 mod components;
 mod digest;
 mod jwk;
