@@ -266,6 +266,8 @@ async fn npm_http_message_signatures_interoperates_for_every_algorithm() -> Test
         .required_components(axum_oauth2_client::http_signature::ComponentId::parse_list(
             "@method @target-uri content-digest authorization",
         )?)
+        // npm signs @authority and @target-uri: both must name this service.
+        .authority("api.example.com")
         .build();
     let mut verified_algs = Vec::new();
     for case in signed.as_array().ok_or("sign.js output is not a list")? {

@@ -1,7 +1,7 @@
 //! The verifier's defaults against hostile or replayed requests: nonce
 //! replay up to the edge of the age window (RFC 9421 §7.2.2), nonces sent
-//! and required by default, and bounded work for many signatures over a
-//! large field (§7.3.1).
+//! and required by default, bounded work for many signatures over a large
+//! field, and the expected authority (§3.2.1).
 
 use std::error::Error;
 use std::sync::Arc;
@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum_oauth2_client::http_signature::{
-    Algorithm, Clock, InMemoryKeyResolver, MessageSigner, VerificationKey, VerifiedSignature,
-    Verifier, VerifyError, VerifyErrorKind,
+    Algorithm, Clock, ComponentId, InMemoryKeyResolver, MessageSigner, VerificationKey,
+    VerifiedSignature, Verifier, VerifyError, VerifyErrorKind,
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request};
@@ -200,5 +200,80 @@ async fn many_signatures_over_a_large_field_are_refused_within_the_base_budget()
     assert!(err.to_string().contains("65536"), "{err}");
     // The field's value is never repeated in the error.
     assert!(!err.to_string().contains("m0="), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_expected_authority_refuses_signatures_made_for_another_service() -> TestResult {
+    let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
+        .authority("API.example.com:443")
+        .build();
+    let signed_for = |uri: &'static str| -> Result<Request<Bytes>, Box<dyn Error>> {
+        let mut request = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Bytes::from_static(br#"{"amount": 100}"#))?;
+        signer()?.sign_http_request(&mut request)?;
+        Ok(request)
+    };
+
+    // The default signer covers @target-uri, which carries the authority.
+    let ours = signed_for("https://api.example.com/v1/orders")?;
+    assert_eq!(kind(verifier.verify(&ours).await), None);
+    let theirs = signed_for("https://other.example.com/v1/orders")?;
+    let err = verifier.verify(&theirs).await.err().ok_or("accepted")?;
+    assert_eq!(err.kind(), VerifyErrorKind::AuthorityMismatch);
+    assert_eq!(
+        (err.code(), err.status()),
+        ("authority_mismatch", http::StatusCode::UNAUTHORIZED)
+    );
+    assert!(!err.to_string().contains("other"), "{err}");
+    let other_port = signed_for("https://api.example.com:8443/v1/orders")?;
+    assert_eq!(
+        kind(verifier.verify(&other_port).await),
+        Some(VerifyErrorKind::AuthorityMismatch)
+    );
+
+    // What a server sees: an origin-form URI and a Host header; a
+    // signature over @authority alone is checked the same way.
+    let by_authority = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
+        .required_components(ComponentId::parse_list("@method @authority")?)
+        .authority("api.example.com")
+        .build();
+    let authority_signer = signer()?.components(ComponentId::parse_list("@method @authority")?);
+    for (host, expected) in [
+        ("api.example.com", None),
+        ("Api.Example.com:443", None),
+        (
+            "api.example.com.evil.test",
+            Some(VerifyErrorKind::AuthorityMismatch),
+        ),
+    ] {
+        let mut request = Request::get("/v1/orders")
+            .header("host", host)
+            .body(Bytes::new())?;
+        authority_signer.sign_http_request(&mut request)?;
+        assert_eq!(
+            kind(by_authority.verify(&request).await),
+            expected,
+            "{host}"
+        );
+    }
+
+    // An expected authority needs a signature that covers it.
+    let lenient = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
+        .required_components(ComponentId::parse_list("@method")?)
+        .authority("api.example.com")
+        .build();
+    let mut uncovered = Request::get("https://api.example.com/v1/orders").body(Bytes::new())?;
+    signer()?
+        .components(ComponentId::parse_list("@method @path")?)
+        .sign_http_request(&mut uncovered)?;
+    let err = lenient.verify(&uncovered).await.err().ok_or("accepted")?;
+    assert_eq!(
+        err.kind(),
+        VerifyErrorKind::MissingRequiredComponent,
+        "{err}"
+    );
+    assert!(err.to_string().contains("@authority"), "{err}");
     Ok(())
 }

@@ -4,7 +4,8 @@
 //!
 //! A verifier builds one base per candidate signature from components an
 //! untrusted sender chose, so the bytes it builds for one message are
-//! capped ([`BaseBudget`]; §7.3.1 warns of this kind of work).
+//! capped ([`BaseBudget`], an application requirement in the sense of
+//! §3.2.1).
 
 use super::component_values::ComponentValues;
 use super::components::ComponentId;

@@ -5,7 +5,7 @@
 //! most once per type (RFC 8941); the query is decoded once. However many
 //! signatures and components cover them, a request with 8 signatures of 64
 //! components over one large field costs one read and one parse of that
-//! field (§7.3.1 warns of verifiers doing unbounded work).
+//! field: the verifier's work stays bounded whatever a sender covers.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

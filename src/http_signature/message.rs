@@ -51,7 +51,7 @@ fn default_port(scheme: &str) -> Option<u16> {
 }
 
 /// Lowercases the host and drops user info and a default port (§2.2.3).
-fn normalize_authority(scheme: &str, raw: &str) -> Option<String> {
+pub(crate) fn normalize_authority(scheme: &str, raw: &str) -> Option<String> {
     let raw = raw
         .rsplit_once('@')
         .map_or(raw, |(_, host)| host)
@@ -134,6 +134,11 @@ impl<'a> RequestParts<'a> {
 
     pub(crate) fn query(&self) -> Option<&'a str> {
         self.query
+    }
+
+    /// The normalized authority (§2.2.3), as `@authority` covers it.
+    pub(crate) fn authority(&self) -> &str {
+        &self.authority
     }
 
     fn path(&self) -> &str {

@@ -1,11 +1,13 @@
 //! Verifying signatures (RFC 9421 §3.2) under an application policy
 //! (§1.4, §7.2): required components, `created`/`expires` windows, nonce
-//! replay, and the `Content-Digest` of the body (RFC 9530).
+//! replay, the expected authority, and the `Content-Digest` of the body
+//! (RFC 9530).
 //!
-//! The work per message is bounded (§7.3.1): at most [`MAX_SIGNATURES`]
-//! signatures of at most 64 components are examined, every field is read
-//! and parsed once for all of them, and the signature bases built for one
-//! message share one byte budget ([`VerifierBuilder::max_signature_base_bytes`]).
+//! The work per message is bounded (an application requirement, §3.2.1):
+//! at most [`MAX_SIGNATURES`] signatures of at most 64 components are
+//! examined, every field is read and parsed once for all of them, and the
+//! signature bases built for one message share one byte budget
+//! ([`VerifierBuilder::max_signature_base_bytes`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,9 +21,9 @@ use super::clock::Clock;
 #[cfg(any(test, feature = "fuzzing"))]
 use super::component_values::Work;
 use super::component_values::{ComponentValues, DictionaryError};
-use super::components::ComponentId;
+use super::components::{ComponentId, Derived};
 use super::digest::{CONTENT_DIGEST, DigestError, check_content_digest};
-use super::message::{MessageView, RequestParts, ValueError};
+use super::message::{MessageView, RequestParts, ValueError, normalize_authority};
 use super::params::{ParamsError, SIGNATURE, SIGNATURE_INPUT, SignatureInput};
 use super::replay::{NonceCache, ReplayError};
 use super::resolver::KeyResolver;
@@ -83,6 +85,9 @@ pub enum VerifyErrorKind {
     /// The signature bases of the message would exceed the verifier's cap
     /// ([`VerifierBuilder::max_signature_base_bytes`]).
     SignatureBaseTooLarge,
+    /// The signed authority is not the one the verifier expects
+    /// ([`VerifierBuilder::authority`]).
+    AuthorityMismatch,
     /// The signature does not verify over the signature base.
     InvalidSignature,
 }
@@ -115,6 +120,7 @@ impl VerifyErrorKind {
             VerifyErrorKind::ContentDigestMismatch => "content_digest_mismatch",
             VerifyErrorKind::BodyTooLarge => "body_too_large",
             VerifyErrorKind::SignatureBaseTooLarge => "signature_base_too_large",
+            VerifyErrorKind::AuthorityMismatch => "authority_mismatch",
             VerifyErrorKind::InvalidSignature => "invalid_signature",
         }
     }
@@ -271,6 +277,8 @@ struct Policy {
     max_body: usize,
     max_base_bytes: usize,
     scheme: String,
+    /// The expected `@authority`, normalized by [`VerifierBuilder::build`].
+    authority: Option<String>,
     label: Option<String>,
     clock: Clock,
 }
@@ -289,6 +297,7 @@ impl fmt::Debug for Policy {
             .field("max_body", &self.max_body)
             .field("max_base_bytes", &self.max_base_bytes)
             .field("scheme", &self.scheme)
+            .field("authority", &self.authority)
             .field("label", &self.label)
             .finish_non_exhaustive()
     }
@@ -386,11 +395,26 @@ impl VerifierBuilder {
     }
 
     /// The most bytes of signature base built for one message, over all its
-    /// signatures (§7.3.1). A message whose bases would exceed it is refused
+    /// signatures (§3.2.1). A message whose bases would exceed it is refused
     /// with [`VerifyErrorKind::SignatureBaseTooLarge`] before the rest are
     /// built. Default: 65 536 (64 KiB).
     pub fn max_signature_base_bytes(mut self, max: usize) -> Self {
         self.policy.max_base_bytes = max;
+        self
+    }
+
+    /// The service's own authority (host, and port unless it is the
+    /// scheme's default), such as `api.example.com`: a request signature
+    /// must cover `@authority` or `@target-uri` (both carry the authority;
+    /// without either the signature is refused with
+    /// [`VerifyErrorKind::MissingRequiredComponent`]), and the request's
+    /// authority must be this one, or the signature is refused with
+    /// [`VerifyErrorKind::AuthorityMismatch`] (§3.2.1: a signature made for
+    /// another service is not accepted here). Compared after the §2.2.3
+    /// normalization: case and a default port do not matter. Response
+    /// signatures are not affected. Default: none (any authority).
+    pub fn authority(mut self, authority: impl Into<String>) -> Self {
+        self.policy.authority = Some(authority.into());
         self
     }
 
@@ -419,6 +443,13 @@ impl VerifierBuilder {
     #[must_use]
     pub fn build(mut self) -> Verifier {
         self.policy.nonces = NonceCache::new(self.nonce_capacity);
+        if let Some(raw) = self.policy.authority.take() {
+            // An authority that does not normalize can match no request:
+            // kept lowercased, it refuses every signature (fail closed).
+            let normalized = normalize_authority(&self.policy.scheme, raw.trim())
+                .unwrap_or_else(|| raw.to_ascii_lowercase());
+            self.policy.authority = Some(normalized);
+        }
         Verifier {
             policy: Arc::new(self.policy),
         }
@@ -455,6 +486,7 @@ impl Verifier {
                 max_body: 1024 * 1024,
                 max_base_bytes: DEFAULT_MAX_BASE_BYTES,
                 scheme: "https".to_owned(),
+                authority: None,
                 label: None,
                 clock: Clock::system(),
             },
@@ -723,6 +755,11 @@ impl Verifier {
                 "the signature has no nonce parameter",
             ));
         }
+        if let (Some(expected), MessageView::Request(parts)) =
+            (&self.policy.authority, attempt.view)
+        {
+            check_authority(expected, input, parts)?;
+        }
         Ok(())
     }
 
@@ -875,6 +912,32 @@ impl<'m> Attempt<'m> {
         self.digest = Some(outcome.clone());
         outcome
     }
+}
+
+/// The expected-authority policy of [`VerifierBuilder::authority`].
+fn check_authority(
+    expected: &str,
+    input: &SignatureInput,
+    request: &RequestParts<'_>,
+) -> Result<(), VerifyError> {
+    let covered = input.components.iter().any(|id| {
+        !id.is_req() && matches!(id.derived(), Some(Derived::Authority | Derived::TargetUri))
+    });
+    if !covered {
+        return Err(VerifyError::new(
+            VerifyErrorKind::MissingRequiredComponent,
+            "the verifier expects an authority, so the signature must cover @authority or @target-uri",
+        ));
+    }
+    if request.authority() != expected {
+        // Neither authority is shown: the request's is the sender's to
+        // know, and the expected one is configuration.
+        return Err(VerifyError::new(
+            VerifyErrorKind::AuthorityMismatch,
+            "the signed authority is not this service's",
+        ));
+    }
+    Ok(())
 }
 
 fn malformed_field(err: DictionaryError, name: &http::HeaderName) -> VerifyError {
