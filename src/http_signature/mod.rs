@@ -43,6 +43,9 @@ mod clock;
 mod component_values;
 mod components;
 mod digest;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod jwk;
 mod keys;
 mod layer;
