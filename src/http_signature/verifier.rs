@@ -565,7 +565,8 @@ impl Verifier {
     /// `label` of `request`: for diagnosing mismatches with a signer.
     ///
     /// # Errors
-    /// [`VerifyError`] when the label is absent or a component is missing.
+    /// [`VerifyError`] when the label is absent, a component is missing, or
+    /// the base exceeds [`VerifierBuilder::max_signature_base_bytes`].
     pub fn signature_base<B>(
         &self,
         request: &http::Request<B>,
@@ -660,6 +661,7 @@ impl Verifier {
             )
         }))
     }
+
     fn check_time(&self, input: &SignatureInput, now: u64) -> Result<(), VerifyError> {
         let policy = &self.policy;
         match input.created {
