@@ -3,13 +3,22 @@
 //! The request is a JSON POST covering `@method`, `@target-uri`,
 //! `content-digest`, `content-type` and `authorization` (the default
 //! policy), so each figure includes the body digest, the signature base and
-//! the header serialization, not only the primitive.
+//! the header serialization, not only the primitive. Signing includes the
+//! default nonce; the verify group checks one signed request over and over,
+//! so it is signed without a nonce and verified with `require_nonce(false)`
+//! (a nonce would be a replay from the second iteration on).
+//!
+//! `verify/hostile_8x64` is the bounded-work case: 8 signatures of 64
+//! components each, 62 of them forms of one 32 KiB dictionary field,
+//! refused once the 64 KiB base budget is spent.
 //!
 //! Run: `cargo bench --bench http_signature -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
-use axum_oauth2_client::http_signature::{InMemoryKeyResolver, MessageSigner, Verifier};
+use axum_oauth2_client::http_signature::{
+    Algorithm, Clock, InMemoryKeyResolver, MessageSigner, VerificationKey, Verifier,
+};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -50,6 +59,37 @@ fn request() -> http::Request<Bytes> {
         .unwrap_or_else(|e| panic!("request: {e}"))
 }
 
+/// 8 signatures × 64 components over one 32 KiB dictionary field, signed
+/// at `created` by keyid `bench` (the signatures themselves are garbage).
+fn hostile_request(created: u64) -> http::Request<Bytes> {
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}=\"{i:024}\"")).collect();
+    let mut components = vec![
+        r#""@method""#.to_owned(),
+        r#""@target-uri""#.to_owned(),
+        r#""x-big""#.to_owned(),
+        r#""x-big";sf"#.to_owned(),
+        r#""x-big";bs"#.to_owned(),
+    ];
+    components.extend((0..59).map(|i| format!(r#""x-big";key="m{i}""#)));
+    let inputs: Vec<String> = (0..8)
+        .map(|label| {
+            format!(
+                r#"s{label}=({});created={created};keyid="bench";nonce="n{label}""#,
+                components.join(" ")
+            )
+        })
+        .collect();
+    let signatures: Vec<String> = (0..8)
+        .map(|label| format!("s{label}=:{}:", "A".repeat(44)))
+        .collect();
+    http::Request::get("https://api.example.com/v1/orders")
+        .header("x-big", members.join(", "))
+        .header("signature-input", inputs.join(", "))
+        .header("signature", signatures.join(", "))
+        .body(Bytes::new())
+        .unwrap_or_else(|e| panic!("request: {e}"))
+}
+
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -70,6 +110,8 @@ fn bench(c: &mut Criterion) {
         });
         let mut signed = request();
         signer
+            .clone()
+            .nonce(false)
             .sign_http_request(&mut signed)
             .unwrap_or_else(|e| panic!("{alg}: {e}"));
         signed_requests.push((alg, signer.signing_key().verification_key(), signed));
@@ -78,7 +120,9 @@ fn bench(c: &mut Criterion) {
 
     let mut verify = c.benchmark_group("verify");
     for (alg, key, signed) in signed_requests {
-        let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("bench", key)).build();
+        let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("bench", key))
+            .require_nonce(false)
+            .build();
         verify.bench_function(alg, |b| {
             b.to_async(&runtime).iter(|| async {
                 verifier
@@ -88,6 +132,20 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
+    let created = 1_700_000_000;
+    let hostile = hostile_request(created);
+    let key = VerificationKey::from_pem_or_jwk(Algorithm::HmacSha256, KEYS[2].1)
+        .unwrap_or_else(|e| panic!("hmac key: {e}"));
+    let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("bench", key))
+        .clock(Clock::fixed(created))
+        .build();
+    verify.bench_function("hostile_8x64", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let refused = verifier.verify(black_box(&hostile)).await;
+            assert!(refused.is_err());
+            refused
+        });
+    });
     verify.finish();
 }
 

@@ -161,8 +161,7 @@ fn verification_key(spec: &KeySpec) -> Result<VerificationKey, Box<dyn Error>> {
 async fn signed_by_this_crate(spec: &KeySpec) -> Result<Value, Box<dyn Error>> {
     let private = std::fs::read_to_string(fixture(spec.private))?;
     let signer = MessageSigner::from_config(spec.alg, &private, Some(spec.keyid), None)?
-        .expires_in(std::time::Duration::from_secs(120))
-        .nonce(true);
+        .expires_in(std::time::Duration::from_secs(120));
     let body = r#"{"amount": 100, "currency": "EUR"}"#;
     let mut request = reqwest::Request::new(
         reqwest::Method::POST,
@@ -267,7 +266,8 @@ async fn npm_http_message_signatures_interoperates_for_every_algorithm() -> Test
         .required_components(axum_oauth2_client::http_signature::ComponentId::parse_list(
             "@method @target-uri content-digest authorization",
         )?)
-        .require_nonce(true)
+        // npm signs @authority and @target-uri: both must name this service.
+        .authority("api.example.com")
         .build();
     let mut verified_algs = Vec::new();
     for case in signed.as_array().ok_or("sign.js output is not a list")? {

@@ -83,12 +83,14 @@ fn rfc_resolver() -> Result<InMemoryKeyResolver, Box<dyn Error>> {
 }
 
 /// A verifier with the Appendix B policy: the vectors cover no common set of
-/// components, so none is required; the clock reads `now`.
+/// components, so none is required, and only B.2.1 has a nonce, so none is
+/// required either (the documented opt-out); the clock reads `now`.
 fn vector_verifier(now: u64) -> Result<Verifier, Box<dyn Error>> {
     Ok(Verifier::builder(rfc_resolver()?)
         .required_components(vec![])
         .required_response_components(vec![])
         .require_content_digest(false)
+        .require_nonce(false)
         .clock(Clock::fixed(now))
         .build())
 }
@@ -265,6 +267,7 @@ fn appendix_b2_5_and_b2_6_are_reproduced_exactly() -> TestResult {
             .key_id(keyid)
             .components(components_of(vector)?)
             .alg_parameter(false)
+            .nonce(false)
             .clock(Clock::fixed(CREATED));
         let mut request = test_request()?;
         signer.sign_http_request(&mut request)?;
@@ -287,6 +290,7 @@ async fn appendix_b2_randomised_vectors_round_trip() -> TestResult {
             .key_id("test-key-rsa-pss")
             .components(components_of(vector)?)
             .alg_parameter(false)
+            .nonce(false)
             .content_digest(DigestAlgorithm::Sha512)
             .clock(Clock::fixed(CREATED));
         if vector.label == "sig-b22" {
@@ -332,6 +336,7 @@ async fn appendix_b2_randomised_vectors_round_trip() -> TestResult {
         "@status content-type content-digest content-length",
     )?)
     .alg_parameter(false)
+    .nonce(false)
     .content_digest(DigestAlgorithm::Sha512)
     .clock(Clock::fixed(CREATED));
     let mut response = test_response()?;
@@ -374,6 +379,7 @@ async fn section_4_3_proxy_signature_over_signature_member_verifies() -> TestRes
     let verifier = Verifier::builder(rfc_resolver()?)
         .required_components(vec![])
         .require_content_digest(false)
+        .require_nonce(false)
         .label("proxy_sig")
         .clock(Clock::fixed(1_618_884_480))
         .build();
@@ -423,10 +429,7 @@ fn api_request() -> Result<Request<Bytes>, http::Error> {
 #[tokio::test]
 async fn every_algorithm_round_trips_and_any_tampering_fails() -> TestResult {
     for (signer, key, id) in all_signers()? {
-        let signer = signer
-            .expires_in(Duration::from_secs(60))
-            .nonce(true)
-            .tag("orders");
+        let signer = signer.expires_in(Duration::from_secs(60)).tag("orders");
         let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key(id, key)).build();
         let mut signed = api_request()?;
         signer.sign_http_request(&mut signed)?;
@@ -598,9 +601,7 @@ async fn time_window_checks_use_the_injected_clock() -> TestResult {
 async fn policy_failures_name_the_check() -> TestResult {
     let secret = SHARED_SECRET;
     let key = VerificationKey::from_pem_or_jwk(Algorithm::HmacSha256, secret)?;
-    let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key.clone()))
-        .require_nonce(true)
-        .build();
+    let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key.clone())).build();
     let kind = |r: Result<VerifiedSignature, axum_oauth2_client::http_signature::VerifyError>| {
         r.map_err(|e| e.kind()).err()
     };
@@ -626,7 +627,7 @@ async fn policy_failures_name_the_check() -> TestResult {
         Some(VerifyErrorKind::MissingRequiredComponent)
     );
 
-    let full = MessageSigner::from_config("hmac-sha256", secret, Some("k"), None)?;
+    let full = MessageSigner::from_config("hmac-sha256", secret, Some("k"), None)?.nonce(false);
     let mut request = api_request()?;
     full.sign_http_request(&mut request)?;
     assert_eq!(
@@ -634,7 +635,7 @@ async fn policy_failures_name_the_check() -> TestResult {
         Some(VerifyErrorKind::MissingNonce)
     );
 
-    let unknown = MessageSigner::from_config("hmac-sha256", secret, Some("who"), None)?.nonce(true);
+    let unknown = MessageSigner::from_config("hmac-sha256", secret, Some("who"), None)?;
     let mut request = api_request()?;
     unknown.sign_http_request(&mut request)?;
     assert_eq!(
@@ -939,6 +940,7 @@ async fn jwk_keys_match_their_pem_forms() -> TestResult {
     .key_id("test-key-ed25519")
     .components(components_of(&B26)?)
     .alg_parameter(false)
+    .nonce(false)
     .clock(Clock::fixed(CREATED));
     let mut request = test_request()?;
     signer.sign_http_request(&mut request)?;

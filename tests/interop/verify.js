@@ -16,7 +16,8 @@ async function verifyCase(c) {
         keyLookup: async (params) =>
           params.keyid === c.keyid ? { id: c.keyid, algs: [c.alg], verify: verifier } : null,
         requiredFields: ['@method', '@target-uri', 'content-digest', 'authorization'],
-        requiredParams: ['created', 'keyid'],
+        // This crate's signer sends a nonce by default.
+        requiredParams: ['created', 'keyid', 'nonce'],
         tolerance: 30,
       },
       c.request,

@@ -260,19 +260,6 @@ impl ComponentId {
         self.name() == "content-digest" && !self.is_req()
     }
 
-    /// The identifier without `;req`, used to read the component from the request.
-    pub(crate) fn without_req(&self) -> ComponentId {
-        ComponentId {
-            name: self.name.clone(),
-            params: self
-                .params
-                .iter()
-                .filter(|(k, _)| k != "req")
-                .cloned()
-                .collect(),
-        }
-    }
-
     /// The serialized identifier (RFC 8941 §4.1.1 item: sf-string plus parameters).
     #[must_use]
     pub fn serialize(&self) -> String {

@@ -138,6 +138,9 @@ where
 }
 
 fn title(kind: VerifyErrorKind) -> &'static str {
+    if kind == VerifyErrorKind::SignatureBaseTooLarge {
+        return "HTTP message signatures too large to verify";
+    }
     match kind.status().as_u16() {
         400 => "Malformed HTTP message signature",
         413 => "Request body too large to verify",

@@ -40,8 +40,12 @@
 mod algorithm;
 mod base;
 mod clock;
+mod component_values;
 mod components;
 mod digest;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod jwk;
 mod keys;
 mod layer;

@@ -1,9 +1,11 @@
 //! Nonce replay detection (RFC 9421 §7.2.2) with bounded memory.
 //!
 //! A nonce is remembered until the signature carrying it would be rejected
-//! as too old anyway, so the window equals the accepted age. When the cache
-//! is full of unexpired nonces, new signatures with nonces are refused
-//! (fail closed) rather than forgetting a nonce early.
+//! as too old anyway, so the window equals the accepted age. An entry that
+//! expires at `t` is still a replay at `t`: the verifier accepts a signature
+//! up to and including its last second, so the nonce must be kept through
+//! it. When the cache is full of unexpired nonces, new signatures with
+//! nonces are refused (fail closed) rather than forgetting a nonce early.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -40,7 +42,9 @@ impl NonceCache {
         }
     }
 
-    /// Records the nonce, or says why it cannot be accepted.
+    /// Records the nonce, or says why it cannot be accepted. `expires_at`
+    /// is the last second (inclusive) in which the signature carrying the
+    /// nonce can be accepted.
     pub(crate) fn check_and_insert(
         &self,
         key_id: &str,
@@ -54,8 +58,9 @@ impl NonceCache {
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Only entries whose last accepted second has passed are forgotten.
         while let Some(first) = entries.by_expiry.first().cloned() {
-            if first.0 > now {
+            if first.0 >= now {
                 break;
             }
             entries.by_expiry.remove(&first);
@@ -97,7 +102,24 @@ mod tests {
             Err(ReplayError::Replayed)
         );
         assert_eq!(cache.check_and_insert("other", "n1", 100, 60), Ok(()));
-        assert_eq!(cache.check_and_insert("k", "n1", 200, 100), Ok(()));
+        assert_eq!(cache.check_and_insert("k", "n1", 200, 101), Ok(()));
+    }
+
+    #[test]
+    fn an_entry_expiring_exactly_now_is_still_a_replay() {
+        let cache = NonceCache::new(10);
+        let mut now = 50;
+        assert_eq!(cache.check_and_insert("k", "n", 100, now), Ok(()));
+        for at in [99, 100] {
+            now = at;
+            assert_eq!(
+                cache.check_and_insert("k", "n", 100 + now, now),
+                Err(ReplayError::Replayed),
+                "at {now}"
+            );
+        }
+        now += 1;
+        assert_eq!(cache.check_and_insert("k", "n", 100 + now, now), Ok(()));
     }
 
     #[test]
@@ -114,7 +136,12 @@ mod tests {
             Err(ReplayError::Full)
         );
         assert_eq!(cache.len(), 3);
+        // Entry "0" expires at 100: still held at 100, reclaimed at 101.
+        assert_eq!(
+            cache.check_and_insert("k", "x", 200, 100),
+            Err(ReplayError::Full)
+        );
         assert_eq!(cache.check_and_insert("k", "x", 200, 101), Ok(()));
-        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.len(), 3);
     }
 }
