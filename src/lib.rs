@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse as _;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -59,8 +60,13 @@ pub fn app(state: AppState) -> Router {
             .route("/demo/signed", get(routes::demo_signed));
     }
     let mut router = router.with_state(state.clone());
-    if let Some(dev) = state.dev.clone() {
-        router = router.merge(dev.router());
+    if state.config.env == AppEnv::Development {
+        if let Some(dev) = state.dev.clone() {
+            router = router.merge(dev.router());
+        }
+        // A page that rebinds its own name to 127.0.0.1 would otherwise
+        // reach the demo routes from a browser.
+        router = router.layer(axum::middleware::from_fn(loopback_host_only));
     }
     let header = axum::http::HeaderName::from_static("x-request-id");
     router
@@ -102,6 +108,41 @@ pub async fn serve(
     oauth2.shutdown();
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Development only: refuses (403) a request whose `Host` is not a
+/// loopback name, so that DNS rebinding cannot turn a browser into a client
+/// of the development routes.
+async fn loopback_host_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    // Browsers always send a Host; a request without one is no browser's.
+    let Some(host) = request.headers().get(axum::http::header::HOST) else {
+        return next.run(request).await;
+    };
+    let host = host
+        .to_str()
+        .ok()
+        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok());
+    let loopback = host.is_some_and(|authority| {
+        let name = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        name.eq_ignore_ascii_case("localhost")
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if !loopback {
+        return (
+            StatusCode::FORBIDDEN,
+            "development mode answers loopback host names only",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// The configuration file read in development when `APP_ENV` is unset or

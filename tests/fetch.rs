@@ -402,6 +402,27 @@ async fn an_upstream_that_refuses_every_token_forces_at_most_one_new_token_per_i
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refusals_force_at_most_one_new_token_per_interval() {
+    let issuer = Issuer::new().delay(Duration::from_millis(50));
+    let server = token_server(issuer.clone()).await;
+    refusing_and_accepting_upstreams(&server).await;
+    let oauth2 = service("p", provider(&server));
+    let bad = format!("{}/api/bad", server.uri());
+    oauth2.get_token("p", None).await.expect("a first token");
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let (oauth2, bad) = (oauth2.clone(), bad.clone());
+            tokio::spawn(async move { oauth2.fetch("p", &bad, FetchOptions::default()).await })
+        })
+        .collect();
+    for call in calls {
+        let err = call.await.expect("join").expect_err("always 401");
+        assert_eq!(err.code(), "unauthorized");
+    }
+    assert_eq!(issuer.issued(), 2, "50 concurrent refusals force one token");
+}
+
 #[tokio::test]
 async fn the_forced_refresh_budget_renews_after_its_interval() {
     let issuer = Issuer::new();

@@ -198,8 +198,8 @@ async fn the_tower_layer_resolves_relative_uris_and_refuses_other_origins() {
         .expect_err("no base URL");
     assert_eq!(code(err.as_ref()), "invalid_request");
 
-    // With a base, the relative URI is the server's, and hyper is handed
-    // the same relative request (as a client that adds its origin is).
+    // With a base, the relative URI is the server's, and the service below
+    // is handed the absolute URL that was checked.
     let recorded = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = recorded.clone();
     let inner = tower::service_fn(move |request: http::Request<Full<bytes::Bytes>>| {
@@ -225,7 +225,7 @@ async fn the_tower_layer_resolves_relative_uris_and_refuses_other_origins() {
     assert_eq!(res.status(), 200);
     let seen = recorded.lock().expect("lock").clone();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].0, "/api/orders");
+    assert_eq!(seen[0].0, format!("{}/api/orders", server.uri()));
     let auth = seen[0].1.clone().expect("a token");
     assert!(auth.is_sensitive());
     assert_eq!(auth, "Bearer tok-1");
@@ -241,4 +241,71 @@ async fn the_tower_layer_resolves_relative_uris_and_refuses_other_origins() {
         .expect_err("refused");
     assert_eq!(code(err.as_ref()), "origin_not_allowed");
     assert_eq!(issuer.issued(), 1);
+}
+
+#[tokio::test]
+async fn the_tower_layer_refuses_uris_whose_target_depends_on_who_reads_them() {
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    let base: reqwest::Url = server.uri().parse().expect("url");
+    let confined = provider(&server).allowed_origins([base.clone()]);
+    let layer = OAuth2Layer::new(service("p", confined), "p")
+        .expect("provider")
+        .base_url(base);
+    let never_called = tower::service_fn(|_: http::Request<Full<bytes::Bytes>>| async {
+        panic!("nothing may be sent");
+        #[allow(unreachable_code)]
+        Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    });
+    let client = ServiceBuilder::new().layer(layer).service(never_called);
+    // An authority without a scheme (a CONNECT target), and a path that a
+    // resolver reads as another host.
+    let connect = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri("evil.example:443")
+        .body(Full::default())
+        .expect("request");
+    let err = client.clone().oneshot(connect).await.expect_err("refused");
+    assert_eq!(code(err.as_ref()), "invalid_request");
+    let scheme_relative = http::Request::get("//evil.example/x")
+        .body(Full::default())
+        .expect("request");
+    let err = client.oneshot(scheme_relative).await.expect_err("refused");
+    assert_eq!(code(err.as_ref()), "invalid_request");
+    assert_eq!(issuer.issued(), 0, "no token for a refused request");
+}
+
+#[tokio::test]
+async fn both_middlewares_refuse_headers_the_client_owns() {
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    upstream(&server).await;
+    let oauth2 = service("p", provider(&server));
+    let url = format!("{}/api/orders", server.uri());
+
+    let err = middleware_client(oauth2.clone())
+        .get(&url)
+        .header("host", "tenant-b.example")
+        .send()
+        .await
+        .expect_err("refused");
+    let reqwest_middleware::Error::Middleware(inner) = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(code(inner.as_ref()), "invalid_request");
+    assert!(inner.to_string().contains("host"), "{inner}");
+    assert!(!inner.to_string().contains("tenant-b"), "{inner}");
+
+    let request = http::Request::get(&url)
+        .header("upgrade", "h2c")
+        .body(Full::default())
+        .expect("request");
+    let err = ServiceBuilder::new()
+        .layer(OAuth2Layer::new(oauth2, "p").expect("provider"))
+        .service(hyper_client())
+        .oneshot(request)
+        .await
+        .expect_err("refused");
+    assert_eq!(code(err.as_ref()), "invalid_request");
+    assert!(api_requests(&server).await.is_empty(), "nothing was sent");
 }

@@ -642,3 +642,48 @@ async fn after_shutdown_a_handler_still_running_cannot_fill_the_cache() {
     assert_eq!(state.oauth2.cached_tokens(), 0);
     assert_eq!(state.oauth2.exchange_entries(), 0);
 }
+
+#[tokio::test]
+async fn development_answers_loopback_host_names_only() {
+    let upstream = token_server(Issuer::new()).await;
+    Mock::given(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"orders": []})))
+        .mount(&upstream)
+        .await;
+    let state = server::state_from_vars(&demo_vars(&upstream, &[])).expect("state");
+    let test = TestServer::new(server::app(state));
+    for host in [
+        "localhost:3000",
+        "127.0.0.1:3000",
+        "[::1]:3000",
+        "LOCALHOST",
+    ] {
+        let res = test.get("/demo/orders").add_header("host", host).await;
+        assert_eq!(res.status_code(), 200, "{host}");
+    }
+    // A page that rebound its own name to 127.0.0.1 sends its own name.
+    for host in [
+        "attacker.example",
+        "attacker.example:3000",
+        "127.0.0.1.attacker.example",
+    ] {
+        let res = test.get("/demo/orders").add_header("host", host).await;
+        assert_eq!(res.status_code(), 403, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn a_production_state_never_serves_the_development_routes() {
+    // Even a state built by hand with a development authority in it.
+    let mut config = AppConfig::development();
+    config.env = AppEnv::Production;
+    let mut state = state(config, OAuth2Config::new());
+    state.dev = Some(server::DevAuthority::new(
+        "id",
+        axum_oauth2_client::Secret::new("secret"),
+        Duration::from_secs(30),
+    ));
+    let test = TestServer::new(server::app(state));
+    assert_eq!(test.post("/dev/oauth/token").await.status_code(), 404);
+    assert_eq!(test.get("/dev/api/orders").await.status_code(), 404);
+}

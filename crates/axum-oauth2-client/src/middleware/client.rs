@@ -17,15 +17,26 @@ use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
 /// Failures are [`reqwest_middleware::Error::Middleware`] holding an
 /// [`OAuth2Error`] (`downcast_ref::<OAuth2Error>()` reads its `code()`).
 /// A request whose body cannot be cloned (a stream) is not replayed: its
-/// 401 is returned as it is. The client's own redirect policy applies;
-/// an answer from an origin the provider does not allow is refused.
+/// 401 is returned as it is. Headers the client owns (`Host`,
+/// `Authorization`, hop-by-hop headers) are refused as
+/// [`FetchOptions`](crate::FetchOptions) refuses them.
+///
+/// Redirects are the client's: the middleware cannot see the hops it
+/// makes, only where they ended (an answer from an origin the provider does
+/// not allow is refused, but the hop has happened: reqwest drops
+/// `Authorization` on a hop to another origin, not the body or a
+/// signature). Give the client `reqwest::redirect::Policy::none()`, as
+/// below, when the provider confines its token to allowed origins.
 ///
 /// ```no_run
 /// # async fn run(oauth2: axum_oauth2_client::OAuth2Service) -> Result<(), Box<dyn std::error::Error>> {
 /// use axum_oauth2_client::TokenExchangeOptions;
 /// use axum_oauth2_client::middleware::OAuth2Middleware;
 ///
-/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+/// let http = reqwest::Client::builder()
+///     .redirect(reqwest::redirect::Policy::none())
+///     .build()?;
+/// let client = reqwest_middleware::ClientBuilder::new(http)
 ///     .with(OAuth2Middleware::new(oauth2, "payments")?)
 ///     .build();
 /// let orders = client.get("https://api.example.com/v1/orders").send().await?;
@@ -68,6 +79,9 @@ impl Middleware for OAuth2Middleware {
         let binding = self
             .service
             .bind(&self.provider, &sent, exchange.as_ref())
+            .map_err(Error::middleware)?;
+        binding
+            .check_headers(request.headers())
             .map_err(Error::middleware)?;
         // What a retry sends: the request as it was given to us.
         let replay = request.try_clone();

@@ -21,12 +21,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A tower [`Layer`] that gives every request the token of one provider,
 /// with the rules of [`OAuth2Service::fetch`] (see [the module](super)).
 ///
-/// The request's URI must be absolute, or relative to the layer's
-/// [`base_url`](Self::base_url). Its body must be `Clone`, so that the
-/// request can be signed over its body and sent again after a 401; the
-/// retry carries the method, URI, version, headers and body, not the
-/// extensions. Failures are an [`OAuth2Error`] in the [`BoxError`]
-/// (`downcast_ref::<OAuth2Error>()`), or the inner service's error.
+/// The request's URI must be absolute, or a path relative to the layer's
+/// [`base_url`](Self::base_url); the service below gets the absolute URL
+/// that was checked. Its body must be `Clone`, so that the request can be
+/// signed over its body and sent again after a 401; the retry carries the
+/// method, URI, version, headers and body, not the extensions. Headers the
+/// client owns (`Host`, `Authorization`, hop-by-hop headers) are refused as
+/// [`FetchOptions`](crate::FetchOptions) refuses them. Failures are an
+/// [`OAuth2Error`] in the [`BoxError`] (`downcast_ref::<OAuth2Error>()`),
+/// or the inner service's error.
+///
+/// Put a redirect-following layer (tower-http's `FollowRedirect`)
+/// *outside* this one, never below it: below, its hops would carry the
+/// token where no origin check sees them.
 ///
 /// ```no_run
 /// # async fn run(oauth2: axum_oauth2_client::OAuth2Service) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -72,17 +79,28 @@ impl OAuth2Layer {
         self
     }
 
-    /// The absolute URL of a request's URI.
+    /// The absolute URL of a request's URI: the URI itself when it has a
+    /// scheme, else its path and query joined to the base URL. A URI with
+    /// an authority but no scheme (`evil.example`, as a CONNECT target) or
+    /// a path that does not start with exactly one `/` (`//evil.example/x`)
+    /// is refused: what it names depends on who reads it.
     fn url_of(&self, uri: &http::Uri) -> Result<Url, OAuth2Error> {
         let invalid = |reason: &str| OAuth2Error::invalid_request(&self.provider, reason);
         if uri.scheme().is_some() {
             return Url::parse(&uri.to_string()).map_err(|_| invalid("the URI is not a valid URL"));
         }
+        let path = uri.path();
+        if uri.authority().is_some() || !path.starts_with('/') || path.starts_with("//") {
+            return Err(invalid(
+                "the URI must be absolute, or a path starting with a single /",
+            ));
+        }
         let base = self
             .base
             .as_ref()
             .ok_or_else(|| invalid("the URI is relative and the layer has no base URL"))?;
-        base.join(&uri.to_string())
+        let relative = uri.path_and_query().map_or(path, |p| p.as_str());
+        base.join(relative)
             .map_err(|_| invalid("the URI cannot be joined to the base URL"))
     }
 }
@@ -128,11 +146,18 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         Box::pin(async move {
+            let mut request = request;
             let sent = layer.url_of(request.uri())?;
             let exchange = request.extensions().get::<TokenExchangeOptions>().cloned();
             let binding = layer
                 .service
                 .bind(&layer.provider, &sent, exchange.as_ref())?;
+            binding.check_headers(request.headers())?;
+            // The client below gets the URL that was checked, not a relative
+            // one it could resolve elsewhere.
+            *request.uri_mut() = sent.as_str().parse().map_err(|_| {
+                OAuth2Error::invalid_request(&layer.provider, "the URL is not a valid URI")
+            })?;
             let replay = copy(&request);
             let (request, used) = prepare(&binding, &sent, request).await?;
             let response = inner.call(request).await.map_err(Into::into)?;

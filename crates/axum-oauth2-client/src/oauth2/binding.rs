@@ -14,6 +14,7 @@ use reqwest::{StatusCode, Url};
 use super::cache::{Slot, TokenId};
 use super::error::OAuth2Error;
 use super::exchange_options::TokenExchangeOptions;
+use super::fetch_options::is_allowed;
 use super::provider::{Answer, Provider};
 use super::service::OAuth2Service;
 use crate::http_signature::Signer;
@@ -61,6 +62,18 @@ impl Binding<'_> {
         own: Option<&'s Arc<dyn Signer>>,
     ) -> Option<&'s Arc<dyn Signer>> {
         own.or(self.provider.config.signer.as_ref())
+    }
+
+    /// `invalid_request` naming the first header in `headers` that the
+    /// client owns (see [`FetchOptions::header`](crate::FetchOptions::header)).
+    pub(crate) fn check_headers(&self, headers: &HeaderMap) -> Result<(), OAuth2Error> {
+        match headers.keys().find(|name| !is_allowed(name)) {
+            Some(name) => Err(OAuth2Error::invalid_request(
+                self.name(),
+                format!("header `{name}` is set by the client and cannot be given"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Sets the token as `Authorization` (marked sensitive) in `headers`,

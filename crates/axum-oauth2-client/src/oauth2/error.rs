@@ -135,10 +135,12 @@ pub enum OAuth2Error {
         reason: String,
     },
 
-    /// The upstream API refused the request with 401 even after a fresh
-    /// token was fetched and the request retried once. Code `unauthorized`.
+    /// The upstream API refused the request with 401 even though a fresh
+    /// token was tried: this request's one retry, or a token another
+    /// request forced within the forced refresh interval. Code
+    /// `unauthorized`.
     #[error(
-        "upstream refused the request for provider `{provider}` with {status} after a retry with a fresh token"
+        "upstream refused the request for provider `{provider}` with {status}, and a fresh token was already tried (by this request, or by another within the forced refresh interval)"
     )]
     Unauthorized {
         /// The provider concerned.

@@ -215,7 +215,7 @@ impl FetchOptions {
 /// Whether a caller may set header `name` on an upstream request: not one
 /// the client owns (`Host`, `Authorization`) nor a hop-by-hop header
 /// (RFC 9110 §7.6.1).
-fn is_allowed(name: &HeaderName) -> bool {
+pub(crate) fn is_allowed(name: &HeaderName) -> bool {
     use reqwest::header::{
         AUTHORIZATION, CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
     };

@@ -52,14 +52,15 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
-    /// A request that cannot be replayed hands its 401 to the caller.
+    /// A request that cannot be replayed hands its 401 to the caller, as
+    /// it is (the token was still dropped, within the budget).
     pub(crate) fn filter_replay(self, replayable: bool, provider: &str, sent: &Url) -> Self {
         match self {
             Self::Retry if replayable => {
                 tracing::info!(provider, url = %redacted_url(sent), "upstream answered 401; retrying once with a new token");
                 Self::Retry
             }
-            Self::Retry => {
+            Self::Retry | Self::Unauthorized if !replayable => {
                 tracing::info!(provider, url = %redacted_url(sent), "upstream answered 401; the body cannot be replayed");
                 Self::Return
             }

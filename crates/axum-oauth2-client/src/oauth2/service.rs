@@ -84,6 +84,11 @@ impl OAuth2Service {
     ) -> Result<AccessToken, OAuth2Error> {
         let provider = self.provider(provider)?;
         let slot = self.slot(provider, exchange)?;
+        if let Ok(token) = slot.try_hit(|token| AccessToken(Arc::clone(token))) {
+            return Ok(token);
+        }
+        // A miss after shutdown neither starts nor logs a request.
+        provider.check_open()?;
         slot.get(provider.request_fn(exchange)).await
     }
 
@@ -108,6 +113,7 @@ impl OAuth2Service {
         {
             return Ok(());
         }
+        provider.check_open()?;
         attach(&slot, provider.request_fn(exchange), request).await?;
         Ok(())
     }
