@@ -1,217 +1,25 @@
-//! Key material for signing and verifying (RFC 9421 §3.3, §7.3).
+//! Private keys and shared secrets for signing (RFC 9421 §3.1, §3.3).
 //!
 //! A key is bound to one [`Algorithm`] when it is loaded, so that the `alg`
 //! parameter of a message can never switch a key to another algorithm
-//! (§7.3.6). Keys load from PEM (PKCS#8, SPKI, PKCS#1, SEC1) or from a JWK;
-//! a `hmac-sha256` secret may also be given as base64 text.
-//!
-//! Neither [`SigningKey`] nor [`VerificationKey`] shows key bytes in its
-//! `Debug` output, and no [`KeyError`] contains key material.
+//! (§7.3.6). Keys load from PEM (PKCS#8, PKCS#1, SEC1) or from a JWK; a
+//! `hmac-sha256` secret may also be given as base64 text. `Debug` shows no
+//! key bytes, and no [`KeyError`] contains key material.
 
 use std::fmt;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
-use rsa::traits::PublicKeyParts as _;
+use rsa::signature::{self, SignatureEncoding as _, Signer as _};
 use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
 use super::algorithm::Algorithm;
-use super::signer::SignError;
-use super::{jwk, pem};
-
-/// RFC 9421 §3.3.1: the RSASSA-PSS salt is 64 bytes (not the hash length
-/// default of some libraries, and not "maximum").
-const PSS_SALT_LEN: usize = 64;
-/// Smallest RSA modulus accepted, in bits.
-const MIN_RSA_BITS: usize = 2048;
-/// Smallest HMAC secret accepted, in bytes (the output size of SHA-256).
-const MIN_HMAC_KEY_LEN: usize = 32;
-
-/// The kind of key found in PEM or JWK input, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyType {
-    /// An RSA key.
-    Rsa,
-    /// An elliptic-curve key on P-256.
-    EcP256,
-    /// An elliptic-curve key on P-384.
-    EcP384,
-    /// An Ed25519 key.
-    Ed25519,
-    /// A shared secret.
-    Symmetric,
-}
-
-impl fmt::Display for KeyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            KeyType::Rsa => "RSA",
-            KeyType::EcP256 => "EC P-256",
-            KeyType::EcP384 => "EC P-384",
-            KeyType::Ed25519 => "Ed25519",
-            KeyType::Symmetric => "symmetric",
-        })
-    }
-}
-
-/// Why key material could not be loaded. Never contains key bytes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// The text is not a PEM block, a JWK or (for HMAC) base64, or it does not decode.
-    #[error("malformed key: {reason}")]
-    Malformed {
-        /// What was wrong, without any key material.
-        reason: String,
-    },
-    /// The key is of a type the algorithm cannot use.
-    #[error("a {found} key cannot be used with {algorithm}")]
-    TypeMismatch {
-        /// The algorithm the key was loaded for.
-        algorithm: Algorithm,
-        /// The key type found.
-        found: KeyType,
-    },
-    /// The key is well formed but of a kind this crate does not support.
-    #[error("unsupported key: {reason}")]
-    Unsupported {
-        /// What is not supported.
-        reason: String,
-    },
-    /// The key is too short for the algorithm.
-    #[error("key too weak for {algorithm}: {reason}")]
-    Weak {
-        /// The algorithm the key was loaded for.
-        algorithm: Algorithm,
-        /// What is too small.
-        reason: String,
-    },
-    /// A public key was given where a private key is needed.
-    #[error("signing with {algorithm} needs a private key, but a public key was given")]
-    PublicKeyForSigning {
-        /// The algorithm the key was loaded for.
-        algorithm: Algorithm,
-    },
-}
-
-impl KeyError {
-    /// A stable snake_case code for this error.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            KeyError::Malformed { .. } => "malformed_key",
-            KeyError::TypeMismatch { .. } => "key_type_mismatch",
-            KeyError::Unsupported { .. } => "unsupported_key",
-            KeyError::Weak { .. } => "weak_key",
-            KeyError::PublicKeyForSigning { .. } => "public_key_for_signing",
-        }
-    }
-
-    pub(crate) fn malformed(reason: impl Into<String>) -> Self {
-        KeyError::Malformed {
-            reason: reason.into(),
-        }
-    }
-
-    pub(crate) fn unsupported(reason: impl Into<String>) -> Self {
-        KeyError::Unsupported {
-            reason: reason.into(),
-        }
-    }
-}
-
-/// Key material as decoded from PEM or JWK, before it is bound to an algorithm.
-pub(crate) enum DecodedKey {
-    RsaPrivate(Box<rsa::PrivateKey>),
-    RsaPublic(Box<rsa::PublicKey>),
-    P256Private(p256::SecretKey),
-    P256Public(p256::PublicKey),
-    P384Private(p384::SecretKey),
-    P384Public(p384::PublicKey),
-    Ed25519Private(Box<ed25519_dalek::SigningKey>),
-    Ed25519Public(ed25519_dalek::VerifyingKey),
-    Symmetric(Zeroizing<Vec<u8>>),
-}
-
-impl DecodedKey {
-    fn key_type(&self) -> KeyType {
-        match self {
-            DecodedKey::RsaPrivate(_) | DecodedKey::RsaPublic(_) => KeyType::Rsa,
-            DecodedKey::P256Private(_) | DecodedKey::P256Public(_) => KeyType::EcP256,
-            DecodedKey::P384Private(_) | DecodedKey::P384Public(_) => KeyType::EcP384,
-            DecodedKey::Ed25519Private(_) | DecodedKey::Ed25519Public(_) => KeyType::Ed25519,
-            DecodedKey::Symmetric(_) => KeyType::Symmetric,
-        }
-    }
-
-    fn is_private(&self) -> bool {
-        matches!(
-            self,
-            DecodedKey::RsaPrivate(_)
-                | DecodedKey::P256Private(_)
-                | DecodedKey::P384Private(_)
-                | DecodedKey::Ed25519Private(_)
-                | DecodedKey::Symmetric(_)
-        )
-    }
-
-    /// Decodes PEM, a JWK, or (for HMAC only) a base64 secret.
-    fn parse(algorithm: Algorithm, text: &str) -> Result<Self, KeyError> {
-        let text = text.trim();
-        if text.starts_with('{') {
-            jwk::decode(text)
-        } else if text.contains("-----BEGIN ") {
-            pem::decode(text)
-        } else if algorithm.is_symmetric() {
-            decode_base64_secret(text).map(DecodedKey::Symmetric)
-        } else {
-            Err(KeyError::malformed(
-                "expected a PEM block (-----BEGIN ...) or a JWK object",
-            ))
-        }
-    }
-}
-
-/// Decodes a shared secret written as base64 (standard or URL-safe, padded or not).
-fn decode_base64_secret(text: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let compact: Zeroizing<String> =
-        Zeroizing::new(text.chars().filter(|c| !c.is_ascii_whitespace()).collect());
-    let standard = base64::engine::general_purpose::STANDARD_NO_PAD_INDIFFERENT;
-    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
-    standard
-        .decode(compact.as_bytes())
-        .or_else(|_| url_safe.decode(compact.as_bytes()))
-        .map(Zeroizing::new)
-        .map_err(|_| KeyError::malformed("the shared secret is not valid base64"))
-}
-
-fn check_rsa_size(algorithm: Algorithm, key: &rsa::PublicKey) -> Result<(), KeyError> {
-    let bits = key.size() * 8;
-    if bits < MIN_RSA_BITS {
-        return Err(KeyError::Weak {
-            algorithm,
-            reason: format!("RSA modulus is {bits} bits; at least {MIN_RSA_BITS} are required"),
-        });
-    }
-    Ok(())
-}
-
-fn check_hmac_len(secret: &[u8]) -> Result<(), KeyError> {
-    if secret.len() < MIN_HMAC_KEY_LEN {
-        return Err(KeyError::Weak {
-            algorithm: Algorithm::HmacSha256,
-            reason: format!(
-                "shared secret is {} bytes; at least {MIN_HMAC_KEY_LEN} are required",
-                secret.len()
-            ),
-        });
-    }
-    Ok(())
-}
+use super::decoded::{DecodedKey, check_hmac_len, check_rsa_size};
+use super::error::KeyError;
+use super::key_type::KeyType;
+use super::parse::parse;
+use super::verification_key::{PSS_SALT_LEN, VerificationKey, VerifyInner};
 
 enum SigningInner {
     Hmac(Zeroizing<Vec<u8>>),
@@ -253,7 +61,7 @@ impl SigningKey {
     /// type `algorithm` cannot use, or is too weak (RSA below 2048 bits,
     /// HMAC secrets below 32 bytes).
     pub fn from_pem_or_jwk(algorithm: Algorithm, text: &str) -> Result<Self, KeyError> {
-        Self::from_decoded(algorithm, DecodedKey::parse(algorithm, text)?)
+        Self::from_decoded(algorithm, parse(algorithm, text)?)
     }
 
     /// An `hmac-sha256` key from raw secret bytes (at least 32).
@@ -337,184 +145,30 @@ impl SigningKey {
                 )))
             }
         };
-        VerificationKey {
-            algorithm: self.algorithm,
-            inner: Arc::new(inner),
-        }
+        VerificationKey::new(self.algorithm, inner)
     }
 
     /// Signs the signature base `message` (RFC 9421 §3.1, `HTTP_SIGN`).
-    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        let failed = |e: rsa::signature::Error| {
-            SignError::with_source(format!("{} signing failed", self.algorithm), e)
-                .with_code("signing_failed")
-        };
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
         Ok(match &*self.inner {
             SigningInner::Hmac(secret) => {
-                let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| {
-                    SignError::new("hmac-sha256 key rejected").with_code("signing_failed")
-                })?;
+                let mut mac =
+                    Hmac::<Sha256>::new_from_slice(secret).map_err(|_| signature::Error::new())?;
                 mac.update(message);
                 mac.finalize().into_bytes().to_vec()
             }
             SigningInner::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
             SigningInner::P256(key) => {
-                let sig: p256::ecdsa::Signature = key.try_sign(message).map_err(failed)?;
+                let sig: p256::ecdsa::Signature = key.try_sign(message)?;
                 sig.to_bytes().to_vec()
             }
             SigningInner::P384(key) => {
-                let sig: p384::ecdsa::Signature = key.try_sign(message).map_err(failed)?;
+                let sig: p384::ecdsa::Signature = key.try_sign(message)?;
                 sig.to_bytes().to_vec()
             }
-            SigningInner::RsaPss(key) => key.try_sign(message).map_err(failed)?.to_vec(),
-            SigningInner::RsaV15(key) => key.try_sign(message).map_err(failed)?.to_vec(),
+            SigningInner::RsaPss(key) => key.try_sign(message)?.to_vec(),
+            SigningInner::RsaV15(key) => key.try_sign(message)?.to_vec(),
         })
-    }
-}
-
-enum VerifyInner {
-    Hmac(Zeroizing<Vec<u8>>),
-    Ed25519(ed25519_dalek::VerifyingKey),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    RsaPss(Box<rsa::pss::VerifyingKey<Sha512>>),
-    RsaV15(Box<rsa::pkcs1v15::VerifyingKey<Sha256>>),
-}
-
-/// A public key (or shared secret) bound to one signature algorithm.
-///
-/// Cheap to clone. `Debug` shows the algorithm only.
-#[derive(Clone)]
-pub struct VerificationKey {
-    algorithm: Algorithm,
-    inner: Arc<VerifyInner>,
-}
-
-impl fmt::Debug for VerificationKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerificationKey")
-            .field("algorithm", &self.algorithm.as_str())
-            .field("key", &"[redacted]")
-            .finish()
-    }
-}
-
-impl VerificationKey {
-    /// Loads a verification key for `algorithm` from PEM, a JWK, or — for
-    /// `hmac-sha256` only — a base64-encoded shared secret.
-    ///
-    /// Public keys (SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`, public JWKs)
-    /// are the usual input; a private key is accepted too and its public half
-    /// is kept.
-    ///
-    /// # Errors
-    /// [`KeyError`] when the text does not decode, is of a type `algorithm`
-    /// cannot use, or is too weak.
-    pub fn from_pem_or_jwk(algorithm: Algorithm, text: &str) -> Result<Self, KeyError> {
-        Self::from_decoded(algorithm, DecodedKey::parse(algorithm, text)?)
-    }
-
-    /// An `hmac-sha256` key from raw secret bytes (at least 32).
-    ///
-    /// # Errors
-    /// [`KeyError::Weak`] when the secret is shorter than 32 bytes.
-    pub fn hmac_sha256(secret: &[u8]) -> Result<Self, KeyError> {
-        Self::from_decoded(
-            Algorithm::HmacSha256,
-            DecodedKey::Symmetric(Zeroizing::new(secret.to_vec())),
-        )
-    }
-
-    fn from_decoded(algorithm: Algorithm, key: DecodedKey) -> Result<Self, KeyError> {
-        let found = key.key_type();
-        let rsa_public = |key: DecodedKey| -> Option<rsa::PublicKey> {
-            match key {
-                DecodedKey::RsaPrivate(key) => Some(key.to_public_key()),
-                DecodedKey::RsaPublic(key) => Some(*key),
-                _ => None,
-            }
-        };
-        let inner = match (algorithm, key) {
-            (Algorithm::HmacSha256, DecodedKey::Symmetric(secret)) => {
-                check_hmac_len(&secret)?;
-                VerifyInner::Hmac(secret)
-            }
-            (Algorithm::Ed25519, DecodedKey::Ed25519Private(key)) => {
-                VerifyInner::Ed25519(key.verifying_key())
-            }
-            (Algorithm::Ed25519, DecodedKey::Ed25519Public(key)) => VerifyInner::Ed25519(key),
-            (Algorithm::EcdsaP256Sha256, DecodedKey::P256Private(key)) => {
-                VerifyInner::P256(p256::ecdsa::VerifyingKey::from(key.public_key()))
-            }
-            (Algorithm::EcdsaP256Sha256, DecodedKey::P256Public(key)) => {
-                VerifyInner::P256(p256::ecdsa::VerifyingKey::from(key))
-            }
-            (Algorithm::EcdsaP384Sha384, DecodedKey::P384Private(key)) => {
-                VerifyInner::P384(p384::ecdsa::VerifyingKey::from(key.public_key()))
-            }
-            (Algorithm::EcdsaP384Sha384, DecodedKey::P384Public(key)) => {
-                VerifyInner::P384(p384::ecdsa::VerifyingKey::from(key))
-            }
-            (
-                Algorithm::RsaPssSha512,
-                key @ (DecodedKey::RsaPrivate(_) | DecodedKey::RsaPublic(_)),
-            ) => {
-                let key = rsa_public(key).ok_or(KeyError::TypeMismatch { algorithm, found })?;
-                check_rsa_size(algorithm, &key)?;
-                VerifyInner::RsaPss(Box::new(rsa::pss::VerifyingKey::new_with_salt_len(
-                    key,
-                    PSS_SALT_LEN,
-                )))
-            }
-            (
-                Algorithm::RsaV15Sha256,
-                key @ (DecodedKey::RsaPrivate(_) | DecodedKey::RsaPublic(_)),
-            ) => {
-                let key = rsa_public(key).ok_or(KeyError::TypeMismatch { algorithm, found })?;
-                check_rsa_size(algorithm, &key)?;
-                VerifyInner::RsaV15(Box::new(rsa::pkcs1v15::VerifyingKey::new(key)))
-            }
-            _ => return Err(KeyError::TypeMismatch { algorithm, found }),
-        };
-        Ok(Self {
-            algorithm,
-            inner: Arc::new(inner),
-        })
-    }
-
-    /// The algorithm this key verifies.
-    #[must_use]
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
-    /// Checks `signature` over the signature base `message` (RFC 9421 §3.2,
-    /// `HTTP_VERIFY`). Malformed signatures simply fail.
-    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        match &*self.inner {
-            VerifyInner::Hmac(secret) => Hmac::<Sha256>::new_from_slice(secret)
-                .map(|mut mac| {
-                    mac.update(message);
-                    // Constant-time comparison (RFC 9421 §3.3.3).
-                    mac.verify_slice(signature).is_ok()
-                })
-                .unwrap_or(false),
-            VerifyInner::Ed25519(key) => ed25519_dalek::Signature::from_slice(signature)
-                .map(|sig| key.verify_strict(message, &sig).is_ok())
-                .unwrap_or(false),
-            VerifyInner::P256(key) => p256::ecdsa::Signature::from_slice(signature)
-                .map(|sig| key.verify(message, &sig).is_ok())
-                .unwrap_or(false),
-            VerifyInner::P384(key) => p384::ecdsa::Signature::from_slice(signature)
-                .map(|sig| key.verify(message, &sig).is_ok())
-                .unwrap_or(false),
-            VerifyInner::RsaPss(key) => rsa::pss::Signature::try_from(signature)
-                .map(|sig| key.verify(message, &sig).is_ok())
-                .unwrap_or(false),
-            VerifyInner::RsaV15(key) => rsa::pkcs1v15::Signature::try_from(signature)
-                .map(|sig| key.verify(message, &sig).is_ok())
-                .unwrap_or(false),
-        }
     }
 }
 

@@ -1,9 +1,11 @@
-//! The [`Signer`] trait: how a request is signed just before it is sent.
+//! The [`Signer`] trait: how a request is signed just before it is sent
+//! (RFC 9421 §3.1), after every header it may cover is set.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+
+use super::error::SignError;
 
 /// A boxed, sendable future, the return type of [`Signer::sign`].
 ///
@@ -26,54 +28,4 @@ pub trait Signer: Send + Sync + fmt::Debug {
         &'a self,
         request: &'a mut reqwest::Request,
     ) -> BoxFuture<'a, Result<(), SignError>>;
-}
-
-/// Why a request could not be signed.
-///
-/// The message names what was wrong (a missing covered component, an
-/// unreadable key, …) and never contains key material.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct SignError {
-    message: String,
-    code: &'static str,
-    #[source]
-    source: Option<Box<dyn StdError + Send + Sync>>,
-}
-
-impl SignError {
-    /// A signing error with a message that names what went wrong.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            code: "signing_failed",
-            source: None,
-        }
-    }
-
-    /// A signing error caused by `source`.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl Into<Box<dyn StdError + Send + Sync>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            code: "signing_failed",
-            source: Some(source.into()),
-        }
-    }
-
-    /// Replaces the stable code (default `signing_failed`), e.g.
-    /// `missing_component` or `unsupported_body`.
-    #[must_use]
-    pub fn with_code(mut self, code: &'static str) -> Self {
-        self.code = code;
-        self
-    }
-
-    /// A stable snake_case code for this error.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
 }
