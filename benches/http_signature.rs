@@ -17,7 +17,7 @@
 use std::hint::black_box;
 
 use axum_oauth2_client::http_signature::{
-    Algorithm, Clock, InMemoryKeyResolver, MessageSigner, VerificationKey, Verifier,
+    Algorithm, InMemoryKeyResolver, MessageSigner, UnixClock, VerificationKey, Verifier,
 };
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -137,7 +137,7 @@ fn bench(c: &mut Criterion) {
     let key = VerificationKey::from_pem_or_jwk(Algorithm::HmacSha256, KEYS[2].1)
         .unwrap_or_else(|e| panic!("hmac key: {e}"));
     let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("bench", key))
-        .clock(Clock::fixed(created))
+        .clock(UnixClock::fixed(created))
         .build();
     verify.bench_function("hostile_8x64", |b| {
         b.to_async(&runtime).iter(|| async {

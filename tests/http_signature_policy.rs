@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum_oauth2_client::http_signature::{
-    Algorithm, Clock, ComponentId, InMemoryKeyResolver, MessageSigner, VerificationKey,
+    Algorithm, ComponentId, InMemoryKeyResolver, MessageSigner, UnixClock, VerificationKey,
     VerifiedSignature, Verifier, VerifyError, VerifyErrorKind,
 };
 use bytes::Bytes;
@@ -62,7 +62,7 @@ async fn a_nonce_stays_a_replay_until_its_signature_is_too_old() -> TestResult {
     let now = Arc::new(AtomicU64::new(10_000));
     let clock = {
         let now = now.clone();
-        Clock::from_fn(move || now.load(Ordering::SeqCst))
+        UnixClock::from_fn(move || now.load(Ordering::SeqCst))
     };
     let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
         .max_age(Duration::from_secs(300))
@@ -72,7 +72,7 @@ async fn a_nonce_stays_a_replay_until_its_signature_is_too_old() -> TestResult {
     let mut request = api_request()?;
     signer()?
         .nonce(true)
-        .clock(Clock::fixed(10_000))
+        .clock(UnixClock::fixed(10_000))
         .sign_http_request(&mut request)?;
 
     assert_eq!(kind(verifier.verify(&request).await), None);
@@ -178,7 +178,7 @@ async fn many_signatures_over_a_large_field_are_refused_within_the_base_budget()
     let created = 1_700_000_000;
     let request = hostile_request(created)?;
     let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
-        .clock(Clock::fixed(created))
+        .clock(UnixClock::fixed(created))
         .build();
     let started = Instant::now();
     let rounds = 20;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::{Extension, Router};
 use axum_oauth2_client::http_signature::{
-    Algorithm, Clock, ComponentId, DigestAlgorithm, InMemoryKeyResolver, MessageSigner,
-    SignatureVerificationLayer, Signer, SigningKey, VerificationKey, VerifiedSignature, Verifier,
-    VerifyErrorKind,
+    Algorithm, ComponentId, DigestAlgorithm, InMemoryKeyResolver, MessageSigner,
+    SignatureVerificationLayer, Signer, SigningKey, UnixClock, VerificationKey, VerifiedSignature,
+    Verifier, VerifyErrorKind,
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -91,7 +91,7 @@ fn vector_verifier(now: u64) -> Result<Verifier, Box<dyn Error>> {
         .required_response_components(vec![])
         .require_content_digest(false)
         .require_nonce(false)
-        .clock(Clock::fixed(now))
+        .clock(UnixClock::fixed(now))
         .build())
 }
 
@@ -268,7 +268,7 @@ fn appendix_b2_5_and_b2_6_are_reproduced_exactly() -> TestResult {
             .components(components_of(vector)?)
             .alg_parameter(false)
             .nonce(false)
-            .clock(Clock::fixed(CREATED));
+            .clock(UnixClock::fixed(CREATED));
         let mut request = test_request()?;
         signer.sign_http_request(&mut request)?;
         assert_eq!(header(&request, "signature-input"), vector.input);
@@ -292,7 +292,7 @@ async fn appendix_b2_randomised_vectors_round_trip() -> TestResult {
             .alg_parameter(false)
             .nonce(false)
             .content_digest(DigestAlgorithm::Sha512)
-            .clock(Clock::fixed(CREATED));
+            .clock(UnixClock::fixed(CREATED));
         if vector.label == "sig-b22" {
             signer = signer.tag("header-example");
         }
@@ -315,7 +315,7 @@ async fn appendix_b2_randomised_vectors_round_trip() -> TestResult {
         .components(vec![])
         .alg_parameter(false)
         .nonce(true)
-        .clock(Clock::fixed(CREATED));
+        .clock(UnixClock::fixed(CREATED));
     let mut request = test_request()?;
     signer.sign_http_request(&mut request)?;
     assert!(
@@ -338,7 +338,7 @@ async fn appendix_b2_randomised_vectors_round_trip() -> TestResult {
     .alg_parameter(false)
     .nonce(false)
     .content_digest(DigestAlgorithm::Sha512)
-    .clock(Clock::fixed(CREATED));
+    .clock(UnixClock::fixed(CREATED));
     let mut response = test_response()?;
     signer.sign_http_response(&mut response, None::<&Request<()>>)?;
     assert_eq!(header_of_response(&response, "signature-input"), B24_INPUT);
@@ -381,7 +381,7 @@ async fn section_4_3_proxy_signature_over_signature_member_verifies() -> TestRes
         .require_content_digest(false)
         .require_nonce(false)
         .label("proxy_sig")
-        .clock(Clock::fixed(1_618_884_480))
+        .clock(UnixClock::fixed(1_618_884_480))
         .build();
     let verified = verifier.verify(&request).await?;
     assert_eq!(verified.algorithm(), Algorithm::RsaV15Sha256);
@@ -389,11 +389,11 @@ async fn section_4_3_proxy_signature_over_signature_member_verifies() -> TestRes
     // The unbalanced B.1.1 private key signs too.
     let signer =
         MessageSigner::from_config("rsa-v1_5-sha256", RSA_PRIVATE, Some("test-key-rsa"), None)?
-            .clock(Clock::fixed(CREATED));
+            .clock(UnixClock::fixed(CREATED));
     let mut request = test_request()?;
     signer.sign_http_request(&mut request)?;
     let strict = Verifier::builder(rfc_resolver()?)
-        .clock(Clock::fixed(CREATED))
+        .clock(UnixClock::fixed(CREATED))
         .build();
     strict.verify(&request).await?;
     Ok(())
@@ -557,14 +557,14 @@ async fn time_window_checks_use_the_injected_clock() -> TestResult {
     let key = VerificationKey::from_pem_or_jwk(Algorithm::HmacSha256, secret)?;
     let signer = MessageSigner::from_config("hmac-sha256", secret, Some("k"), None)?
         .expires_in(Duration::from_secs(60))
-        .clock(Clock::fixed(10_000));
+        .clock(UnixClock::fixed(10_000));
     let mut request = api_request()?;
     signer.sign_http_request(&mut request)?;
     let at = |now: u64| -> Verifier {
         Verifier::builder(InMemoryKeyResolver::new().with_key("k", key.clone()))
             .max_age(Duration::from_secs(300))
             .clock_skew(Duration::from_secs(5))
-            .clock(Clock::fixed(now))
+            .clock(UnixClock::fixed(now))
             .build()
     };
     let kind = |r: Result<VerifiedSignature, axum_oauth2_client::http_signature::VerifyError>| {
@@ -586,7 +586,7 @@ async fn time_window_checks_use_the_injected_clock() -> TestResult {
     );
 
     let long_lived = MessageSigner::from_config("hmac-sha256", secret, Some("k"), None)?
-        .clock(Clock::fixed(10_000));
+        .clock(UnixClock::fixed(10_000));
     let mut request = api_request()?;
     long_lived.sign_http_request(&mut request)?;
     assert_eq!(kind(at(10_305).verify(&request).await), None);
@@ -941,7 +941,7 @@ async fn jwk_keys_match_their_pem_forms() -> TestResult {
     .components(components_of(&B26)?)
     .alg_parameter(false)
     .nonce(false)
-    .clock(Clock::fixed(CREATED));
+    .clock(UnixClock::fixed(CREATED));
     let mut request = test_request()?;
     signer.sign_http_request(&mut request)?;
     assert_eq!(header(&request, "signature"), B26.signature);

@@ -3,7 +3,7 @@
 
 use super::error::ConfigError;
 use super::parse::read_secret_file;
-use crate::http_signature::MessageSigner;
+use crate::http_signature::{MessageSigner, SigningConfigError};
 
 /// A provider's RFC 9421 signing settings.
 pub(super) struct SigningVars {
@@ -50,11 +50,11 @@ impl SigningVars {
         .map_err(|e| {
             // Name the variable that holds what is wrong; the message
             // never contains key material.
-            let setting = match e.code() {
-                "unknown_algorithm" => "SIGNING_ALG",
-                "bad_key_id" => "SIGNING_KEY_ID",
-                "bad_component" => "SIGNING_COMPONENTS",
-                _ => "SIGNING_KEY_FILE",
+            let setting = match &e {
+                SigningConfigError::UnknownAlgorithm(_) => "SIGNING_ALG",
+                SigningConfigError::Key(_) => "SIGNING_KEY_FILE",
+                SigningConfigError::BadKeyId { .. } => "SIGNING_KEY_ID",
+                SigningConfigError::BadComponent(_) => "SIGNING_COMPONENTS",
             };
             ConfigError::Invalid {
                 variable: var(setting),

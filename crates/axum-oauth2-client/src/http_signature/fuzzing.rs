@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use http::HeaderValue;
 
-use super::{Algorithm, Clock, InMemoryKeyResolver, VerificationKey, Verifier};
+use super::{Algorithm, InMemoryKeyResolver, UnixClock, VerificationKey, Verifier};
 
 /// The RFC 9421 Appendix B.1.5 shared secret, trusted as keyid `k`.
 pub const SECRET: &str =
@@ -69,7 +69,7 @@ fn verifiers() -> [(Verifier, usize); 2] {
     };
     let resolver = || InMemoryKeyResolver::new().with_key("k", key());
     let default = Verifier::builder(resolver())
-        .clock(Clock::fixed(NOW))
+        .clock(UnixClock::fixed(NOW))
         .build();
     let permissive = Verifier::builder(resolver())
         .required_components(vec![])
@@ -78,10 +78,10 @@ fn verifiers() -> [(Verifier, usize); 2] {
         .require_nonce(false)
         .authority("api.example.com")
         .max_signature_base_bytes(SMALL_BUDGET)
-        .clock(Clock::fixed(NOW))
+        .clock(UnixClock::fixed(NOW))
         .build();
     [
-        (default, super::verifier::DEFAULT_MAX_BASE_BYTES),
+        (default, super::verify::policy::DEFAULT_MAX_BASE_BYTES),
         (permissive, SMALL_BUDGET),
     ]
 }

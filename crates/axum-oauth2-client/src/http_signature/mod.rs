@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use axum_oauth2_client::http_signature::{
-//!     Algorithm, Clock, InMemoryKeyResolver, MessageSigner, VerificationKey, Verifier,
+//!     Algorithm, UnixClock, InMemoryKeyResolver, MessageSigner, VerificationKey, Verifier,
 //! };
 //!
 //! let secret = "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==";
@@ -37,36 +37,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod algorithm;
-mod base;
-mod clock;
-mod component_values;
-mod components;
-mod digest;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod jwk;
 mod keys;
-mod layer;
-mod message;
-mod message_signer;
-mod params;
-mod pem;
-mod replay;
-mod resolver;
-mod signer;
-mod signing_config;
-mod verifier;
+mod sign;
+mod unix_clock;
+mod verify;
+mod wire;
 
-pub use algorithm::{Algorithm, UnknownAlgorithm};
-pub use clock::Clock;
-pub use components::{ComponentError, ComponentId};
-pub use digest::DigestAlgorithm;
-pub use keys::{KeyError, KeyType, SigningKey, VerificationKey};
-pub use layer::{SignatureVerification, SignatureVerificationLayer};
-pub use message_signer::MessageSigner;
-pub use resolver::{InMemoryKeyResolver, KeyResolver, KeyResolverError};
-pub use signer::{BoxFuture, SignError, Signer};
-pub use signing_config::SigningConfigError;
-pub use verifier::{VerifiedSignature, Verifier, VerifierBuilder, VerifyError, VerifyErrorKind};
+pub use keys::{Algorithm, KeyError, KeyType, SigningKey, UnknownAlgorithm, VerificationKey};
+pub use sign::{BoxFuture, MessageSigner, SignError, SignErrorKind, Signer, SigningConfigError};
+pub use unix_clock::UnixClock;
+pub use verify::{
+    InMemoryKeyResolver, KeyResolver, KeyResolverError, SignatureVerification,
+    SignatureVerificationLayer, VerifiedSignature, Verifier, VerifierBuilder, VerifyError,
+    VerifyErrorKind,
+};
+pub use wire::{ComponentError, ComponentId, DigestAlgorithm};

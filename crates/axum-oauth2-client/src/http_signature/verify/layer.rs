@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Request, header};
 use tower::{Layer, Service};
 
-use super::signer::BoxFuture;
-use super::verifier::{Verifier, VerifyError, VerifyErrorKind};
+use super::error::{VerifyError, VerifyErrorKind};
+use super::verifier::Verifier;
+use crate::http_signature::sign::BoxFuture;
 
 /// Verifies the signature of every request before passing it on.
 ///

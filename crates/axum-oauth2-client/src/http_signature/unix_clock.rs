@@ -6,18 +6,23 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A source of the current Unix time in whole seconds.
+/// A source of the current Unix time in whole seconds, for the `created`
+/// and `expires` signature parameters.
 ///
-/// [`Clock::system`] is the default; tests use [`Clock::fixed`] or
-/// [`Clock::from_fn`].
+/// Not the token cache's [`Clock`](crate::Clock), which measures
+/// monotonic [`Instant`](std::time::Instant)s: signature parameters are
+/// wall-clock seconds that another host compares with its own.
+///
+/// [`UnixClock::system`] is the default; tests use [`UnixClock::fixed`] or
+/// [`UnixClock::from_fn`].
 #[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
+pub struct UnixClock(Arc<dyn Fn() -> u64 + Send + Sync>);
 
-impl Clock {
+impl UnixClock {
     /// The system clock.
     #[must_use]
     pub fn system() -> Self {
-        Clock(Arc::new(|| {
+        UnixClock(Arc::new(|| {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_secs())
@@ -27,13 +32,13 @@ impl Clock {
     /// A clock that always reads `unix_seconds`.
     #[must_use]
     pub fn fixed(unix_seconds: u64) -> Self {
-        Clock(Arc::new(move || unix_seconds))
+        UnixClock(Arc::new(move || unix_seconds))
     }
 
     /// A clock that calls `now` for the current Unix time in seconds.
     #[must_use]
     pub fn from_fn(now: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-        Clock(Arc::new(now))
+        UnixClock(Arc::new(now))
     }
 
     /// The current Unix time in seconds.
@@ -43,16 +48,16 @@ impl Clock {
     }
 }
 
-impl Default for Clock {
+impl Default for UnixClock {
     fn default() -> Self {
-        Clock::system()
+        UnixClock::system()
     }
 }
 
-impl fmt::Debug for Clock {
+impl fmt::Debug for UnixClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not the time: reading it would move a counting test clock.
-        f.write_str("Clock(..)")
+        f.write_str("UnixClock(..)")
     }
 }
 
@@ -62,11 +67,11 @@ mod tests {
 
     #[test]
     fn fixed_and_system_clocks() {
-        assert_eq!(Clock::fixed(1_618_884_473).now(), 1_618_884_473);
-        assert!(Clock::system().now() > 1_700_000_000);
+        assert_eq!(UnixClock::fixed(1_618_884_473).now(), 1_618_884_473);
+        assert!(UnixClock::system().now() > 1_700_000_000);
         let counter = std::sync::atomic::AtomicU64::new(5);
         let clock =
-            Clock::from_fn(move || counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+            UnixClock::from_fn(move || counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
         assert_eq!((clock.now(), clock.now()), (5, 6));
     }
 }

@@ -71,6 +71,12 @@ pub struct UnknownAlgorithm {
 }
 
 impl UnknownAlgorithm {
+    /// The stable snake_case code of this error: `unknown_algorithm`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        "unknown_algorithm"
+    }
+
     /// The name that was not recognised.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -110,6 +116,10 @@ mod tests {
     fn unknown_names_are_rejected_and_named() {
         let err = "rsa-sha1".parse::<Algorithm>().err();
         assert_eq!(err.as_ref().map(UnknownAlgorithm::name), Some("rsa-sha1"));
+        assert_eq!(
+            err.as_ref().map(UnknownAlgorithm::code),
+            Some("unknown_algorithm")
+        );
         assert!("RSA-PSS-SHA512".parse::<Algorithm>().is_err());
     }
 }

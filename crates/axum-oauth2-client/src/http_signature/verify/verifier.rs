@@ -7,301 +7,25 @@
 //! at most [`MAX_SIGNATURES`] signatures of at most 64 components are
 //! examined, every field is read and parsed once for all of them, and the
 //! signature bases built for one message share one byte budget
-//! ([`VerifierBuilder::max_signature_base_bytes`]).
+//! ([`VerifierBuilder::max_signature_base_bytes`](super::VerifierBuilder::max_signature_base_bytes)).
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use http::StatusCode;
-
-use super::algorithm::Algorithm;
-use super::base::{BaseBudget, BaseError, signature_base};
-use super::clock::Clock;
+use super::error::{VerifyError, VerifyErrorKind, digest_error, malformed_field, malformed_input};
+use super::policy::Policy;
+use super::replay::ReplayError;
+use super::verified::VerifiedSignature;
+use crate::http_signature::wire::base::{BaseBudget, signature_base};
+use crate::http_signature::wire::component_values::ComponentValues;
 #[cfg(any(test, feature = "fuzzing"))]
-use super::component_values::Work;
-use super::component_values::{ComponentValues, DictionaryError};
-use super::components::{ComponentId, Derived};
-use super::digest::{CONTENT_DIGEST, DigestError, check_content_digest};
-use super::message::{MessageView, RequestParts, ValueError, normalize_authority};
-use super::params::{ParamsError, SIGNATURE, SIGNATURE_INPUT, SignatureInput};
-use super::replay::{NonceCache, ReplayError};
-use super::resolver::KeyResolver;
+use crate::http_signature::wire::component_values::Work;
+use crate::http_signature::wire::components::{ComponentId, Derived};
+use crate::http_signature::wire::digest::{CONTENT_DIGEST, DigestError, check_content_digest};
+use crate::http_signature::wire::message::{MessageView, RequestParts};
+use crate::http_signature::wire::params::{SIGNATURE, SIGNATURE_INPUT, SignatureInput};
 
 /// Most signatures examined in one message (bounds work on hostile input).
 pub(crate) const MAX_SIGNATURES: usize = 8;
-/// The default cap on the bytes of all signature bases built for one message.
-pub(crate) const DEFAULT_MAX_BASE_BYTES: usize = 64 * 1024;
-
-/// Which verification check failed. See [`VerifyErrorKind::code`] for the
-/// stable code and [`VerifyErrorKind::status`] for the HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum VerifyErrorKind {
-    /// No `Signature-Input`/`Signature` (or none with the expected label).
-    MissingSignature,
-    /// `Signature-Input` does not parse or a member is malformed (§4.1).
-    MalformedSignatureInput,
-    /// `Signature` does not parse or lacks the label's byte sequence (§4.2).
-    MalformedSignature,
-    /// A covered component identifier is not valid (§2).
-    InvalidComponent,
-    /// A component the policy requires is not covered (§3.2.1).
-    MissingRequiredComponent,
-    /// A covered component is not in the message (§2.5).
-    MissingComponent,
-    /// A covered component cannot be canonicalised (non-ASCII value, …).
-    InvalidComponentValue,
-    /// No `created` parameter although the policy requires one.
-    MissingCreated,
-    /// `created` is later than now plus the allowed clock skew.
-    CreatedInFuture,
-    /// `created` is older than the maximum age.
-    SignatureTooOld,
-    /// `expires` has passed.
-    SignatureExpired,
-    /// No `nonce` although the policy requires one.
-    MissingNonce,
-    /// The nonce was already used with this key inside the age window.
-    NonceReplayed,
-    /// The nonce cache is full of unexpired nonces; try again later.
-    ReplayCacheFull,
-    /// No `keyid` parameter.
-    MissingKeyId,
-    /// The key resolver does not know the `keyid`.
-    UnknownKey,
-    /// The key resolver failed.
-    KeyLookupFailed,
-    /// The `alg` parameter is not the key's algorithm (§7.3.6).
-    AlgorithmMismatch,
-    /// `content-digest` is covered but the field is absent.
-    MissingContentDigest,
-    /// `Content-Digest` holds no `sha-256` or `sha-512` value, or is malformed.
-    UnsupportedContentDigest,
-    /// `Content-Digest` does not match the body.
-    ContentDigestMismatch,
-    /// The request body is larger than the verifier buffers.
-    BodyTooLarge,
-    /// The signature bases of the message would exceed the verifier's cap
-    /// ([`VerifierBuilder::max_signature_base_bytes`]).
-    SignatureBaseTooLarge,
-    /// The signed authority is not the one the verifier expects
-    /// ([`VerifierBuilder::authority`]).
-    AuthorityMismatch,
-    /// The signature does not verify over the signature base.
-    InvalidSignature,
-}
-
-impl VerifyErrorKind {
-    /// The stable snake_case code, e.g. `invalid_signature`.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            VerifyErrorKind::MissingSignature => "missing_signature",
-            VerifyErrorKind::MalformedSignatureInput => "malformed_signature_input",
-            VerifyErrorKind::MalformedSignature => "malformed_signature",
-            VerifyErrorKind::InvalidComponent => "invalid_component",
-            VerifyErrorKind::MissingRequiredComponent => "missing_required_component",
-            VerifyErrorKind::MissingComponent => "missing_component",
-            VerifyErrorKind::InvalidComponentValue => "invalid_component_value",
-            VerifyErrorKind::MissingCreated => "missing_created",
-            VerifyErrorKind::CreatedInFuture => "created_in_future",
-            VerifyErrorKind::SignatureTooOld => "signature_too_old",
-            VerifyErrorKind::SignatureExpired => "signature_expired",
-            VerifyErrorKind::MissingNonce => "missing_nonce",
-            VerifyErrorKind::NonceReplayed => "nonce_replayed",
-            VerifyErrorKind::ReplayCacheFull => "replay_cache_full",
-            VerifyErrorKind::MissingKeyId => "missing_keyid",
-            VerifyErrorKind::UnknownKey => "unknown_key",
-            VerifyErrorKind::KeyLookupFailed => "key_lookup_failed",
-            VerifyErrorKind::AlgorithmMismatch => "algorithm_mismatch",
-            VerifyErrorKind::MissingContentDigest => "missing_content_digest",
-            VerifyErrorKind::UnsupportedContentDigest => "unsupported_content_digest",
-            VerifyErrorKind::ContentDigestMismatch => "content_digest_mismatch",
-            VerifyErrorKind::BodyTooLarge => "body_too_large",
-            VerifyErrorKind::SignatureBaseTooLarge => "signature_base_too_large",
-            VerifyErrorKind::AuthorityMismatch => "authority_mismatch",
-            VerifyErrorKind::InvalidSignature => "invalid_signature",
-        }
-    }
-
-    /// The HTTP status a server answers with: 400 for unparseable signature
-    /// fields and for signatures too large to verify, 413 for an oversized
-    /// body, 503 when the key store or nonce cache is unavailable, 401 for
-    /// every other failed check.
-    #[must_use]
-    pub const fn status(self) -> StatusCode {
-        match self {
-            VerifyErrorKind::MalformedSignatureInput
-            | VerifyErrorKind::MalformedSignature
-            | VerifyErrorKind::InvalidComponent
-            | VerifyErrorKind::SignatureBaseTooLarge => StatusCode::BAD_REQUEST,
-            VerifyErrorKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            VerifyErrorKind::KeyLookupFailed | VerifyErrorKind::ReplayCacheFull => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            _ => StatusCode::UNAUTHORIZED,
-        }
-    }
-}
-
-/// A signature was not accepted. The message says which check failed; it
-/// never contains key material.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{detail}")]
-pub struct VerifyError {
-    kind: VerifyErrorKind,
-    detail: String,
-}
-
-impl VerifyError {
-    pub(crate) fn new(kind: VerifyErrorKind, detail: impl Into<String>) -> Self {
-        Self {
-            kind,
-            detail: detail.into(),
-        }
-    }
-
-    /// Which check failed.
-    #[must_use]
-    pub fn kind(&self) -> VerifyErrorKind {
-        self.kind
-    }
-
-    /// The stable snake_case code of [`VerifyError::kind`].
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        self.kind.code()
-    }
-
-    /// The HTTP status for this failure.
-    #[must_use]
-    pub fn status(&self) -> StatusCode {
-        self.kind.status()
-    }
-
-    fn from_value(err: &ValueError) -> Self {
-        let kind = match err {
-            ValueError::Missing(_) => VerifyErrorKind::MissingComponent,
-            ValueError::Invalid(..) => VerifyErrorKind::InvalidComponentValue,
-        };
-        Self::new(kind, err.describe())
-    }
-
-    fn from_base(err: &BaseError) -> Self {
-        match err {
-            BaseError::Value(err) => Self::from_value(err),
-            BaseError::TooLarge { limit } => Self::new(
-                VerifyErrorKind::SignatureBaseTooLarge,
-                format!("the signature bases of this message exceed the limit of {limit} bytes"),
-            ),
-        }
-    }
-}
-
-/// What a verified signature said. Inserted into the request extensions by
-/// [`SignatureVerificationLayer`](super::SignatureVerificationLayer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedSignature {
-    label: String,
-    key_id: String,
-    algorithm: Algorithm,
-    created: Option<u64>,
-    expires: Option<u64>,
-    nonce: Option<String>,
-    tag: Option<String>,
-    components: Vec<ComponentId>,
-}
-
-impl VerifiedSignature {
-    /// The signature label.
-    #[must_use]
-    pub fn label(&self) -> &str {
-        &self.label
-    }
-
-    /// The `keyid` the key was resolved by.
-    #[must_use]
-    pub fn key_id(&self) -> &str {
-        &self.key_id
-    }
-
-    /// The algorithm of the key that verified.
-    #[must_use]
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
-    /// The `created` parameter.
-    #[must_use]
-    pub fn created(&self) -> Option<u64> {
-        self.created
-    }
-
-    /// The `expires` parameter.
-    #[must_use]
-    pub fn expires(&self) -> Option<u64> {
-        self.expires
-    }
-
-    /// The `nonce` parameter.
-    #[must_use]
-    pub fn nonce(&self) -> Option<&str> {
-        self.nonce.as_deref()
-    }
-
-    /// The `tag` parameter.
-    #[must_use]
-    pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
-    }
-
-    /// The covered components, in signature order.
-    #[must_use]
-    pub fn covered_components(&self) -> &[ComponentId] {
-        &self.components
-    }
-}
-
-struct Policy {
-    resolver: Arc<dyn KeyResolver>,
-    request_components: Vec<ComponentId>,
-    response_components: Vec<ComponentId>,
-    require_digest_for_body: bool,
-    check_digest: bool,
-    max_age: u64,
-    skew: u64,
-    require_created: bool,
-    require_nonce: bool,
-    nonces: NonceCache,
-    max_body: usize,
-    max_base_bytes: usize,
-    scheme: String,
-    /// The expected `@authority`, normalized by [`VerifierBuilder::build`].
-    authority: Option<String>,
-    label: Option<String>,
-    clock: Clock,
-}
-
-impl fmt::Debug for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
-            .field("resolver", &self.resolver)
-            .field("request_components", &self.request_components)
-            .field("response_components", &self.response_components)
-            .field("require_digest_for_body", &self.require_digest_for_body)
-            .field("max_age", &self.max_age)
-            .field("skew", &self.skew)
-            .field("require_created", &self.require_created)
-            .field("require_nonce", &self.require_nonce)
-            .field("max_body", &self.max_body)
-            .field("max_base_bytes", &self.max_base_bytes)
-            .field("scheme", &self.scheme)
-            .field("authority", &self.authority)
-            .field("label", &self.label)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Verifies RFC 9421 signatures of incoming requests (and of responses).
 ///
@@ -314,186 +38,16 @@ pub struct Verifier {
     policy: Arc<Policy>,
 }
 
-/// Builds a [`Verifier`]; every setting has a default listed on its method.
-#[derive(Debug)]
-#[must_use]
-pub struct VerifierBuilder {
-    policy: Policy,
-    nonce_capacity: usize,
-}
-
-impl VerifierBuilder {
-    /// Components every request signature must cover (§3.2.1). Default:
-    /// `@method` and `@target-uri`.
-    pub fn required_components(mut self, components: Vec<ComponentId>) -> Self {
-        self.policy.request_components = components;
-        self
-    }
-
-    /// Components every response signature must cover. Default: `@status`.
-    pub fn required_response_components(mut self, components: Vec<ComponentId>) -> Self {
-        self.policy.response_components = components;
-        self
-    }
-
-    /// Whether a message with a non-empty body must cover `content-digest`.
-    /// Default: `true`.
-    pub fn require_content_digest(mut self, required: bool) -> Self {
-        self.policy.require_digest_for_body = required;
-        self
-    }
-
-    /// Whether a covered `Content-Digest` is checked against the body.
-    /// Default: `true`; turn off only when the body is checked elsewhere.
-    pub fn check_content_digest(mut self, check: bool) -> Self {
-        self.policy.check_digest = check;
-        self
-    }
-
-    /// The oldest `created` accepted (§7.2.4). Default: 300 seconds.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.policy.max_age = max_age.as_secs();
-        self
-    }
-
-    /// Clock skew tolerated on `created` and `expires`. Default: 30 seconds.
-    pub fn clock_skew(mut self, skew: Duration) -> Self {
-        self.policy.skew = skew.as_secs();
-        self
-    }
-
-    /// Whether `created` is required. Default: `true`.
-    pub fn require_created(mut self, required: bool) -> Self {
-        self.policy.require_created = required;
-        self
-    }
-
-    /// Whether `nonce` is required (§7.2.2). Nonces, when present, are
-    /// always checked for replay: a `(keyid, nonce)` pair is refused again
-    /// for as long as its signature could be accepted. Default: `true`
-    /// ([`MessageSigner`](super::MessageSigner) sends one by default); turn
-    /// it off for signers that send none, such as the RFC's Appendix B
-    /// examples, accepting that their requests can be replayed within the
-    /// age window.
-    pub fn require_nonce(mut self, required: bool) -> Self {
-        self.policy.require_nonce = required;
-        self
-    }
-
-    /// How many unexpired nonces are remembered; beyond that, signatures
-    /// with new nonces are refused until old ones expire. Default: 100 000.
-    pub fn nonce_cache_capacity(mut self, capacity: usize) -> Self {
-        self.nonce_capacity = capacity;
-        self
-    }
-
-    /// The largest request body the layer buffers to check its digest.
-    /// Default: 1 MiB.
-    pub fn max_body_bytes(mut self, max: usize) -> Self {
-        self.policy.max_body = max;
-        self
-    }
-
-    /// The most bytes of signature base built for one message, over all its
-    /// signatures (§3.2.1). A message whose bases would exceed it is refused
-    /// with [`VerifyErrorKind::SignatureBaseTooLarge`] before the rest are
-    /// built. Default: 65 536 (64 KiB).
-    pub fn max_signature_base_bytes(mut self, max: usize) -> Self {
-        self.policy.max_base_bytes = max;
-        self
-    }
-
-    /// The service's own authority (host, and port unless it is the
-    /// scheme's default), such as `api.example.com`: a request signature
-    /// must cover `@authority` or `@target-uri` (both carry the authority;
-    /// without either the signature is refused with
-    /// [`VerifyErrorKind::MissingRequiredComponent`]), and the request's
-    /// authority must be this one, or the signature is refused with
-    /// [`VerifyErrorKind::AuthorityMismatch`] (§3.2.1: a signature made for
-    /// another service is not accepted here). Compared after the §2.2.3
-    /// normalization: case and a default port do not matter. Response
-    /// signatures are not affected. Default: none (any authority).
-    pub fn authority(mut self, authority: impl Into<String>) -> Self {
-        self.policy.authority = Some(authority.into());
-        self
-    }
-
-    /// The scheme of `@target-uri`/`@scheme` when the request URI has none
-    /// (a server behind a TLS-terminating proxy sees plain HTTP). Default:
-    /// `https`.
-    pub fn scheme(mut self, scheme: impl Into<String>) -> Self {
-        self.policy.scheme = scheme.into().to_ascii_lowercase();
-        self
-    }
-
-    /// Only the signature with this label is considered. Default: any label
-    /// (the first eight signatures are tried; one must pass).
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.policy.label = Some(label.into());
-        self
-    }
-
-    /// The clock for `created`/`expires` checks. Default: the system clock.
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.policy.clock = clock;
-        self
-    }
-
-    /// Finishes the verifier.
-    #[must_use]
-    pub fn build(mut self) -> Verifier {
-        self.policy.nonces = NonceCache::new(self.nonce_capacity);
-        if let Some(raw) = self.policy.authority.take() {
-            // An authority that does not normalize can match no request:
-            // kept lowercased, it refuses every signature (fail closed).
-            let normalized = normalize_authority(&self.policy.scheme, raw.trim())
-                .unwrap_or_else(|| raw.to_ascii_lowercase());
-            self.policy.authority = Some(normalized);
-        }
-        Verifier {
-            policy: Arc::new(self.policy),
-        }
-    }
-}
-
-fn malformed_input(err: ParamsError) -> VerifyError {
-    match err {
-        ParamsError::Malformed(detail) => {
-            VerifyError::new(VerifyErrorKind::MalformedSignatureInput, detail)
-        }
-        ParamsError::Component(detail) => {
-            VerifyError::new(VerifyErrorKind::InvalidComponent, detail)
+impl Verifier {
+    /// A verifier enforcing `policy`.
+    pub(super) fn new(policy: Policy) -> Self {
+        Self {
+            policy: Arc::new(policy),
         }
     }
 }
 
 impl Verifier {
-    /// Starts a verifier that finds keys through `resolver`.
-    pub fn builder(resolver: impl KeyResolver + 'static) -> VerifierBuilder {
-        let defaults = |text: &str| ComponentId::parse_list(text).unwrap_or_default();
-        VerifierBuilder {
-            policy: Policy {
-                resolver: Arc::new(resolver),
-                request_components: defaults("@method @target-uri"),
-                response_components: defaults("@status"),
-                require_digest_for_body: true,
-                check_digest: true,
-                max_age: 300,
-                skew: 30,
-                require_created: true,
-                require_nonce: true,
-                nonces: NonceCache::new(0),
-                max_body: 1024 * 1024,
-                max_base_bytes: DEFAULT_MAX_BASE_BYTES,
-                scheme: "https".to_owned(),
-                authority: None,
-                label: None,
-                clock: Clock::system(),
-            },
-            nonce_capacity: 100_000,
-        }
-    }
-
     /// The largest body the layer buffers.
     #[must_use]
     pub fn max_body_bytes(&self) -> usize {
@@ -566,7 +120,7 @@ impl Verifier {
     ///
     /// # Errors
     /// [`VerifyError`] when the label is absent, a component is missing, or
-    /// the base exceeds [`VerifierBuilder::max_signature_base_bytes`].
+    /// the base exceeds [`VerifierBuilder::max_signature_base_bytes`](super::VerifierBuilder::max_signature_base_bytes).
     pub fn signature_base<B>(
         &self,
         request: &http::Request<B>,
@@ -861,16 +415,13 @@ impl Verifier {
                     ),
                 })?;
         }
-        Ok(VerifiedSignature {
-            label: label.to_owned(),
-            key_id: key_id.to_owned(),
-            algorithm: key.algorithm(),
-            created: input.created,
-            expires: input.expires,
-            nonce: input.nonce,
-            tag: input.tag,
-            components: input.components,
-        })
+        let key_id = key_id.to_owned();
+        Ok(VerifiedSignature::new(
+            label,
+            key_id,
+            key.algorithm(),
+            input,
+        ))
     }
 }
 
@@ -942,19 +493,6 @@ fn check_authority(
     Ok(())
 }
 
-fn malformed_field(err: DictionaryError, name: &http::HeaderName) -> VerifyError {
-    let kind = if *name == SIGNATURE {
-        VerifyErrorKind::MalformedSignature
-    } else {
-        VerifyErrorKind::MalformedSignatureInput
-    };
-    let detail = match err {
-        DictionaryError::NotAscii => format!("{name} is not ASCII"),
-        DictionaryError::NotDictionary => format!("{name} is not a structured dictionary"),
-    };
-    VerifyError::new(kind, detail)
-}
-
 fn covers_digest(input: &SignatureInput) -> bool {
     input
         .components
@@ -966,34 +504,14 @@ fn truncate(text: &str) -> String {
     text.chars().take(64).collect()
 }
 
-fn digest_error(err: DigestError) -> VerifyError {
-    match err {
-        DigestError::Missing => VerifyError::new(
-            VerifyErrorKind::MissingContentDigest,
-            "content-digest is covered but the message has no Content-Digest field",
-        ),
-        DigestError::Malformed => VerifyError::new(
-            VerifyErrorKind::UnsupportedContentDigest,
-            "Content-Digest is not a dictionary of byte sequences",
-        ),
-        DigestError::Unsupported => VerifyError::new(
-            VerifyErrorKind::UnsupportedContentDigest,
-            "Content-Digest has no sha-256 or sha-512 digest",
-        ),
-        DigestError::Mismatch(algorithm) => VerifyError::new(
-            VerifyErrorKind::ContentDigestMismatch,
-            format!(
-                "the {} Content-Digest does not match the body",
-                algorithm.as_str()
-            ),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http_signature::{InMemoryKeyResolver, VerificationKey};
+    use crate::http_signature::verify::policy::DEFAULT_MAX_BASE_BYTES;
+    use crate::http_signature::wire::params::MAX_COMPONENTS;
+    use crate::http_signature::{
+        Algorithm, InMemoryKeyResolver, UnixClock, VerificationKey, VerifierBuilder,
+    };
 
     const SECRET: &str =
         "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==";
@@ -1002,7 +520,8 @@ mod tests {
     fn verifier() -> VerifierBuilder {
         let key = VerificationKey::from_pem_or_jwk(Algorithm::HmacSha256, SECRET)
             .unwrap_or_else(|e| panic!("key: {e}"));
-        Verifier::builder(InMemoryKeyResolver::new().with_key("k", key)).clock(Clock::fixed(NOW))
+        Verifier::builder(InMemoryKeyResolver::new().with_key("k", key))
+            .clock(UnixClock::fixed(NOW))
     }
 
     /// [`MAX_SIGNATURES`] signatures of 64 components each: `@method`,
@@ -1020,7 +539,7 @@ mod tests {
             r#""x-dict";bs"#.to_owned(),
         ];
         components.extend((0..59).map(|i| format!(r#""x-dict";key="m{i}""#)));
-        assert_eq!(components.len(), super::super::params::MAX_COMPONENTS);
+        assert_eq!(components.len(), MAX_COMPONENTS);
         let inputs: Vec<String> = (0..MAX_SIGNATURES)
             .map(|label| {
                 format!(
@@ -1105,7 +624,7 @@ mod tests {
             None,
         )
         .unwrap_or_else(|e| panic!("signer: {e}"))
-        .clock(Clock::fixed(NOW));
+        .clock(UnixClock::fixed(NOW));
         let mut request = http::Request::post("https://api.example.com/v1/orders")
             .header("content-type", "application/json")
             .body(bytes::Bytes::from_static(b"{}"))

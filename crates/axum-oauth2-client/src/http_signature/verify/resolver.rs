@@ -5,8 +5,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-use super::keys::VerificationKey;
-use super::signer::BoxFuture;
+use crate::http_signature::keys::VerificationKey;
+use crate::http_signature::sign::BoxFuture;
 
 /// Finds the verification key for a `keyid`.
 ///
@@ -59,6 +59,13 @@ impl KeyResolverError {
             message: message.into(),
             source: Some(source.into()),
         }
+    }
+
+    /// The stable snake_case code of this error: `key_lookup_failed`, as
+    /// [`VerifyErrorKind::KeyLookupFailed`](super::VerifyErrorKind::KeyLookupFailed).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        "key_lookup_failed"
     }
 }
 
@@ -120,5 +127,18 @@ impl KeyResolver for InMemoryKeyResolver {
         key_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<VerificationKey>, KeyResolverError>> {
         Box::pin(std::future::ready(Ok(self.keys.get(key_id).cloned())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_failures_keep_their_source_and_code() {
+        let err = KeyResolverError::with_source("key store", std::fmt::Error);
+        assert_eq!(err.code(), "key_lookup_failed");
+        assert_eq!(err.to_string(), "key lookup failed: key store");
+        assert!(StdError::source(&err).is_some());
     }
 }

@@ -6,17 +6,18 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
-use super::base::{BaseBudget, BaseError, signature_base};
-use super::clock::Clock;
-use super::component_values::ComponentValues;
-use super::components::ComponentId;
-use super::digest::{CONTENT_DIGEST, DigestAlgorithm, content_digest};
-use super::keys::SigningKey;
-use super::message::{MessageView, RequestParts, ValueError};
-use super::params::{
+use super::error::{SignError, SignErrorKind};
+use super::signer::{BoxFuture, Signer};
+use crate::http_signature::keys::SigningKey;
+use crate::http_signature::unix_clock::UnixClock;
+use crate::http_signature::wire::base::{BaseBudget, BaseError, signature_base};
+use crate::http_signature::wire::component_values::ComponentValues;
+use crate::http_signature::wire::components::ComponentId;
+use crate::http_signature::wire::digest::{CONTENT_DIGEST, DigestAlgorithm, content_digest};
+use crate::http_signature::wire::message::{MessageView, RequestParts, ValueError};
+use crate::http_signature::wire::params::{
     SIGNATURE, SIGNATURE_INPUT, SignatureInput, SignerParams, is_sf_string, put_member,
 };
-use super::signer::{BoxFuture, SignError, Signer};
 
 /// The components covered by default, each when the message has it.
 const DEFAULT_COMPONENTS: &str = "@method @target-uri content-digest content-type authorization";
@@ -36,12 +37,12 @@ const DEFAULT_COMPONENTS: &str = "@method @target-uri content-digest content-typ
 ///
 /// Defaults: label `sig1`; components `@method @target-uri content-digest
 /// content-type authorization`; `created` always; a fresh random `nonce`
-/// per signature (a [`Verifier`](super::Verifier) requires one by default,
+/// per signature (a [`Verifier`](crate::http_signature::Verifier) requires one by default,
 /// RFC 9421 §7.2.2); no `expires`, `tag` or `keyid` unless set; `alg`
 /// included; `sha-256` content digest; the system clock.
 ///
 /// ```
-/// use axum_oauth2_client::http_signature::{Clock, MessageSigner};
+/// use axum_oauth2_client::http_signature::{UnixClock, MessageSigner};
 ///
 /// let signer = MessageSigner::from_config(
 ///     "hmac-sha256",
@@ -49,7 +50,7 @@ const DEFAULT_COMPONENTS: &str = "@method @target-uri content-digest content-typ
 ///     Some("test-shared-secret"),
 ///     None,
 /// )?
-/// .clock(Clock::fixed(1_618_884_473));
+/// .clock(UnixClock::fixed(1_618_884_473));
 ///
 /// let mut request = http::Request::post("https://example.com/foo")
 ///     .header("content-type", "application/json")
@@ -72,7 +73,7 @@ pub struct MessageSigner {
     tag: Option<String>,
     alg_param: bool,
     digest: DigestAlgorithm,
-    clock: Clock,
+    clock: UnixClock,
 }
 
 impl MessageSigner {
@@ -89,7 +90,7 @@ impl MessageSigner {
             tag: None,
             alg_param: true,
             digest: DigestAlgorithm::default(),
-            clock: Clock::system(),
+            clock: UnixClock::system(),
         }
     }
 
@@ -155,7 +156,7 @@ impl MessageSigner {
 
     /// The clock for `created` and `expires`. Default: the system clock.
     #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
+    pub fn clock(mut self, clock: UnixClock) -> Self {
         self.clock = clock;
         self
     }
@@ -196,10 +197,10 @@ impl MessageSigner {
             Some(body) => match body.as_bytes() {
                 Some(bytes) => Some(bytes),
                 None if self.covers_digest() => {
-                    return Err(SignError::new(
+                    return Err(SignError::with_kind(
+                        SignErrorKind::UnsupportedBody,
                         "cannot compute Content-Digest of a streaming body; use a buffered body",
-                    )
-                    .with_code("unsupported_body"));
+                    ));
                 }
                 None => None,
             },
@@ -211,16 +212,19 @@ impl MessageSigner {
         let (input, signature) = {
             let parts = RequestParts::from_url(request.method(), request.url(), request.headers())
                 .ok_or_else(|| {
-                    SignError::new("the request URL has no host").with_code("invalid_request")
+                    SignError::with_kind(
+                        SignErrorKind::InvalidRequest,
+                        "the request URL has no host",
+                    )
                 })?;
             self.create(&MessageView::Request(parts))?
         };
         self.attach(request.headers_mut(), &input, &signature)
     }
 
-    /// Signs an `http::Request` in place. `default_scheme` of the URI is
+    /// Signs an `http::Request` in place. The scheme is the URI's, or
     /// `https` when the URI is not absolute; the authority comes from the
-    /// URI or the `Host` header.
+    /// URI or else the `Host` header.
     ///
     /// # Errors
     /// As for [`MessageSigner::sign_request`].
@@ -230,8 +234,10 @@ impl MessageSigner {
         }
         let (input, signature) = {
             let parts = RequestParts::from_http(request, "https").ok_or_else(|| {
-                SignError::new("the request has no valid authority (URI or Host header)")
-                    .with_code("invalid_request")
+                SignError::with_kind(
+                    SignErrorKind::InvalidRequest,
+                    "the request has no valid authority (URI or Host header)",
+                )
             })?;
             self.create(&MessageView::Request(parts))?
         };
@@ -273,7 +279,10 @@ impl MessageSigner {
                 // Header fields are covered when present.
                 Err(ValueError::Missing(_)) if id.derived().is_none() => {}
                 Err(err) => {
-                    return Err(SignError::new(err.describe()).with_code("missing_component"));
+                    return Err(SignError::with_kind(
+                        SignErrorKind::MissingComponent,
+                        err.describe(),
+                    ));
                 }
             }
         }
@@ -289,8 +298,10 @@ impl MessageSigner {
             ("tag", self.tag.as_deref()),
         ] {
             if value.is_some_and(|v| !is_sf_string(v)) {
-                return Err(SignError::new(format!("{what} must be printable ASCII"))
-                    .with_code("invalid_parameter"));
+                return Err(SignError::with_kind(
+                    SignErrorKind::InvalidParameter,
+                    format!("{what} must be printable ASCII"),
+                ));
             }
         }
         let input = SignatureInput::for_signing(
@@ -311,10 +322,14 @@ impl MessageSigner {
             &mut BaseBudget::unlimited(),
         )
         .map_err(|err| match err {
-            BaseError::Value(err) => SignError::new(err.describe()).with_code("missing_component"),
+            BaseError::Value(err) => {
+                SignError::with_kind(SignErrorKind::MissingComponent, err.describe())
+            }
             BaseError::TooLarge { .. } => SignError::new("the signature base is too large"),
         })?;
-        let signature = self.key.sign(base.as_bytes())?;
+        let signature = self.key.sign(base.as_bytes()).map_err(|e| {
+            SignError::with_source(format!("{} signing failed", self.key.algorithm()), e)
+        })?;
         tracing::debug!(
             label = %self.label,
             keyid = self.key_id.as_deref().unwrap_or(""),
@@ -332,16 +347,16 @@ impl MessageSigner {
         signature: &[u8],
     ) -> Result<(), SignError> {
         if sfv::KeyRef::from_str(&self.label).is_err() {
-            return Err(SignError::new(
+            return Err(SignError::with_kind(
+                SignErrorKind::InvalidParameter,
                 "the signature label must be a structured-field key (lowercase, e.g. sig1)",
-            )
-            .with_code("invalid_parameter"));
+            ));
         }
         let signature = format!(
             ":{}:",
             base64::engine::general_purpose::STANDARD.encode(signature)
         );
-        let existing = |e: String| SignError::new(e).with_code("invalid_request");
+        let existing = |e: String| SignError::with_kind(SignErrorKind::InvalidRequest, e);
         put_member(headers, &SIGNATURE_INPUT, &self.label, &input.serialized).map_err(existing)?;
         put_member(headers, &SIGNATURE, &self.label, &signature).map_err(existing)
     }

@@ -11,10 +11,11 @@ use p256::pkcs8::spki::SubjectPublicKeyInfoRef;
 use p256::pkcs8::{
     DecodePrivateKey as _, DecodePublicKey as _, ObjectIdentifier, PrivateKeyInfoRef,
 };
-use rsa::BoxedUint;
 use zeroize::Zeroizing;
 
-use super::keys::{DecodedKey, KeyError};
+use super::decoded::DecodedKey;
+use super::error::KeyError;
+use super::rsa_parts::{RsaParts, rsa_private_from_parts, rsa_public_from_parts};
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
@@ -24,7 +25,7 @@ const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34")
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// Decodes the first PEM block of `text` into key material.
-pub(crate) fn decode(text: &str) -> Result<DecodedKey, KeyError> {
+pub(super) fn decode(text: &str) -> Result<DecodedKey, KeyError> {
     let (label, der) = parse_pem(text)?;
     match label {
         "PRIVATE KEY" => decode_pkcs8(&der),
@@ -160,71 +161,6 @@ fn rsa_public_from_pkcs1(der: &[u8]) -> Result<DecodedKey, KeyError> {
     let key = rsa::pkcs1::RsaPublicKeyRef::from_der(der)
         .map_err(|_| KeyError::malformed("RSA public key (PKCS#1) does not decode"))?;
     rsa_public_from_parts(key.modulus.as_bytes(), key.public_exponent.as_bytes())
-}
-
-/// Big-endian RSA private key components.
-pub(crate) struct RsaParts<'a> {
-    pub(crate) n: &'a [u8],
-    pub(crate) e: &'a [u8],
-    pub(crate) d: &'a [u8],
-    pub(crate) p: &'a [u8],
-    pub(crate) q: &'a [u8],
-}
-
-fn strip_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    &bytes[start..]
-}
-
-fn uint(bytes: &[u8], bits: u32) -> Result<BoxedUint, KeyError> {
-    BoxedUint::from_be_slice(bytes, bits)
-        .map_err(|_| KeyError::malformed("RSA integer out of range"))
-}
-
-fn bit_width(bytes: &[u8]) -> Result<u32, KeyError> {
-    u32::try_from(bytes.len().max(1) * 8).map_err(|_| KeyError::malformed("RSA integer too large"))
-}
-
-pub(crate) fn rsa_private_from_parts(parts: &RsaParts<'_>) -> Result<DecodedKey, KeyError> {
-    let n = strip_zeros(parts.n);
-    let e = strip_zeros(parts.e);
-    let (d, p, q) = (
-        strip_zeros(parts.d),
-        strip_zeros(parts.p),
-        strip_zeros(parts.q),
-    );
-    if n.len() > 2048 || e.is_empty() || d.len() > n.len() || p.len() > n.len() || q.len() > n.len()
-    {
-        return Err(KeyError::malformed(
-            "RSA private key components are inconsistent",
-        ));
-    }
-    let bits = bit_width(n)?;
-    let primes = vec![uint(p, bits)?, uint(q, bits)?];
-    let (n_uint, e_uint, d_uint) = (uint(n, bits)?, uint(e, bit_width(e)?)?, uint(d, bits)?);
-    // Balance is read from the encoding's public lengths once, at load time:
-    // keys whose primes differ in size (such as RFC 9421's test-key-rsa)
-    // need the wide-prime constructor.
-    let half = n.len().div_ceil(2);
-    let key = if p.len() <= half && q.len() <= half {
-        rsa::PrivateKey::from_components(n_uint, e_uint, d_uint, primes)
-    } else {
-        rsa::PrivateKey::from_components_with_wide_primes(n_uint, e_uint, d_uint, primes)
-    }
-    .map_err(|_| KeyError::malformed("RSA private key components do not form a valid key"))?;
-    Ok(DecodedKey::RsaPrivate(Box::new(key)))
-}
-
-pub(crate) fn rsa_public_from_parts(n: &[u8], e: &[u8]) -> Result<DecodedKey, KeyError> {
-    let (n, e) = (strip_zeros(n), strip_zeros(e));
-    if n.len() > 2048 || e.is_empty() {
-        return Err(KeyError::malformed(
-            "RSA public key components are out of range",
-        ));
-    }
-    let key = rsa::PublicKey::new(uint(n, bit_width(n)?)?, uint(e, bit_width(e)?)?)
-        .map_err(|_| KeyError::malformed("RSA public key is not valid"))?;
-    Ok(DecodedKey::RsaPublic(Box::new(key)))
 }
 
 #[cfg(test)]

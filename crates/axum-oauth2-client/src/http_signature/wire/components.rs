@@ -81,6 +81,13 @@ impl ComponentError {
         Self::new(&id.serialize(), "applies only to responses")
     }
 
+    /// The stable snake_case code of this error: `invalid_component`, as
+    /// [`VerifyErrorKind::InvalidComponent`](crate::http_signature::VerifyErrorKind::InvalidComponent).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        "invalid_component"
+    }
+
     /// The component text that was rejected (at most 64 characters).
     #[must_use]
     pub fn component(&self) -> &str {
@@ -397,6 +404,7 @@ mod tests {
             ("@status;req", "@status cannot be taken from the request"),
         ] {
             assert_eq!(id(text).err().map(|e| e.reason()), Some(reason), "{text}");
+            assert_eq!(id(text).err().map(|e| e.code()), Some("invalid_component"));
         }
         assert!(ComponentId::parse_list("@method @method").is_err());
         assert!(ComponentId::parse_list(r#""open"#).is_err());

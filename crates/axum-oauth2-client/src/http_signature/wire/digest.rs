@@ -97,8 +97,8 @@ pub(crate) fn check_content_digest(dict: &sfv::Dictionary, body: &[u8]) -> Resul
 
 #[cfg(test)]
 mod tests {
+    use super::super::params::parse_dictionary;
     use super::*;
-    use crate::http_signature::params::parse_dictionary;
     use http::{HeaderMap, HeaderValue};
 
     fn check(headers: &HeaderMap, body: &[u8]) -> Result<(), DigestError> {

@@ -4,11 +4,12 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::keys::{DecodedKey, KeyError};
-use super::pem::{RsaParts, rsa_private_from_parts, rsa_public_from_parts};
+use super::decoded::DecodedKey;
+use super::error::KeyError;
+use super::rsa_parts::{RsaParts, rsa_private_from_parts, rsa_public_from_parts};
 
 /// Decodes a single JWK object (`kty` `RSA`, `EC`, `OKP` or `oct`).
-pub(crate) fn decode(text: &str) -> Result<DecodedKey, KeyError> {
+pub(super) fn decode(text: &str) -> Result<DecodedKey, KeyError> {
     // serde_json's messages quote no input, but they are not needed either.
     let value: Zeroizing<String> = Zeroizing::new(text.to_owned());
     let parsed: Value =

@@ -1,11 +1,10 @@
 //! Building a [`MessageSigner`] from configuration strings, such as the
 //! `OAUTH2_<NAME>_SIGNING_*` environment variables.
 
-use super::algorithm::{Algorithm, UnknownAlgorithm};
-use super::components::{ComponentError, ComponentId, Derived};
-use super::keys::{KeyError, SigningKey};
 use super::message_signer::MessageSigner;
-use super::params::is_sf_string;
+use crate::http_signature::keys::{Algorithm, KeyError, SigningKey, UnknownAlgorithm};
+use crate::http_signature::wire::components::{ComponentError, ComponentId, Derived};
+use crate::http_signature::wire::params::is_sf_string;
 
 /// Why a signing configuration was refused. Never contains key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

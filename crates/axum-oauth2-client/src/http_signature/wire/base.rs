@@ -90,8 +90,8 @@ pub(crate) fn signature_base(
 
 #[cfg(test)]
 mod tests {
+    use super::super::message::{MessageView, RequestParts};
     use super::*;
-    use crate::http_signature::message::{MessageView, RequestParts};
 
     #[test]
     fn the_budget_counts_every_byte_and_refuses_past_its_limit() -> Result<(), BaseError> {
