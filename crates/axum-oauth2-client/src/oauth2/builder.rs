@@ -82,7 +82,7 @@ impl OAuth2ServiceBuilder {
 
     /// Bounds each upstream request, body included, sent through the
     /// clients the service builds (default: none; a request's own
-    /// [`FetchOptions::timeout`] wins). A client given to
+    /// [`FetchOptions::timeout`](crate::FetchOptions::timeout) wins). A client given to
     /// [`http_client`](Self::http_client) keeps its own timeouts.
     pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
         self.upstream_timeout = Some(timeout);

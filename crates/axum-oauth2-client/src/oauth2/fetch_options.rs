@@ -114,7 +114,7 @@ impl FetchOptions {
     }
 
     /// Appends `query` (serialized as `application/x-www-form-urlencoded`
-    /// pairs, like [`reqwest::RequestBuilder::query`]) to the URL's query.
+    /// pairs, like reqwest's `RequestBuilder::query`) to the URL's query.
     /// Called twice, both are appended.
     #[must_use]
     pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
