@@ -684,3 +684,37 @@ async fn headers_the_client_owns_are_refused_naming_the_header_never_its_value()
     assert_eq!(issuer.issued(), 0);
     assert!(api_requests(&server).await.is_empty());
 }
+
+#[tokio::test]
+async fn query_and_form_options_shape_the_request_and_the_url_is_parsed_once() {
+    let server = token_server(Issuer::new()).await;
+    Mock::given(path("/api/search"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let oauth2 = service("p", provider(&server));
+    let url: reqwest::Url = format!("{}/api/search?page=2", server.uri())
+        .parse()
+        .expect("url");
+    oauth2
+        .fetch(
+            "p",
+            url,
+            FetchOptions::default()
+                .method(Method::POST)
+                .query(&[("q", "a b&c")])
+                .query(&[("lang", "en")])
+                .form(&[("name", "ünï"), ("note", "x=y")])
+                .version(reqwest::Version::HTTP_11),
+        )
+        .await
+        .expect("fetch");
+    let api = api_requests(&server).await;
+    assert_eq!(api.len(), 1);
+    assert_eq!(api[0].url.query(), Some("page=2&q=a+b%26c&lang=en"));
+    assert_eq!(
+        header(&api[0], "content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(api[0].body, b"name=%C3%BCn%C3%AF&note=x%3Dy");
+}

@@ -309,3 +309,77 @@ async fn both_middlewares_refuse_headers_the_client_owns() {
     assert_eq!(code(err.as_ref()), "invalid_request");
     assert!(api_requests(&server).await.is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn the_streaming_layer_attaches_the_token_and_a_401_drops_it_without_a_replay() {
+    use axum_oauth2_client::middleware::OAuth2StreamingLayer;
+    use http_body_util::BodyExt as _;
+    use http_body_util::combinators::BoxBody;
+
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    // An upstream that refuses the first token, behind a stack that takes
+    // bodies that cannot be cloned.
+    let inner = tower::service_fn(
+        move |request: http::Request<BoxBody<bytes::Bytes, std::convert::Infallible>>| {
+            let recorded = recorded.clone();
+            async move {
+                let auth = request.headers().get("authorization").cloned();
+                let status = if auth.as_ref().is_some_and(|a| a == "Bearer tok-1") {
+                    401
+                } else {
+                    200
+                };
+                recorded.lock().expect("lock").push(auth);
+                let mut response = http::Response::new(());
+                *response.status_mut() = http::StatusCode::from_u16(status).expect("status");
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        },
+    );
+    let layer = OAuth2StreamingLayer::new(service("p", provider(&server)), "p").expect("provider");
+    let client = ServiceBuilder::new().layer(layer).service(inner);
+    let body = || Full::new(bytes::Bytes::from_static(b"stream")).boxed();
+    let url = format!("{}/api/upload", server.uri());
+
+    let first = client
+        .clone()
+        .oneshot(http::Request::post(&url).body(body()).expect("request"))
+        .await
+        .expect("answered");
+    assert_eq!(
+        first.status(),
+        401,
+        "a stream's 401 is the answer: no replay"
+    );
+    let second = client
+        .oneshot(http::Request::post(&url).body(body()).expect("request"))
+        .await
+        .expect("answered");
+    assert_eq!(second.status(), 200, "the next request got a new token");
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 2, "one request each, never replayed");
+    assert_eq!(issuer.issued(), 2);
+
+    // A provider that signs cannot sign a stream: refused, not sent unsigned.
+    let signing = service(
+        "s",
+        provider(&server).signer(Arc::new(RecordingSigner::default())),
+    );
+    let refuse = tower::service_fn(
+        |_: http::Request<BoxBody<bytes::Bytes, std::convert::Infallible>>| async {
+            panic!("nothing may be sent");
+            #[allow(unreachable_code)]
+            Ok::<_, std::convert::Infallible>(http::Response::new(()))
+        },
+    );
+    let err = ServiceBuilder::new()
+        .layer(OAuth2StreamingLayer::new(signing, "s").expect("provider"))
+        .service(refuse)
+        .oneshot(http::Request::post(&url).body(body()).expect("request"))
+        .await
+        .expect_err("refused");
+    assert_eq!(code(err.as_ref()), "invalid_request");
+}

@@ -31,6 +31,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// [`OAuth2Error`] in the [`BoxError`] (`downcast_ref::<OAuth2Error>()`),
 /// or the inner service's error.
 ///
+/// For bodies that cannot be cloned (streams, gRPC), see
+/// [`OAuth2StreamingLayer`](super::OAuth2StreamingLayer).
+///
 /// Put a redirect-following layer (tower-http's `FollowRedirect`)
 /// *outside* this one, never below it: below, its hops would carry the
 /// token where no origin check sees them.
@@ -77,6 +80,25 @@ impl OAuth2Layer {
     pub fn base_url(mut self, base: Url) -> Self {
         self.base = Some(base);
         self
+    }
+
+    /// The checks every request passes before a token is fetched for it:
+    /// its URL (absolute, or a path joined to the base) is one the provider
+    /// may send its token to, and its headers are none the client owns.
+    /// The request's URI becomes that absolute URL, so that the client
+    /// below sends where the check looked.
+    pub(super) fn admit<'a, B>(
+        &'a self,
+        request: &mut http::Request<B>,
+        exchange: Option<&'a TokenExchangeOptions>,
+    ) -> Result<(Url, Binding<'a>), OAuth2Error> {
+        let sent = self.url_of(request.uri())?;
+        let binding = self.service.bind(&self.provider, &sent, exchange)?;
+        binding.check_headers(request.headers())?;
+        *request.uri_mut() = sent.as_str().parse().map_err(|_| {
+            OAuth2Error::invalid_request(&self.provider, "the URL is not a valid URI")
+        })?;
+        Ok((sent, binding))
     }
 
     /// The absolute URL of a request's URI: the URI itself when it has a
@@ -147,17 +169,8 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             let mut request = request;
-            let sent = layer.url_of(request.uri())?;
             let exchange = request.extensions().get::<TokenExchangeOptions>().cloned();
-            let binding = layer
-                .service
-                .bind(&layer.provider, &sent, exchange.as_ref())?;
-            binding.check_headers(request.headers())?;
-            // The client below gets the URL that was checked, not a relative
-            // one it could resolve elsewhere.
-            *request.uri_mut() = sent.as_str().parse().map_err(|_| {
-                OAuth2Error::invalid_request(&layer.provider, "the URL is not a valid URI")
-            })?;
+            let (sent, binding) = layer.admit(&mut request, exchange.as_ref())?;
             let replay = copy(&request);
             let (request, used) = prepare(&binding, &sent, request).await?;
             let response = inner.call(request).await.map_err(Into::into)?;

@@ -3,7 +3,9 @@
 //! * [`OAuth2Middleware`] (feature `reqwest-middleware`, on by default): a
 //!   `reqwest-middleware` middleware for `ClientWithMiddleware`.
 //! * [`OAuth2Layer`]: a tower layer for clients of `http::Request`s (hyper's
-//!   client, or any tower `Service`).
+//!   client, or any tower `Service`) whose bodies can be cloned;
+//!   [`OAuth2StreamingLayer`] for streaming bodies (gRPC through tonic),
+//!   which are neither signed nor sent again.
 //!
 //! Both follow the rules of [`OAuth2Service::fetch`](crate::OAuth2Service::fetch),
 //! from the same code: the URL must be one the provider may send its token
@@ -18,7 +20,9 @@
 #[cfg(feature = "reqwest-middleware")]
 mod client;
 mod layer;
+mod streaming_layer;
 
 #[cfg(feature = "reqwest-middleware")]
 pub use client::OAuth2Middleware;
 pub use layer::{Authorized, BoxError, OAuth2Layer};
+pub use streaming_layer::{AuthorizedStream, OAuth2StreamingLayer};
