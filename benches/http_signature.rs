@@ -59,36 +59,8 @@ fn request() -> http::Request<Bytes> {
         .unwrap_or_else(|e| panic!("request: {e}"))
 }
 
-/// 8 signatures × 64 components over one 32 KiB dictionary field, signed
-/// at `created` by keyid `bench` (the signatures themselves are garbage).
-fn hostile_request(created: u64) -> http::Request<Bytes> {
-    let members: Vec<String> = (0..1000).map(|i| format!("m{i}=\"{i:024}\"")).collect();
-    let mut components = vec![
-        r#""@method""#.to_owned(),
-        r#""@target-uri""#.to_owned(),
-        r#""x-big""#.to_owned(),
-        r#""x-big";sf"#.to_owned(),
-        r#""x-big";bs"#.to_owned(),
-    ];
-    components.extend((0..59).map(|i| format!(r#""x-big";key="m{i}""#)));
-    let inputs: Vec<String> = (0..8)
-        .map(|label| {
-            format!(
-                r#"s{label}=({});created={created};keyid="bench";nonce="n{label}""#,
-                components.join(" ")
-            )
-        })
-        .collect();
-    let signatures: Vec<String> = (0..8)
-        .map(|label| format!("s{label}=:{}:", "A".repeat(44)))
-        .collect();
-    http::Request::get("https://api.example.com/v1/orders")
-        .header("x-big", members.join(", "))
-        .header("signature-input", inputs.join(", "))
-        .header("signature", signatures.join(", "))
-        .body(Bytes::new())
-        .unwrap_or_else(|e| panic!("request: {e}"))
-}
+#[path = "../tests/support/hostile_request.rs"]
+mod hostile;
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -133,7 +105,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     let created = 1_700_000_000;
-    let hostile = hostile_request(created);
+    let hostile = hostile::hostile_request(created, "bench");
     let key = VerificationKey::from_pem_or_jwk(Algorithm::HmacSha256, KEYS[2].1)
         .unwrap_or_else(|e| panic!("hmac key: {e}"));
     let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("bench", key))

@@ -13,7 +13,11 @@ use axum_oauth2_client::http_signature::{
     VerifiedSignature, Verifier, VerifyError, VerifyErrorKind,
 };
 use bytes::Bytes;
-use http::{HeaderValue, Request};
+use http::Request;
+
+#[path = "support/hostile_request.rs"]
+mod support;
+use support::hostile_request;
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -138,45 +142,10 @@ async fn signers_send_a_fresh_nonce_and_verifiers_require_one_by_default() -> Te
     Ok(())
 }
 
-/// 8 signatures × 64 components, 62 of them forms of one 32 KiB dictionary
-/// field: without a bound each signature re-parses the field for every
-/// member it covers and the bases add up to about 1 MiB.
-fn hostile_request(created: u64) -> Result<Request<Bytes>, Box<dyn Error>> {
-    let members: Vec<String> = (0..1000).map(|i| format!("m{i}=\"{:024}\"", i)).collect();
-    let big = members.join(", ");
-    assert!(big.len() > 32 * 1024, "{}", big.len());
-    let mut components = vec![
-        r#""@method""#.to_owned(),
-        r#""@target-uri""#.to_owned(),
-        r#""x-big""#.to_owned(),
-        r#""x-big";sf"#.to_owned(),
-        r#""x-big";bs"#.to_owned(),
-    ];
-    components.extend((0..59).map(|i| format!(r#""x-big";key="m{i}""#)));
-    assert_eq!(components.len(), 64);
-    let mut inputs = Vec::new();
-    let mut signatures = Vec::new();
-    for label in 0..8 {
-        inputs.push(format!(
-            r#"s{label}=({});created={created};keyid="k";nonce="n{label}""#,
-            components.join(" ")
-        ));
-        signatures.push(format!("s{label}=:{}:", "A".repeat(44)));
-    }
-    Ok(Request::get("https://api.example.com/v1/orders")
-        .header("x-big", HeaderValue::from_str(&big)?)
-        .header(
-            "signature-input",
-            HeaderValue::from_str(&inputs.join(", "))?,
-        )
-        .header("signature", HeaderValue::from_str(&signatures.join(", "))?)
-        .body(Bytes::new())?)
-}
-
 #[tokio::test]
 async fn many_signatures_over_a_large_field_are_refused_within_the_base_budget() -> TestResult {
     let created = 1_700_000_000;
-    let request = hostile_request(created)?;
+    let request = hostile_request(created, "k");
     let verifier = Verifier::builder(InMemoryKeyResolver::new().with_key("k", key()?))
         .clock(UnixClock::fixed(created))
         .build();

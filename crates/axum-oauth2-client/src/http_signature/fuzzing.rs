@@ -9,10 +9,9 @@
 //! and no error repeats the request's bearer token.
 
 use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::HeaderValue;
 
 use super::{Algorithm, InMemoryKeyResolver, UnixClock, VerificationKey, Verifier};
@@ -88,14 +87,9 @@ fn verifiers() -> [(Verifier, usize); 2] {
 
 /// Drives a future that never waits (the in-memory resolver answers at once).
 fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("verification waited on an in-memory key resolver"),
-    }
+    future
+        .now_or_never()
+        .unwrap_or_else(|| panic!("verification waited on an in-memory key resolver"))
 }
 
 /// Verifies the fixed request carrying `data` as its signature fields.

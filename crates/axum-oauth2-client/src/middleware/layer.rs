@@ -2,6 +2,7 @@
 //! client sends (hyper's client, or any `tower::Service`).
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,6 +14,34 @@ use tower::{Layer, Service, ServiceExt as _};
 
 use crate::oauth2::{Answer, Binding, TokenId};
 use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
+
+/// The associated types and readiness of a client service: both layers'
+/// services answer what the service below answers, fail with a
+/// [`BoxError`], and are ready when it is.
+macro_rules! tower_plumbing {
+    () => {
+        type Response = http::Response<ResBody>;
+        type Error = BoxError;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            self.inner.poll_ready(cx).map_err(Into::into)
+        }
+    };
+}
+pub(super) use tower_plumbing;
+
+/// The ready service, for the request being called; a clone stays for
+/// the next (a tower service is ready for one call).
+pub(super) fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
+/// The token exchange a request asks for, in its extensions.
+pub(super) fn exchange_of<B>(request: &http::Request<B>) -> Option<TokenExchangeOptions> {
+    request.extensions().get::<TokenExchangeOptions>().cloned()
+}
 
 /// What [`Authorized`] fails with: an [`OAuth2Error`], or the inner
 /// service's own error, boxed as tower middleware do.
@@ -134,18 +163,31 @@ impl<S> Layer<S> for OAuth2Layer {
         Authorized {
             inner,
             layer: self.clone(),
+            mode: PhantomData,
         }
     }
 }
 
-/// The service [`OAuth2Layer`] wraps around a client.
+/// The service [`OAuth2Layer`] (`M` = [`Replay`]) or
+/// [`OAuth2StreamingLayer`](super::OAuth2StreamingLayer) (`M` =
+/// [`Streaming`]) wraps around a client.
 #[derive(Debug, Clone)]
-pub struct Authorized<S> {
-    inner: S,
-    layer: OAuth2Layer,
+pub struct Authorized<S, M = Replay> {
+    pub(super) inner: S,
+    pub(super) layer: OAuth2Layer,
+    pub(super) mode: PhantomData<M>,
 }
 
-impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Authorized<S>
+/// Requests whose body can be cloned: signed over it, sent again after a
+/// 401.
+#[derive(Debug, Clone, Copy)]
+pub struct Replay;
+
+/// Requests whose body is a stream: neither signed nor sent again.
+#[derive(Debug, Clone, Copy)]
+pub struct Streaming;
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Authorized<S, Replay>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
@@ -154,22 +196,12 @@ where
     ReqBody::Error: Into<BoxError>,
     ResBody: Send + 'static,
 {
-    type Response = http::Response<ResBody>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+    tower_plumbing!();
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        // The ready service takes this request; a clone stays for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        let (mut inner, layer) = (take_ready(&mut self.inner), self.layer.clone());
         Box::pin(async move {
-            let mut request = request;
-            let exchange = request.extensions().get::<TokenExchangeOptions>().cloned();
+            let exchange = exchange_of(&request);
             let (sent, binding) = layer.admit(&mut request, exchange.as_ref())?;
             let replay = copy(&request);
             let (request, used) = prepare(&binding, &sent, request).await?;

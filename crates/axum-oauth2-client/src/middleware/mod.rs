@@ -24,5 +24,5 @@ mod streaming_layer;
 
 #[cfg(feature = "reqwest-middleware")]
 pub use client::OAuth2Middleware;
-pub use layer::{Authorized, BoxError, OAuth2Layer};
+pub use layer::{Authorized, BoxError, OAuth2Layer, Replay, Streaming};
 pub use streaming_layer::{AuthorizedStream, OAuth2StreamingLayer};

@@ -2,13 +2,16 @@
 //! body is a stream that cannot be cloned (gRPC through tonic, uploads).
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tower::{Layer, Service};
 
-use super::layer::{BoxError, OAuth2Layer};
-use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
+use super::layer::{
+    Authorized, BoxError, OAuth2Layer, Streaming, exchange_of, take_ready, tower_plumbing,
+};
+use crate::{OAuth2Error, OAuth2Service};
 
 /// A tower [`Layer`] like [`OAuth2Layer`] for requests whose body cannot be
 /// cloned: the same URL and header checks, the token attached, and a 401
@@ -57,21 +60,18 @@ impl<S> Layer<S> for OAuth2StreamingLayer {
     type Service = AuthorizedStream<S>;
 
     fn layer(&self, inner: S) -> AuthorizedStream<S> {
-        AuthorizedStream {
+        Authorized {
             inner,
             layer: self.layer.clone(),
+            mode: PhantomData,
         }
     }
 }
 
 /// The service [`OAuth2StreamingLayer`] wraps around a client.
-#[derive(Debug, Clone)]
-pub struct AuthorizedStream<S> {
-    inner: S,
-    layer: OAuth2Layer,
-}
+pub type AuthorizedStream<S> = Authorized<S, Streaming>;
 
-impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for AuthorizedStream<S>
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Authorized<S, Streaming>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
@@ -79,22 +79,12 @@ where
     ReqBody: Send + 'static,
     ResBody: Send + 'static,
 {
-    type Response = http::Response<ResBody>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+    tower_plumbing!();
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        // The ready service takes this request; a clone stays for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        let (mut inner, layer) = (take_ready(&mut self.inner), self.layer.clone());
         Box::pin(async move {
-            let mut request = request;
-            let exchange = request.extensions().get::<TokenExchangeOptions>().cloned();
+            let exchange = exchange_of(&request);
             let (sent, binding) = layer.admit(&mut request, exchange.as_ref())?;
             if binding.signer(None).is_some() {
                 return Err(OAuth2Error::invalid_request(

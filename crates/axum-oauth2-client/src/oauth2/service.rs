@@ -194,14 +194,29 @@ impl OAuth2Service {
     ///
     /// The client credentials slot is borrowed, not cloned: cloning would
     /// write a reference count that every caller shares.
+    ///
+    /// Inlined: the client credentials case is the hit path's; the
+    /// exchange case is a call of its own.
+    #[inline]
     pub(crate) fn slot<'a>(
         &self,
         provider: &'a Provider,
         exchange: Option<&TokenExchangeOptions>,
     ) -> Result<Cow<'a, Arc<Slot>>, OAuth2Error> {
-        let Some(options) = exchange else {
-            return Ok(Cow::Borrowed(&provider.client_credentials));
-        };
+        match exchange {
+            None => Ok(Cow::Borrowed(&provider.client_credentials)),
+            Some(options) => self.exchange_slot(provider, options).map(Cow::Owned),
+        }
+    }
+
+    /// The exchange slot keyed by the digest of `options`, made (and the
+    /// cache bounded) on first use.
+    #[inline(never)]
+    fn exchange_slot(
+        &self,
+        provider: &Provider,
+        options: &TokenExchangeOptions,
+    ) -> Result<Arc<Slot>, OAuth2Error> {
         token_exchange::validate(options)
             .map_err(|reason| OAuth2Error::invalid_request(&provider.name, reason))?;
         // A closed service makes no new entries.
@@ -215,12 +230,10 @@ impl OAuth2Service {
             ]),
         };
         let all = || self.inner.providers.iter().map(|p| &p.exchanges);
-        Ok(Cow::Owned(self.inner.exchanges.slot(
-            &provider.exchanges,
-            all,
-            digest,
-            key,
-        )))
+        Ok(self
+            .inner
+            .exchanges
+            .slot(&provider.exchanges, all, digest, key))
     }
 }
 
