@@ -9,14 +9,14 @@ use bytes::Bytes;
 /// every member it covers and the bases add up to about 1 MiB.
 pub(crate) fn hostile_request(created: u64, keyid: &str) -> http::Request<Bytes> {
     let members: Vec<String> = (0..1000).map(|i| format!("m{i}=\"{i:024}\"")).collect();
-    let mut components = vec![
-        r#""@method""#.to_owned(),
-        r#""@target-uri""#.to_owned(),
-        r#""x-big""#.to_owned(),
-        r#""x-big";sf"#.to_owned(),
-        r#""x-big";bs"#.to_owned(),
-    ];
-    components.extend((0..59).map(|i| format!(r#""x-big";key="m{i}""#)));
+    // @method, @target-uri, then 62 forms of the one large field.
+    let forms = ["".to_owned(), ";sf".to_owned(), ";bs".to_owned()]
+        .into_iter()
+        .chain((0..59).map(|i| format!(r#";key="m{i}""#)));
+    let components: Vec<String> = [r#""@method""#.to_owned(), r#""@target-uri""#.to_owned()]
+        .into_iter()
+        .chain(forms.map(|form| format!(r#""x-big"{form}"#)))
+        .collect();
     assert_eq!(components.len(), 64);
     let inputs: Vec<String> = (0..8)
         .map(|label| {

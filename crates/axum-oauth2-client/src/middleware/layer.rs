@@ -15,17 +15,31 @@ use tower::{Layer, Service, ServiceExt as _};
 use crate::oauth2::{Answer, Binding, TokenId};
 use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
 
-/// The associated types and readiness of a client service: both layers'
-/// services answer what the service below answers, fail with a
-/// [`BoxError`], and are ready when it is.
+/// What both layers' services share: they answer what the service below
+/// answers, fail with a [`BoxError`], are ready when it is, and run every
+/// request through [`OAuth2Layer::admit`] before `$send` (with the ready
+/// service, the admitted request, its checked URL and its binding) sends
+/// it.
 macro_rules! tower_plumbing {
-    () => {
+    (|$inner:ident, $request:ident, $sent:ident, $binding:ident| $send:block) => {
         type Response = http::Response<ResBody>;
         type Error = BoxError;
         type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
         fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
             self.inner.poll_ready(cx).map_err(Into::into)
+        }
+
+        fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+            #[allow(unused_mut)]
+            let (mut $inner, layer) = (take_ready(&mut self.inner), self.layer.clone());
+            Box::pin(async move {
+                let exchange = exchange_of(&request);
+                let ($sent, $binding) = layer.admit(&mut request, exchange.as_ref())?;
+                #[allow(unused_mut)]
+                let mut $request = request;
+                $send
+            })
         }
     };
 }
@@ -196,39 +210,32 @@ where
     ReqBody::Error: Into<BoxError>,
     ResBody: Send + 'static,
 {
-    tower_plumbing!();
-
-    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let (mut inner, layer) = (take_ready(&mut self.inner), self.layer.clone());
-        Box::pin(async move {
-            let exchange = exchange_of(&request);
-            let (sent, binding) = layer.admit(&mut request, exchange.as_ref())?;
-            let replay = copy(&request);
-            let (request, used) = prepare(&binding, &sent, request).await?;
-            let response = inner.call(request).await.map_err(Into::into)?;
-            let status = response.status();
-            // Nothing below a tower client follows redirects for it: the
-            // URL that answered is the one that was sent.
-            match binding.after(used, &sent, status, &sent, true) {
-                Answer::Return => Ok(response),
-                Answer::Unauthorized => Err(binding.unauthorized(status).into()),
-                Answer::Retry => {
-                    let (request, _) = prepare(&binding, &sent, replay).await?;
-                    let response = inner
-                        .ready()
-                        .await
-                        .map_err(Into::into)?
-                        .call(request)
-                        .await
-                        .map_err(Into::into)?;
-                    if response.status() == StatusCode::UNAUTHORIZED {
-                        return Err(binding.unauthorized(response.status()).into());
-                    }
-                    Ok(response)
+    tower_plumbing!(|inner, request, sent, binding| {
+        let replay = copy(&request);
+        let (request, used) = prepare(&binding, &sent, request).await?;
+        let response = inner.call(request).await.map_err(Into::into)?;
+        let status = response.status();
+        // Nothing below a tower client follows redirects for it: the
+        // URL that answered is the one that was sent.
+        match binding.after(used, &sent, status, &sent, true) {
+            Answer::Return => Ok(response),
+            Answer::Unauthorized => Err(binding.unauthorized(status).into()),
+            Answer::Retry => {
+                let (request, _) = prepare(&binding, &sent, replay).await?;
+                let response = inner
+                    .ready()
+                    .await
+                    .map_err(Into::into)?
+                    .call(request)
+                    .await
+                    .map_err(Into::into)?;
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    return Err(binding.unauthorized(response.status()).into());
                 }
+                Ok(response)
             }
-        })
-    }
+        }
+    });
 }
 
 /// What a retry sends: the request's method, URI, version, headers and body.

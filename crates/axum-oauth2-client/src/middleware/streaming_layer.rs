@@ -79,26 +79,19 @@ where
     ReqBody: Send + 'static,
     ResBody: Send + 'static,
 {
-    tower_plumbing!();
-
-    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let (mut inner, layer) = (take_ready(&mut self.inner), self.layer.clone());
-        Box::pin(async move {
-            let exchange = exchange_of(&request);
-            let (sent, binding) = layer.admit(&mut request, exchange.as_ref())?;
-            if binding.signer(None).is_some() {
-                return Err(OAuth2Error::invalid_request(
-                    binding.name(),
-                    "a streaming body cannot be signed; use OAuth2Layer with a body that can be cloned",
-                )
-                .into());
-            }
-            let used = binding.attach(request.headers_mut()).await?;
-            let response = inner.call(request).await.map_err(Into::into)?;
-            // Not replayable: a 401 drops the token (within the budget) and
-            // is itself the answer.
-            binding.after(used, &sent, response.status(), &sent, false);
-            Ok(response)
-        })
-    }
+    tower_plumbing!(|inner, request, sent, binding| {
+        if binding.signer(None).is_some() {
+            return Err(OAuth2Error::invalid_request(
+                binding.name(),
+                "a streaming body cannot be signed; use OAuth2Layer with a body that can be cloned",
+            )
+            .into());
+        }
+        let used = binding.attach(request.headers_mut()).await?;
+        let response = inner.call(request).await.map_err(Into::into)?;
+        // Not replayable: a 401 drops the token (within the budget) and
+        // is itself the answer.
+        binding.after(used, &sent, response.status(), &sent, false);
+        Ok(response)
+    });
 }
