@@ -105,12 +105,7 @@ async fn a_second_401_is_returned_as_unauthorized_without_a_third_attempt() {
         .mount(&server)
         .await;
     let oauth2 = service("p", provider(&server));
-    let err = oauth2
-        .fetch(
-            "p",
-            &format!("{}/api/orders", server.uri()),
-            FetchOptions::default(),
-        )
+    let err = get(&oauth2, &server, "/api/orders")
         .await
         .expect_err("unauthorized");
     assert_eq!(err.code(), "unauthorized");
@@ -131,12 +126,7 @@ async fn other_error_statuses_are_returned_untouched_and_keep_the_token() {
         .mount(&server)
         .await;
     let oauth2 = service("p", provider(&server));
-    let res = oauth2
-        .fetch(
-            "p",
-            &format!("{}/api/orders", server.uri()),
-            FetchOptions::default(),
-        )
+    let res = get(&oauth2, &server, "/api/orders")
         .await
         .expect("a 403 is a response");
     assert_eq!(res.status(), 403);
@@ -342,6 +332,21 @@ async fn authorize_sets_the_managed_token_on_a_request_built_elsewhere() {
     assert_eq!(token_requests(&server).await.len(), 1);
 }
 
+/// `GET` of `path` on `server` through `fetch`, with default options.
+async fn get(
+    oauth2: &OAuth2Service,
+    server: &MockServer,
+    path: &str,
+) -> Result<reqwest::Response, axum_oauth2_client::OAuth2Error> {
+    oauth2
+        .fetch(
+            "p",
+            format!("{}{path}", server.uri()),
+            FetchOptions::default(),
+        )
+        .await
+}
+
 /// An upstream at `/api/bad` that refuses every token, and one at
 /// `/api/good` that accepts any.
 async fn refusing_and_accepting_upstreams(server: &MockServer) {
@@ -492,12 +497,7 @@ async fn a_401_after_a_redirect_is_returned_as_it_is_and_keeps_the_token() {
         .mount(&server)
         .await;
     let oauth2 = service("p", provider(&server));
-    let res = oauth2
-        .fetch(
-            "p",
-            &format!("{}/api/moved", server.uri()),
-            FetchOptions::default(),
-        )
+    let res = get(&oauth2, &server, "/api/moved")
         .await
         .expect("the 401 itself");
     assert_eq!(res.status(), 401);
@@ -611,12 +611,7 @@ async fn a_given_client_that_leaves_the_allowed_origins_gets_origin_not_allowed(
         .http_client(reqwest::Client::new())
         .build()
         .expect("service");
-    let err = oauth2
-        .fetch(
-            "p",
-            &format!("{}/api/moved", server.uri()),
-            FetchOptions::default(),
-        )
+    let err = get(&oauth2, &server, "/api/moved")
         .await
         .expect_err("the answer came from elsewhere");
     assert_eq!(err.code(), "origin_not_allowed");
