@@ -346,3 +346,59 @@ fn the_example_configuration_uses_only_variables_the_code_reads() {
         );
     }
 }
+
+#[test]
+fn audience_resource_and_token_params_are_read_as_lists_and_a_form() {
+    let config = OAuth2Config::from_vars(vars(&with(&[
+        (
+            "OAUTH2_PAYMENTS_API_AUDIENCE",
+            "https://api.example.com/, urn:orders",
+        ),
+        (
+            "OAUTH2_PAYMENTS_API_RESOURCE",
+            "https://api.example.com/orders,https://api.example.com/refunds",
+        ),
+        (
+            "OAUTH2_PAYMENTS_API_TOKEN_PARAMS",
+            "organization=org_1&requested_token_use=on_behalf_of&note=a%26b",
+        ),
+    ])))
+    .expect("valid");
+    let params = config.get("payments_api").expect("provider").params();
+    assert_eq!(
+        params.audiences(),
+        ["https://api.example.com/", "urn:orders"]
+    );
+    assert_eq!(
+        params.resources(),
+        [
+            "https://api.example.com/orders",
+            "https://api.example.com/refunds"
+        ]
+    );
+    assert_eq!(
+        params.params(),
+        [
+            ("organization".to_owned(), "org_1".to_owned()),
+            ("requested_token_use".to_owned(), "on_behalf_of".to_owned()),
+            ("note".to_owned(), "a&b".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn token_params_refuse_names_the_grant_sends_naming_the_variable_not_the_value() {
+    let e = err(&with(&[(
+        "OAUTH2_PAYMENTS_API_TOKEN_PARAMS",
+        "client_secret=hunter2-value",
+    )]));
+    let shown = e.to_string();
+    assert!(
+        shown.contains("OAUTH2_PAYMENTS_API_TOKEN_PARAMS"),
+        "{shown}"
+    );
+    assert!(shown.contains("client_secret"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let e = err(&with(&[("OAUTH2_PAYMENTS_API_TOKEN_PARAMS", "justaword")]));
+    assert!(e.to_string().contains("name=value"), "{e}");
+}

@@ -4,6 +4,7 @@ mod common;
 
 use axum_oauth2_client::{AuthMethod, FetchOptions, TokenExchangeOptions};
 use common::*;
+use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -183,7 +184,7 @@ async fn invalid_exchange_parameters_fail_before_any_request() {
 
 #[tokio::test]
 async fn refused_exchange_keeps_the_rfc6749_error() {
-    let server = token_server(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+    let server = token_server(ResponseTemplate::new(400).set_body_json(json!({
         "error": "invalid_grant", "error_description": "subject token expired"
     })))
     .await;
@@ -210,8 +211,8 @@ fn jwt_expiring_in(seconds: u64) -> String {
     };
     format!(
         "{}.{}.sig",
-        encode(serde_json::json!({"alg": "RS256"})),
-        encode(serde_json::json!({"sub": "alice", "exp": exp}))
+        encode(json!({"alg": "RS256"})),
+        encode(json!({"sub": "alice", "exp": exp}))
     )
 }
 
@@ -235,4 +236,78 @@ async fn an_exchanged_token_is_cached_no_longer_than_its_subject_token_lives() {
         let left = token.expires_at() - std::time::Instant::now();
         assert!(left > std::time::Duration::from_secs(3500), "{left:?}");
     }
+}
+
+/// A token endpoint that answers an exchange with `body`.
+async fn answering(body: serde_json::Value) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path(TOKEN_PATH))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn an_issued_token_type_other_than_the_requested_one_is_refused() {
+    let server = answering(json!({
+        "access_token": "issued-secret-token",
+        "token_type": "Bearer",
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+    }))
+    .await;
+    let oauth2 = service("p", provider(&server));
+    let asked = TokenExchangeOptions::new("subject")
+        .requested_token_type("urn:ietf:params:oauth:token-type:jwt");
+    let err = oauth2
+        .get_token("p", Some(&asked))
+        .await
+        .expect_err("mismatch");
+    assert_eq!(err.code(), "invalid_token_response");
+    assert!(err.to_string().contains("is not the requested"), "{err}");
+    assert_error_shows_no_secret(&err, &["issued-secret-token", "subject"]);
+    assert_eq!(oauth2.cached_tokens(), 0, "nothing cached");
+}
+
+#[tokio::test]
+async fn an_answer_without_issued_token_type_is_refused() {
+    let server = answering(json!({"access_token": "t", "token_type": "Bearer"})).await;
+    let oauth2 = service("p", provider(&server));
+    let err = oauth2
+        .get_token("p", Some(&TokenExchangeOptions::new("subject")))
+        .await
+        .expect_err("RFC 8693 §2.2.1 requires it");
+    assert_eq!(err.code(), "invalid_token_response");
+    assert!(err.to_string().contains("issued_token_type"), "{err}");
+}
+
+#[tokio::test]
+async fn a_token_that_is_no_access_token_may_come_as_n_a_with_a_custom_subject_type() {
+    let server = answering(json!({
+        "access_token": "an-id-token",
+        "token_type": "N_A",
+        "issued_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "expires_in": 60,
+    }))
+    .await;
+    let oauth2 = service("p", provider(&server));
+    let asked = TokenExchangeOptions::new("subject")
+        .subject_token_type("urn:acme:legacy-session")
+        .requested_token_type("urn:ietf:params:oauth:token-type:id_token");
+    let token = oauth2
+        .get_token("p", Some(&asked))
+        .await
+        .expect("N_A accepted");
+    assert_eq!(token.secret(), "an-id-token");
+    assert_eq!(
+        token.issued_token_type(),
+        Some("urn:ietf:params:oauth:token-type:id_token")
+    );
+    let requests = token_requests(&server).await;
+    let form = form(&requests[0]);
+    assert_eq!(
+        form.get("subject_token_type").map(String::as_str),
+        Some("urn:acme:legacy-session"),
+        "a provider's own subject token type URI is sent as given"
+    );
 }

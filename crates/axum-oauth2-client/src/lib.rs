@@ -57,5 +57,5 @@ pub use http_signature::{MessageSigner, SignError, Signer};
 pub use oauth2::{
     ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, BreakerPolicy, Clock, FetchOptions, ManualClock,
     OAuth2Config, OAuth2Error, OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy,
-    Secret, SystemClock, TokenEndpointErrorBody, TokenExchangeOptions,
+    Secret, SystemClock, TokenEndpointErrorBody, TokenExchangeOptions, TokenParams,
 };

@@ -61,6 +61,9 @@ pub(crate) const SETTINGS: &[&str] = &[
     "AUTH_METHOD",
     "CLIENT_ID",
     "TOKEN_URL",
+    "TOKEN_PARAMS",
+    "AUDIENCE",
+    "RESOURCE",
     "SCOPE",
 ];
 

@@ -2,6 +2,40 @@
 //! name the variable and never repeat the value.
 
 use super::error::ConfigError;
+use crate::TokenParams;
+
+/// The items of a comma-separated list, trimmed, blanks dropped.
+pub(super) fn list(value: Option<&str>) -> impl Iterator<Item = &str> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+/// `params` with the parameters of `form`, written as a form-urlencoded
+/// query (`organization=org_1&requested_token_use=on_behalf_of`). The
+/// error names the variable and the parameter, never a value.
+pub(super) fn token_params(
+    variable: &str,
+    form: &str,
+    mut params: TokenParams,
+) -> Result<TokenParams, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        variable: variable.to_owned(),
+        reason,
+    };
+    for (name, value) in url::form_urlencoded::parse(form.trim().as_bytes()) {
+        if value.is_empty() && !form.contains('=') {
+            return Err(invalid(
+                "must be name=value pairs joined by & (form-urlencoded)".to_owned(),
+            ));
+        }
+        params = params.param(name.trim(), value);
+    }
+    params.check().map_err(invalid)?;
+    Ok(params)
+}
 
 /// A whole number within `min..=max`.
 pub(super) fn parse_count(

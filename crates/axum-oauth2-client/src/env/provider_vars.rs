@@ -8,7 +8,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use super::parse::{parse_count, parse_seconds, read_secret_file};
+use super::parse::{list, parse_count, parse_seconds, read_secret_file, token_params};
 use super::signing_vars::SigningVars;
 use crate::oauth2::{
     AuthMethod, BreakerPolicy, ProviderConfig, RetryPolicy, Secret, check_token_url,
@@ -23,6 +23,9 @@ pub(super) struct ProviderVars {
     client_secret: Option<String>,
     client_secret_file: Option<String>,
     scope: Option<String>,
+    audience: Option<String>,
+    resource: Option<String>,
+    token_params: Option<String>,
     auth_method: Option<String>,
     default_lifetime_seconds: Option<String>,
     timeout_seconds: Option<String>,
@@ -119,6 +122,16 @@ impl ProviderVars {
         let mut provider = ProviderConfig::new(token_url, client_id.trim(), secret);
         if let Some(scope) = self.scope {
             provider = provider.scope(scope);
+        }
+        for audience in list(self.audience.as_deref()) {
+            provider = provider.audience(audience);
+        }
+        for resource in list(self.resource.as_deref()) {
+            provider = provider.resource(resource);
+        }
+        if let Some(form) = self.token_params {
+            let params = token_params(&var("TOKEN_PARAMS"), &form, provider.params().clone())?;
+            provider = provider.token_params(params);
         }
         if let Some(method) = self.auth_method {
             let method = AuthMethod::from_name(&method).ok_or_else(|| ConfigError::Invalid {

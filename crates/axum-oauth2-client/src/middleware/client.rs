@@ -7,8 +7,9 @@ use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Error, Middleware, Next};
 
+use super::requested_token::RequestedToken;
 use crate::oauth2::Binding;
-use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
+use crate::{OAuth2Error, OAuth2Service};
 
 /// A [`Middleware`] that gives every request of a
 /// `reqwest_middleware::ClientWithMiddleware` the token of one provider,
@@ -74,11 +75,11 @@ impl Middleware for OAuth2Middleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let exchange = extensions.get::<TokenExchangeOptions>().cloned();
+        let requested = RequestedToken::of(extensions);
         let sent = request.url().clone();
         let binding = self
             .service
-            .bind(&self.provider, &sent, exchange.as_ref())
+            .bind(&self.provider, &sent, requested.request())
             .map_err(Error::middleware)?;
         binding
             .check_headers(request.headers())

@@ -12,8 +12,8 @@ use http_body_util::BodyExt as _;
 use reqwest::{StatusCode, Url};
 use tower::{Layer, Service, ServiceExt as _};
 
-use crate::oauth2::{Answer, Binding, TokenId};
-use crate::{OAuth2Error, OAuth2Service, TokenExchangeOptions};
+use crate::oauth2::{Answer, Binding, TokenId, TokenRequest};
+use crate::{OAuth2Error, OAuth2Service};
 
 /// What both layers' services share: they answer what the service below
 /// answers, fail with a [`BoxError`], are ready when it is, and run every
@@ -34,8 +34,8 @@ macro_rules! tower_plumbing {
             #[allow(unused_mut)]
             let (mut $inner, layer) = (take_ready(&mut self.inner), self.layer.clone());
             Box::pin(async move {
-                let exchange = exchange_of(&request);
-                let ($sent, $binding) = layer.admit(&mut request, exchange.as_ref())?;
+                let requested = super::requested_token::RequestedToken::of(request.extensions());
+                let ($sent, $binding) = layer.admit(&mut request, requested.request())?;
                 #[allow(unused_mut)]
                 let mut $request = request;
                 $send
@@ -50,11 +50,6 @@ pub(super) use tower_plumbing;
 pub(super) fn take_ready<S: Clone>(inner: &mut S) -> S {
     let clone = inner.clone();
     std::mem::replace(inner, clone)
-}
-
-/// The token exchange a request asks for, in its extensions.
-pub(super) fn exchange_of<B>(request: &http::Request<B>) -> Option<TokenExchangeOptions> {
-    request.extensions().get::<TokenExchangeOptions>().cloned()
 }
 
 /// What [`Authorized`] fails with: an [`OAuth2Error`], or the inner
@@ -133,10 +128,10 @@ impl OAuth2Layer {
     pub(super) fn admit<'a, B>(
         &'a self,
         request: &mut http::Request<B>,
-        exchange: Option<&'a TokenExchangeOptions>,
+        token: TokenRequest<'a>,
     ) -> Result<(Url, Binding<'a>), OAuth2Error> {
         let sent = self.url_of(request.uri())?;
-        let binding = self.service.bind(&self.provider, &sent, exchange)?;
+        let binding = self.service.bind(&self.provider, &sent, token)?;
         binding.check_headers(request.headers())?;
         *request.uri_mut() = sent.as_str().parse().map_err(|_| {
             OAuth2Error::invalid_request(&self.provider, "the URL is not a valid URI")

@@ -15,11 +15,13 @@
 //! refresh budget, and sends the request once more with a new one. An
 //! exchanged token instead of the provider's own: put a
 //! [`TokenExchangeOptions`](crate::TokenExchangeOptions) in the request's
-//! extensions.
+//! extensions; the provider's grant with this request's own `audience`,
+//! `resource` or `scope`: a [`TokenParams`](crate::TokenParams).
 
 #[cfg(feature = "reqwest-middleware")]
 mod client;
 mod layer;
+mod requested_token;
 mod streaming_layer;
 
 #[cfg(feature = "reqwest-middleware")]

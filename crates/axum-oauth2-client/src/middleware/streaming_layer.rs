@@ -8,9 +8,7 @@ use std::task::{Context, Poll};
 
 use tower::{Layer, Service};
 
-use super::layer::{
-    Authorized, BoxError, OAuth2Layer, Streaming, exchange_of, take_ready, tower_plumbing,
-};
+use super::layer::{Authorized, BoxError, OAuth2Layer, Streaming, take_ready, tower_plumbing};
 use crate::{OAuth2Error, OAuth2Service};
 
 /// A tower [`Layer`] like [`OAuth2Layer`] for requests whose body cannot be

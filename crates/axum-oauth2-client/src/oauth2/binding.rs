@@ -13,10 +13,10 @@ use reqwest::{StatusCode, Url};
 
 use super::cache::{Slot, TokenId};
 use super::error::OAuth2Error;
-use super::exchange_options::TokenExchangeOptions;
 use super::fetch_options::is_allowed;
 use super::provider::{Answer, Provider};
 use super::service::OAuth2Service;
+use super::token_request::TokenRequest;
 use crate::http_signature::Signer;
 
 /// A request's provider and token slot, after its URL passed the
@@ -24,28 +24,27 @@ use crate::http_signature::Signer;
 pub(crate) struct Binding<'a> {
     pub(crate) provider: &'a Arc<Provider>,
     slot: Cow<'a, Arc<Slot>>,
-    exchange: Option<&'a TokenExchangeOptions>,
+    request: TokenRequest<'a>,
 }
 
 impl OAuth2Service {
-    /// Binds a request to `url` to `provider`'s token (or, with `exchange`,
-    /// an exchanged one): refused before any token is fetched when the
+    /// Binds a request to `url` to the token `request` names: refused before any token is fetched when the
     /// service is shut down, the provider unknown, or the URL one the
     /// provider may not send its token to.
     pub(crate) fn bind<'a>(
         &'a self,
         provider: &str,
         url: &Url,
-        exchange: Option<&'a TokenExchangeOptions>,
+        request: TokenRequest<'a>,
     ) -> Result<Binding<'a>, OAuth2Error> {
         let provider = self.provider(provider)?;
         provider.check_open()?;
         provider.check_upstream_url(url)?;
-        let slot = self.slot(provider, exchange)?;
+        let slot = self.slot(provider, request)?;
         Ok(Binding {
             provider,
             slot,
-            exchange,
+            request,
         })
     }
 }
@@ -80,7 +79,7 @@ impl Binding<'_> {
     /// from the cache or once the single request for it has answered.
     pub(crate) async fn attach(&self, headers: &mut HeaderMap) -> Result<TokenId, OAuth2Error> {
         self.slot
-            .with_token(self.provider.request_fn(self.exchange), |token| {
+            .with_token(self.provider.request_fn(self.request), |token| {
                 headers.insert(AUTHORIZATION, token.authorization());
                 TokenId::of(token)
             })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::cache::{CacheKey, Exchanges, Grant, Slot};
+use super::cache::{CacheKey, Grant, KeyedCache, Slot};
 use super::config::OAuth2Config;
 use super::error::OAuth2Error;
 use super::provider::Provider;
@@ -113,6 +113,7 @@ impl OAuth2ServiceBuilder {
             if config.client_id.is_empty() {
                 return Err(invalid("the client id is empty".into()));
             }
+            config.params.check().map_err(invalid)?;
             let token_http = match &self.token_http {
                 Some(client) => client.clone(),
                 None => reqwest::Client::builder()
@@ -153,7 +154,7 @@ impl OAuth2ServiceBuilder {
                 closed: AtomicBool::new(false),
                 clock: self.clock.clone(),
                 refresh_buffer: self.config.refresh_buffer,
-                exchanges: Default::default(),
+                keyed: Default::default(),
             }));
         }
         providers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -161,7 +162,7 @@ impl OAuth2ServiceBuilder {
             inner: Arc::new(Inner {
                 providers,
                 http,
-                exchanges: Exchanges::new(self.config.cache_max_entries, self.clock),
+                keyed: KeyedCache::new(self.config.cache_max_entries, self.clock),
             }),
         })
     }

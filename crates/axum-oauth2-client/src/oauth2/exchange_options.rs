@@ -9,6 +9,9 @@ pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_tok
 
 /// The parameters of a token exchange request (RFC 8693 §2.1).
 ///
+/// The provider's [`TokenParams`](crate::TokenParams) `audience`, `resource`
+/// and other parameters apply where these options set none of their own.
+///
 /// The subject token (and actor token) are [`Secret`]s: they never appear
 /// in `Debug` output, and the cache keys the exchanged token by a SHA-256
 /// digest of them, never by their value.
@@ -41,6 +44,9 @@ pub struct TokenExchangeOptions {
     pub actor_token: Option<Secret>,
     /// The actor token's type URI; required by RFC 8693 when an actor token is sent.
     pub actor_token_type: Option<String>,
+    /// Other form parameters the provider asks for, sent as given (see
+    /// [`TokenParams::param`](crate::TokenParams::param) for the names refused).
+    pub params: Vec<(String, String)>,
 }
 
 impl TokenExchangeOptions {
@@ -55,10 +61,13 @@ impl TokenExchangeOptions {
             requested_token_type: None,
             actor_token: None,
             actor_token_type: None,
+            params: Vec::new(),
         }
     }
 
-    /// Sets the subject token's type URI.
+    /// Sets the subject token's type URI: one of RFC 8693 §3, or a
+    /// provider's own (Auth0's custom token exchange accepts only its
+    /// customers' URIs).
     #[must_use]
     pub fn subject_token_type(mut self, token_type: impl Into<String>) -> Self {
         self.subject_token_type = token_type.into();
@@ -100,6 +109,14 @@ impl TokenExchangeOptions {
         self.actor_token_type = Some(token_type.into());
         self
     }
+
+    /// Adds another form parameter (a name the grant sends itself is
+    /// refused with `invalid_request`).
+    #[must_use]
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
 }
 
 impl fmt::Debug for TokenExchangeOptions {
@@ -113,6 +130,14 @@ impl fmt::Debug for TokenExchangeOptions {
             .field("requested_token_type", &self.requested_token_type)
             .field("actor_token", &self.actor_token)
             .field("actor_token_type", &self.actor_token_type)
+            .field(
+                "params",
+                &self
+                    .params
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

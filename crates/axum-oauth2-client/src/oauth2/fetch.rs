@@ -11,6 +11,7 @@ use super::error::OAuth2Error;
 use super::fetch_options::FetchOptions;
 use super::provider::{Answer, Provider};
 use super::service::OAuth2Service;
+use super::token_request::TokenRequest;
 use crate::http_signature::Signer;
 
 impl OAuth2Service {
@@ -57,7 +58,17 @@ impl OAuth2Service {
             };
             url.set_query(Some(&joined));
         }
-        let binding = self.bind(provider, &url, options.token_exchange.as_ref())?;
+        if options.token_exchange.is_some() && options.token_params.is_some() {
+            self.provider(provider)?;
+            return Err(invalid(
+                "token_params and token_exchange cannot both be set: an exchange carries its own parameters".to_owned(),
+            ));
+        }
+        let token = TokenRequest::of(
+            options.token_exchange.as_ref(),
+            options.token_params.as_ref(),
+        );
+        let binding = self.bind(provider, &url, token)?;
         let signer = binding.signer(options.signer.as_ref());
 
         let (request, used) = self

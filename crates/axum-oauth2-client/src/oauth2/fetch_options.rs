@@ -10,6 +10,7 @@ use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::exchange_options::TokenExchangeOptions;
+use super::token_params::TokenParams;
 use crate::http_signature::Signer;
 
 /// How [`OAuth2Service::fetch`](crate::OAuth2Service::fetch) builds the
@@ -37,6 +38,7 @@ pub struct FetchOptions {
     /// A body that can be sent once (taken by the first attempt).
     pub(crate) stream: Option<Arc<std::sync::Mutex<Option<reqwest::Body>>>>,
     pub(crate) token_exchange: Option<TokenExchangeOptions>,
+    pub(crate) token_params: Option<TokenParams>,
     pub(crate) signer: Option<Arc<dyn Signer>>,
     pub(crate) timeout: Option<Duration>,
     /// Form-encoded pairs appended to the URL's query.
@@ -180,6 +182,17 @@ impl FetchOptions {
         self
     }
 
+    /// Uses the provider's own grant with `params` over its configured
+    /// ones (this call's `audience`, `resource` or `scope`); the token is
+    /// cached under every parameter sent. With
+    /// [`token_exchange`](Self::token_exchange) as well, `fetch` fails with
+    /// `invalid_request`: an exchange carries its own parameters.
+    #[must_use]
+    pub fn token_params(mut self, params: TokenParams) -> Self {
+        self.token_params = Some(params);
+        self
+    }
+
     /// Signs this request with `signer` (overrides the provider's signer).
     #[must_use]
     pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
@@ -242,6 +255,7 @@ impl fmt::Debug for FetchOptions {
             .field("body_len", &self.body.as_ref().map(Bytes::len))
             .field("streaming_body", &self.stream.is_some())
             .field("token_exchange", &self.token_exchange)
+            .field("token_params", &self.token_params)
             .field("signer", &self.signer)
             .field("timeout", &self.timeout)
             .field("query_len", &self.query.as_ref().map(String::len))

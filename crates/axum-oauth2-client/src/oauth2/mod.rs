@@ -22,6 +22,8 @@ mod provider_config;
 mod secret;
 mod service;
 mod time;
+mod token_params;
+mod token_request;
 mod url;
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`).
@@ -29,7 +31,13 @@ mod url;
 pub mod fuzzing {
     /// Parses `data` as a token endpoint answer body, success and error.
     pub fn token_response(data: &[u8]) {
-        let _ = crate::oauth2::endpoint::response::parse_token_response(data);
+        use crate::oauth2::endpoint::response::{Expected, parse_token_response};
+        let _ = parse_token_response(data, Expected::default());
+        let exchange = Expected {
+            exchange: true,
+            requested_token_type: Some("urn:ietf:params:oauth:token-type:jwt"),
+        };
+        let _ = parse_token_response(data, exchange);
         let _ = super::error::TokenEndpointErrorBody::parse(data);
     }
 }
@@ -46,8 +54,10 @@ pub use provider_config::{AuthMethod, ProviderConfig};
 pub use secret::Secret;
 pub use service::OAuth2Service;
 pub use time::clock::{Clock, ManualClock, SystemClock};
+pub use token_params::TokenParams;
 
 pub(crate) use binding::Binding;
 pub(crate) use cache::TokenId;
 pub(crate) use provider::Answer;
+pub(crate) use token_request::TokenRequest;
 pub(crate) use url::check_token_url;

@@ -9,14 +9,15 @@ use std::time::Duration;
 use futures_util::FutureExt as _;
 use reqwest::{StatusCode, Url};
 
-use super::cache::{ExchangeSlots, Request, Slot, TokenId};
+use super::cache::{Grant, KeyedSlots, Request, Slot, TokenId, digest};
 use super::error::OAuth2Error;
-use super::exchange_options::TokenExchangeOptions;
 use super::provider_config::ProviderConfig;
+use super::token_params::ParamsView;
+use super::token_request::{OwnedTokenRequest, TokenRequest};
 use super::url::{is_loopback, redacted_url};
 use crate::oauth2::cache::token::TokenData;
 use crate::oauth2::endpoint::breaker::Breaker;
-use crate::oauth2::endpoint::response::jwt_lifetime;
+use crate::oauth2::endpoint::response::{Expected, jwt_lifetime};
 use crate::oauth2::endpoint::{TokenEndpoint, request_token};
 use crate::oauth2::grant::{client_credentials, token_exchange};
 use crate::oauth2::time::clock::Clock;
@@ -37,7 +38,7 @@ pub(crate) struct Provider {
     pub(crate) refresh_buffer: Duration,
     pub(crate) breaker: Breaker,
     pub(crate) client_credentials: Arc<Slot>,
-    pub(crate) exchanges: ExchangeSlots,
+    pub(crate) keyed: KeyedSlots,
 }
 
 /// What a request does after the upstream answered.
@@ -157,36 +158,83 @@ impl Provider {
         Ok(())
     }
 
-    /// What a slot calls when it needs a new token: the grant's request,
+    /// What a slot calls when it needs a new token: the request's grant,
     /// owning what it needs so that it can run in its own task.
     pub(crate) fn request_fn<'a>(
         self: &'a Arc<Self>,
-        exchange: Option<&'a TokenExchangeOptions>,
+        request: TokenRequest<'a>,
     ) -> impl FnOnce() -> Request + 'a {
         move || {
             let provider = Arc::clone(self);
-            match exchange.cloned() {
-                // Every request to the provider carries this token: one
-                // header copy per core keeps callers off each other's
-                // cache lines.
-                None => async move {
-                    provider
-                        .request(&client_credentials::params(&provider.config), None)
-                        .await
-                        .map(TokenData::per_core)
-                }
-                .boxed(),
-                Some(options) => {
-                    async move {
-                        // An exchanged token does not outlive its subject.
-                        let max = jwt_lifetime(options.subject_token.expose_secret());
-                        provider
-                            .request(&token_exchange::params(&options), max)
+            let request = request.to_owned();
+            async move {
+                let (fields, expected, max): (Vec<(&str, &str)>, _, _) = match &request {
+                    OwnedTokenRequest::Configured => {
+                        // Every request to the provider carries this
+                        // token: one header copy per core keeps callers
+                        // off each other's cache lines.
+                        let fields: Vec<_> = provider.own_fields(ParamsView::NONE).collect();
+                        return provider
+                            .request(&fields, Expected::default(), None)
                             .await
+                            .map(TokenData::per_core);
                     }
-                    .boxed()
-                }
+                    OwnedTokenRequest::With(params) => (
+                        provider.own_fields(params.view()).collect(),
+                        Expected::default(),
+                        None,
+                    ),
+                    OwnedTokenRequest::Exchange(options) => (
+                        token_exchange::fields(options, provider.config.params.view()).collect(),
+                        Expected {
+                            exchange: true,
+                            requested_token_type: options.requested_token_type.as_deref(),
+                        },
+                        // An exchanged token does not outlive its subject.
+                        jwt_lifetime(options.subject_token.expose_secret()),
+                    ),
+                };
+                provider.request(&fields, expected, max).await
             }
+            .boxed()
+        }
+    }
+
+    /// The form fields of the provider's own grant with `own` over its
+    /// configured parameters.
+    fn own_fields<'a>(
+        &'a self,
+        own: ParamsView<'a>,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
+        client_credentials::fields(own, self.config.params.view())
+    }
+
+    /// Why a keyed request cannot be sent, naming the parameter.
+    pub(crate) fn check_request(&self, request: TokenRequest<'_>) -> Result<(), String> {
+        match request {
+            TokenRequest::Configured => Ok(()),
+            TokenRequest::With(params) => params.check(),
+            TokenRequest::Exchange(options) => token_exchange::validate(options),
+        }
+    }
+
+    /// The cache key of a keyed request: the digest of exactly the fields
+    /// [`request_fn`](Self::request_fn) sends.
+    pub(crate) fn digest(&self, request: TokenRequest<'_>) -> [u8; 32] {
+        match request {
+            TokenRequest::Configured => digest(self.own_fields(ParamsView::NONE)),
+            TokenRequest::With(params) => digest(self.own_fields(params.view())),
+            TokenRequest::Exchange(options) => {
+                digest(token_exchange::fields(options, self.config.params.view()))
+            }
+        }
+    }
+
+    /// The grant a request uses.
+    pub(crate) fn grant(&self, request: TokenRequest<'_>) -> Grant {
+        match request {
+            TokenRequest::Configured | TokenRequest::With(_) => Grant::ClientCredentials,
+            TokenRequest::Exchange(_) => Grant::TokenExchange,
         }
     }
 
@@ -195,6 +243,7 @@ impl Provider {
     async fn request(
         &self,
         params: &[(&str, &str)],
+        expected: Expected<'_>,
         max_lifetime: Option<Duration>,
     ) -> Result<TokenData, OAuth2Error> {
         self.check_open()?;
@@ -212,7 +261,7 @@ impl Provider {
             refresh_buffer: self.refresh_buffer,
             closed: &self.closed,
         };
-        let result = request_token(&endpoint, params, max_lifetime).await;
+        let result = request_token(&endpoint, params, expected, max_lifetime).await;
         let unavailable = result
             .as_ref()
             .err()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::secret::Secret;
+use super::token_params::TokenParams;
 use super::url::redacted_url;
 use crate::http_signature::Signer;
 use crate::oauth2::endpoint::breaker::BreakerPolicy;
@@ -73,7 +74,7 @@ pub struct ProviderConfig {
     pub(crate) client_id: String,
     pub(crate) client_secret: Secret,
     pub(crate) auth_method: AuthMethod,
-    pub(crate) scope: Option<String>,
+    pub(crate) params: TokenParams,
     pub(crate) default_lifetime: Duration,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -106,7 +107,7 @@ impl ProviderConfig {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
             auth_method: AuthMethod::default(),
-            scope: None,
+            params: TokenParams::new(),
             default_lifetime: Self::DEFAULT_LIFETIME,
             timeout: Self::DEFAULT_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
@@ -164,11 +165,41 @@ impl ProviderConfig {
         self
     }
 
-    /// Space-separated scopes requested with the client credentials grant.
+    /// Space-separated scopes requested with the provider's own grant.
     #[must_use]
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        let scope = scope.into();
-        self.scope = (!scope.trim().is_empty()).then(|| scope.trim().to_owned());
+        self.params = self.params.scope(scope);
+        self
+    }
+
+    /// Adds an `audience` to every token request (Auth0 requires one for
+    /// client credentials; RFC 8693 §2.1 for token exchange).
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.params = self.params.audience(audience);
+        self
+    }
+
+    /// Adds a `resource` indicator (RFC 8707 §2) to every token request.
+    #[must_use]
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.params = self.params.resource(resource);
+        self
+    }
+
+    /// Adds another form parameter to every token request (`organization`,
+    /// `requested_token_use`, …). Names the grant or the client
+    /// authentication send themselves are refused when the service is built.
+    #[must_use]
+    pub fn token_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params = self.params.param(name, value);
+        self
+    }
+
+    /// Replaces every token request parameter (scope included) at once.
+    #[must_use]
+    pub fn token_params(mut self, params: TokenParams) -> Self {
+        self.params = params;
         self
     }
 
@@ -243,7 +274,13 @@ impl ProviderConfig {
     /// The configured scope, if any.
     #[must_use]
     pub fn scopes(&self) -> Option<&str> {
-        self.scope.as_deref()
+        self.params.scopes()
+    }
+
+    /// The parameters every token request carries.
+    #[must_use]
+    pub fn params(&self) -> &TokenParams {
+        &self.params
     }
 }
 
@@ -254,7 +291,7 @@ impl fmt::Debug for ProviderConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("auth_method", &self.auth_method)
-            .field("scope", &self.scope)
+            .field("params", &self.params)
             .field("default_lifetime", &self.default_lifetime)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)

@@ -11,13 +11,14 @@ use std::sync::atomic::Ordering;
 use reqwest::header::AUTHORIZATION;
 
 use super::builder::OAuth2ServiceBuilder;
-use super::cache::{CacheKey, Exchanges, Grant, Request, Slot, TokenId, entries};
+use super::cache::{CacheKey, KeyedCache, Request, Slot, TokenId, entries};
 use super::config::OAuth2Config;
 use super::error::OAuth2Error;
 use super::exchange_options::TokenExchangeOptions;
 use super::provider::Provider;
+use super::token_params::TokenParams;
+use super::token_request::TokenRequest;
 use crate::oauth2::cache::token::{AccessToken, TokenData};
-use crate::oauth2::grant::token_exchange;
 
 /// Gets, caches, refreshes and attaches OAuth2 access tokens.
 ///
@@ -50,7 +51,7 @@ pub(crate) struct Inner {
     /// Client for upstream calls.
     pub(crate) http: reqwest::Client,
     /// The bound on exchanged tokens, all providers together.
-    pub(crate) exchanges: Exchanges,
+    pub(crate) keyed: KeyedCache,
 }
 
 impl OAuth2Service {
@@ -82,14 +83,35 @@ impl OAuth2Service {
         provider: &str,
         exchange: Option<&TokenExchangeOptions>,
     ) -> Result<AccessToken, OAuth2Error> {
+        self.token(provider, TokenRequest::of(exchange, None)).await
+    }
+
+    /// A valid access token for `provider`'s own grant with `params` over
+    /// the provider's configured [`TokenParams`] (an `audience`, a
+    /// `resource`, a `scope` of this call's own). Cached under every
+    /// parameter sent, apart from the provider's own token.
+    pub async fn get_token_with(
+        &self,
+        provider: &str,
+        params: &TokenParams,
+    ) -> Result<AccessToken, OAuth2Error> {
+        self.token(provider, TokenRequest::of(None, Some(params)))
+            .await
+    }
+
+    async fn token(
+        &self,
+        provider: &str,
+        request: TokenRequest<'_>,
+    ) -> Result<AccessToken, OAuth2Error> {
         let provider = self.provider(provider)?;
-        let slot = self.slot(provider, exchange)?;
+        let slot = self.slot(provider, request)?;
         if let Ok(token) = slot.try_hit(|token| AccessToken(Arc::clone(token))) {
             return Ok(token);
         }
         // A miss after shutdown neither starts nor logs a request.
         provider.check_open()?;
-        slot.get(provider.request_fn(exchange)).await
+        slot.get(provider.request_fn(request)).await
     }
 
     /// Sets `Authorization: Bearer …` (marked sensitive) on a request built
@@ -105,7 +127,8 @@ impl OAuth2Service {
         exchange: Option<&TokenExchangeOptions>,
     ) -> Result<(), OAuth2Error> {
         let provider = self.provider(provider)?;
-        let slot = self.slot(provider, exchange)?;
+        let request_for = TokenRequest::of(exchange, None);
+        let slot = self.slot(provider, request_for)?;
         // A hit completes here, before any nested future is built.
         if slot
             .try_hit(|token| set_authorization(request, token))
@@ -114,7 +137,7 @@ impl OAuth2Service {
             return Ok(());
         }
         provider.check_open()?;
-        attach(&slot, provider.request_fn(exchange), request).await?;
+        attach(&slot, provider.request_fn(request_for), request).await?;
         Ok(())
     }
 
@@ -134,10 +157,10 @@ impl OAuth2Service {
     pub fn clear_cache(&self, provider: Option<&str>) {
         let clear = |p: &Provider| {
             p.client_credentials.clear();
-            for slot in p.exchanges.iter() {
+            for slot in p.keyed.iter() {
                 slot.clear();
             }
-            p.exchanges.clear();
+            p.keyed.clear();
         };
         match provider {
             Some(name) => {
@@ -158,7 +181,7 @@ impl OAuth2Service {
             .iter()
             .map(|p| {
                 usize::from(p.client_credentials.is_valid())
-                    + p.exchanges.iter().filter(|s| s.is_valid()).count()
+                    + p.keyed.iter().filter(|s| s.is_valid()).count()
             })
             .sum()
     }
@@ -168,7 +191,7 @@ impl OAuth2Service {
     /// evicted.
     #[must_use]
     pub fn exchange_entries(&self) -> usize {
-        entries(self.inner.providers.iter().map(|p| &p.exchanges))
+        entries(self.inner.providers.iter().map(|p| &p.keyed))
     }
 
     /// The provider named `name`. A linear scan over a few names beats
@@ -188,52 +211,50 @@ impl OAuth2Service {
         })
     }
 
-    /// The cache slot for the grant: the provider's client credentials
-    /// slot, or the exchange slot keyed by the digest of the exchange
-    /// parameters (created, and the cache bounded, on first use).
+    /// The cache slot for the request: the provider's own slot, or the
+    /// keyed slot of the digest of the fields the request sends (created,
+    /// and the cache bounded, on first use).
     ///
-    /// The client credentials slot is borrowed, not cloned: cloning would
+    /// The provider's own slot is borrowed, not cloned: cloning would
     /// write a reference count that every caller shares.
     ///
-    /// Inlined: the client credentials case is the hit path's; the
-    /// exchange case is a call of its own.
+    /// Inlined: the provider's own slot is the hit path's; a keyed one is
+    /// a call of its own.
     #[inline]
     pub(crate) fn slot<'a>(
         &self,
         provider: &'a Provider,
-        exchange: Option<&TokenExchangeOptions>,
+        request: TokenRequest<'_>,
     ) -> Result<Cow<'a, Arc<Slot>>, OAuth2Error> {
-        match exchange {
-            None => Ok(Cow::Borrowed(&provider.client_credentials)),
-            Some(options) => self.exchange_slot(provider, options).map(Cow::Owned),
+        match request {
+            TokenRequest::Configured => Ok(Cow::Borrowed(&provider.client_credentials)),
+            keyed => self.keyed_slot(provider, keyed).map(Cow::Owned),
         }
     }
 
-    /// The exchange slot keyed by the digest of `options`, made (and the
-    /// cache bounded) on first use.
+    /// The keyed slot of `request`, made (and the cache bounded) on first
+    /// use.
     #[inline(never)]
-    fn exchange_slot(
+    fn keyed_slot(
         &self,
         provider: &Provider,
-        options: &TokenExchangeOptions,
+        request: TokenRequest<'_>,
     ) -> Result<Arc<Slot>, OAuth2Error> {
-        token_exchange::validate(options)
+        provider
+            .check_request(request)
             .map_err(|reason| OAuth2Error::invalid_request(&provider.name, reason))?;
         // A closed service makes no new entries.
         provider.check_open()?;
-        let digest = token_exchange::cache_digest(options);
+        let digest = provider.digest(request);
         let key = || CacheKey {
             provider: provider.name.clone(),
-            grant: Grant::TokenExchange,
+            grant: provider.grant(request),
             subject: Some([
                 digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
             ]),
         };
-        let all = || self.inner.providers.iter().map(|p| &p.exchanges);
-        Ok(self
-            .inner
-            .exchanges
-            .slot(&provider.exchanges, all, digest, key))
+        let all = || self.inner.providers.iter().map(|p| &p.keyed);
+        Ok(self.inner.keyed.slot(&provider.keyed, all, digest, key))
     }
 }
 

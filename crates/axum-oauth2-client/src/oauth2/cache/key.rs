@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use sha2::{Digest as _, Sha256};
+
 use crate::oauth2::cache::token::TokenData;
 
 /// Which grant a cached token came from.
@@ -14,13 +16,23 @@ pub(crate) enum Grant {
     TokenExchange,
 }
 
+impl Grant {
+    /// The grant's name in logs.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::TokenExchange => "token_exchange",
+        }
+    }
+}
+
 /// What identifies a cached token. Its `Display` is safe for logs: the
 /// subject is shown as the first bytes of its digest only.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CacheKey {
     pub(crate) provider: Arc<str>,
     pub(crate) grant: Grant,
-    /// The first bytes of the exchange digest, for logs (the full digest
+    /// The first bytes of the request digest of a keyed slot, for logs (the full digest
     /// is the map key; keeping it twice would cost every entry 26 bytes).
     pub(crate) subject: Option<[u8; 6]>,
 }
@@ -28,12 +40,11 @@ pub(crate) struct CacheKey {
 impl fmt::Display for CacheKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.grant, &self.subject) {
-            (Grant::ClientCredentials, _) => write!(f, "{}/client_credentials", self.provider),
-            (Grant::TokenExchange, Some(digest)) => {
-                write!(f, "{}/token_exchange/sha256:", self.provider)?;
+            (grant, None) => write!(f, "{}/{}", self.provider, grant.as_str()),
+            (grant, Some(digest)) => {
+                write!(f, "{}/{}/sha256:", self.provider, grant.as_str())?;
                 digest.iter().try_for_each(|b| write!(f, "{b:02x}"))
             }
-            (Grant::TokenExchange, None) => write!(f, "{}/token_exchange", self.provider),
         }
     }
 }
@@ -42,6 +53,23 @@ impl fmt::Debug for CacheKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
+}
+
+/// The key of a token that a request's own fields shape: a SHA-256 over
+/// every form field sent (client authentication excluded), so that two
+/// requests that differ in any parameter never share a token, and the
+/// values (a subject token among them) are never a key.
+pub(crate) fn digest<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    // Length-prefix every name and value so that no two field lists hash
+    // alike.
+    for (name, value) in fields {
+        for part in [name, value] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    hasher.finalize().into()
 }
 
 /// Which token a request carried, to drop exactly that one after a 401.
@@ -73,5 +101,29 @@ mod tests {
             subject: Some([0xab; 6]),
         };
         assert_eq!(key.to_string(), "p/token_exchange/sha256:abababababab");
+    }
+
+    fn lists() -> impl proptest::strategy::Strategy<Value = Vec<(String, String)>> {
+        use proptest::prelude::*;
+        let name = prop::sample::select(vec!["scope", "audience", "resource", "organization", "a"]);
+        prop::collection::vec((name.prop_map(str::to_owned), "[a-c=&%]{0,3}"), 0..5)
+    }
+
+    proptest::proptest! {
+        /// Two requests share a key exactly when they send the same fields:
+        /// differing in any name, value, count or order gives another key.
+        #[test]
+        fn field_lists_share_a_digest_only_when_equal(a in lists(), b in lists()) {
+            let fields = |l: &Vec<(String, String)>| {
+                digest(l.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            };
+            proptest::prop_assert_eq!(fields(&a) == fields(&b), a == b);
+        }
+    }
+
+    #[test]
+    fn the_digest_hides_the_values() {
+        let key = digest([("subject_token", "subject-value")].into_iter());
+        assert!(!key.windows(7).any(|w| w == b"subject"));
     }
 }

@@ -1,13 +1,13 @@
 //! The token cache: one [`Slot`] per key ([`slot`]), what names a key
-//! ([`key`]), the bounded maps of exchanged-token slots ([`exchanges`]),
+//! ([`key`]), the bounded maps of slots keyed by a request's digest ([`keyed`]),
 //! and what a slot holds: a token ([`token`]) and its header ([`bearer`]).
 
 pub(crate) mod bearer;
-mod exchanges;
 mod key;
+mod keyed;
 mod slot;
 pub(crate) mod token;
 
-pub(crate) use exchanges::{ExchangeSlots, Exchanges, entries};
-pub(crate) use key::{CacheKey, Grant, TokenId};
+pub(crate) use key::{CacheKey, Grant, TokenId, digest};
+pub(crate) use keyed::{KeyedCache, KeyedSlots, entries};
 pub(crate) use slot::{Request, Slot};

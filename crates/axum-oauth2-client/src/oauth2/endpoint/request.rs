@@ -15,7 +15,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
-use super::response::{jwt_lifetime, parse_token_response};
+use super::response::{Expected, jwt_lifetime, parse_token_response};
 use super::retry;
 use crate::oauth2::cache::bearer::Bearer;
 use crate::oauth2::cache::token::{TokenData, schedule};
@@ -54,6 +54,7 @@ pub(crate) struct TokenEndpoint<'a> {
 pub(crate) async fn request_token(
     endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
+    expected: Expected<'_>,
     max_lifetime: Option<Duration>,
 ) -> Result<TokenData, OAuth2Error> {
     let TokenEndpoint {
@@ -77,7 +78,7 @@ pub(crate) async fn request_token(
                 provider: provider.to_owned(),
             });
         }
-        let error = match attempt_token(endpoint, params, timeout, max_lifetime).await {
+        let error = match attempt_token(endpoint, params, expected, timeout, max_lifetime).await {
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
@@ -125,6 +126,7 @@ pub(crate) async fn request_token(
 async fn attempt_token(
     endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
+    expected: Expected<'_>,
     timeout: Duration,
     max_lifetime: Option<Duration>,
 ) -> Result<TokenData, OAuth2Error> {
@@ -175,7 +177,7 @@ async fn attempt_token(
         });
     }
 
-    let parsed = parse_token_response(&body)
+    let parsed = parse_token_response(&body, expected)
         .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
     let mut lifetime = parsed
         .expires_in

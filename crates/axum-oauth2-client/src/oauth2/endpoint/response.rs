@@ -25,9 +25,26 @@ pub(crate) struct TokenResponse {
     pub(crate) issued_token_type: Option<String>,
 }
 
+/// What a token request asked for, which its answer must match.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Expected<'a> {
+    /// A token exchange (RFC 8693 §2.2.1): the answer must carry
+    /// `issued_token_type`, and its `token_type` may be `N_A` when the
+    /// issued token is not an access token.
+    pub(crate) exchange: bool,
+    /// The `requested_token_type` sent, which `issued_token_type` must equal.
+    pub(crate) requested_token_type: Option<&'a str>,
+}
+
+/// The `issued_token_type` of an access token (RFC 8693 §3).
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
 /// Parses a 2xx token response body. The error text names the field that
 /// is wrong and never contains the token.
-pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String> {
+pub(crate) fn parse_token_response(
+    body: &[u8],
+    expected: Expected<'_>,
+) -> Result<TokenResponse, String> {
     let value = Scrubbed(serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             "body is not JSON".to_owned()
@@ -51,8 +68,30 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String>
         return Err("access_token contains characters that cannot be sent in a header".to_owned());
     }
 
+    let issued_token_type = match map.get("issued_token_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err("issued_token_type is not a string".to_owned()),
+    };
+    if expected.exchange {
+        let Some(issued) = issued_token_type else {
+            return Err("issued_token_type is missing (RFC 8693 §2.2.1 requires it)".to_owned());
+        };
+        if let Some(requested) = expected.requested_token_type.filter(|r| *r != issued) {
+            return Err(format!(
+                "issued_token_type `{}` is not the requested `{}`",
+                crate::oauth2::error::sanitize(issued),
+                crate::oauth2::error::sanitize(requested)
+            ));
+        }
+    }
     match map.get("token_type") {
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        // RFC 8693 §2.2.1: a token that is not an access token.
+        Some(Value::String(t))
+            if t == "N_A"
+                && expected.exchange
+                && issued_token_type.is_some_and(|i| i != ACCESS_TOKEN_TYPE) => {}
         Some(Value::String(t)) => {
             return Err(format!(
                 "token_type `{}` is not Bearer",
@@ -88,7 +127,7 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String>
         access_token: Secret::new(access_token.as_str()),
         expires_in,
         scope: text("scope")?,
-        issued_token_type: text("issued_token_type")?,
+        issued_token_type: issued_token_type.map(str::to_owned),
     })
 }
 
@@ -169,7 +208,42 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<TokenResponse, String> {
-        parse_token_response(body.as_bytes())
+        parse_token_response(body.as_bytes(), Expected::default())
+    }
+
+    fn exchange(body: &str, requested: Option<&str>) -> Result<TokenResponse, String> {
+        let expected = Expected {
+            exchange: true,
+            requested_token_type: requested,
+        };
+        parse_token_response(body.as_bytes(), expected)
+    }
+
+    #[test]
+    fn an_exchange_answer_must_say_what_it_issued() {
+        let jwt = "urn:ietf:params:oauth:token-type:jwt";
+        let ok =
+            format!(r#"{{"access_token":"a","token_type":"Bearer","issued_token_type":"{jwt}"}}"#);
+        assert!(exchange(&ok, None).is_ok());
+        assert!(exchange(&ok, Some(jwt)).is_ok());
+        assert_eq!(
+            exchange(&ok, Some(ACCESS_TOKEN_TYPE)).err().as_deref(),
+            Some(
+                "issued_token_type `urn:ietf:params:oauth:token-type:jwt` is not the requested `urn:ietf:params:oauth:token-type:access_token`"
+            )
+        );
+        let missing = r#"{"access_token":"a","token_type":"Bearer"}"#;
+        assert!(exchange(missing, None).is_err_and(|e| e.contains("issued_token_type is missing")));
+        assert!(parse(missing).is_ok(), "other grants need none");
+    }
+
+    #[test]
+    fn n_a_is_a_token_type_only_for_an_exchanged_token_that_is_no_access_token() {
+        let id_token = r#"{"access_token":"a","token_type":"N_A","issued_token_type":"urn:ietf:params:oauth:token-type:id_token"}"#;
+        assert!(exchange(id_token, None).is_ok());
+        assert!(parse(id_token).is_err(), "not outside an exchange");
+        let access = r#"{"access_token":"a","token_type":"N_A","issued_token_type":"urn:ietf:params:oauth:token-type:access_token"}"#;
+        assert!(exchange(access, None).is_err(), "an access token is Bearer");
     }
 
     #[test]
@@ -299,8 +373,10 @@ mod tests {
         ] {
             assert_eq!(parse(body).expect_err(body), reason, "{body}");
         }
-        let invalid_utf8 =
-            parse_token_response(b"{\"access_token\":\"\xff\xfe\",\"token_type\":\"bearer\"}");
+        let invalid_utf8 = parse_token_response(
+            b"{\"access_token\":\"\xff\xfe\",\"token_type\":\"bearer\"}",
+            Expected::default(),
+        );
         assert!(invalid_utf8.is_err());
     }
 }

@@ -1,36 +1,45 @@
 //! Client credentials grant (RFC 6749 §4.4).
 //!
 //! The client asks for a token on its own behalf: `grant_type=client_credentials`
-//! and, when configured, `scope` (§4.4.2). Client authentication is added by
+//! and the provider's [`TokenParams`](crate::TokenParams) (`scope`, §4.4.2;
+//! `audience`; `resource`, RFC 8707 §2; any other the provider asks for),
+//! which a call can override. Client authentication is added by
 //! [`endpoint`](crate::oauth2::endpoint).
 
-use crate::oauth2::provider_config::ProviderConfig;
+use crate::oauth2::token_params::ParamsView;
 
 /// The `grant_type` value (RFC 6749 §4.4.2).
 pub(crate) const GRANT_TYPE: &str = "client_credentials";
 
-/// The grant's form parameters, client authentication excluded.
-pub(crate) fn params(config: &ProviderConfig) -> Vec<(&'static str, &str)> {
-    let mut params = vec![("grant_type", GRANT_TYPE)];
-    if let Some(scope) = config.scope.as_deref() {
-        params.push(("scope", scope));
-    }
-    params
+/// The grant's form fields, client authentication excluded: the one list
+/// both the request and the cache key are made from.
+pub(crate) fn fields<'a>(
+    own: ParamsView<'a>,
+    provider: ParamsView<'a>,
+) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
+    std::iter::once(("grant_type", GRANT_TYPE)).chain(own.fields_over(provider))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TokenParams;
 
     #[test]
-    fn sends_grant_type_and_scope_only_when_configured() {
-        let url = "https://auth.example/token".parse().expect("url");
-        let plain = ProviderConfig::new(url, "id", "secret");
-        assert_eq!(params(&plain), vec![("grant_type", "client_credentials")]);
-        let scoped = plain.scope("a b");
+    fn sends_the_grant_type_then_the_parameters_that_are_set() {
+        let none = ParamsView::NONE;
         assert_eq!(
-            params(&scoped),
-            vec![("grant_type", "client_credentials"), ("scope", "a b")]
+            fields(none, none).collect::<Vec<_>>(),
+            [("grant_type", "client_credentials")]
+        );
+        let provider = TokenParams::new().scope("a b").audience("https://api");
+        assert_eq!(
+            fields(none, provider.view()).collect::<Vec<_>>(),
+            [
+                ("grant_type", "client_credentials"),
+                ("scope", "a b"),
+                ("audience", "https://api")
+            ]
         );
     }
 }

@@ -7,35 +7,38 @@
 //! `audience`, `scope`, `requested_token_type`, `actor_token` and
 //! `actor_token_type`; the answer adds `issued_token_type` (§2.2.1).
 
-use sha2::{Digest, Sha256};
-
 use crate::oauth2::exchange_options::TokenExchangeOptions;
+use crate::oauth2::token_params::ParamsView;
 
 /// The `grant_type` value (RFC 8693 §2.1).
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
-/// The grant's form parameters, client authentication excluded.
-pub(crate) fn params(options: &TokenExchangeOptions) -> Vec<(&'static str, &str)> {
-    std::iter::once(("grant_type", GRANT_TYPE))
-        .chain(fields(options))
-        .collect()
-}
-
-/// Every parameter the options set, in the order they are sent: the one
-/// list both the request ([`params`]) and the cache key ([`cache_digest`])
-/// are made from, so that no parameter can shape one and not the other.
-fn fields(options: &TokenExchangeOptions) -> impl Iterator<Item = (&'static str, &str)> {
+/// Every form field of the exchange, client authentication excluded, in
+/// the order they are sent: the one list both the request and the cache
+/// key are made from, so that no parameter can shape one and not the other.
+///
+/// The provider's `audience`, `resource` and other parameters apply where
+/// the options set none of their own; its `scope` does not (it is what the
+/// client asks for itself, not what an exchanged token should carry).
+pub(crate) fn fields<'a>(
+    options: &'a TokenExchangeOptions,
+    provider: ParamsView<'a>,
+) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
     fn set<'a>(name: &'static str, value: &'a Option<String>) -> Option<(&'static str, &'a str)> {
         value.as_deref().map(|v| (name, v))
     }
+    let own = ParamsView {
+        scope: options.scope.as_deref(),
+        audience: &options.audience,
+        resource: &options.resource,
+        extra: &options.params,
+    };
     [
+        ("grant_type", GRANT_TYPE),
         ("subject_token", options.subject_token.expose_secret()),
         ("subject_token_type", options.subject_token_type.as_str()),
     ]
     .into_iter()
-    .chain(options.resource.iter().map(|r| ("resource", r.as_str())))
-    .chain(options.audience.iter().map(|a| ("audience", a.as_str())))
-    .chain(set("scope", &options.scope))
     .chain(set("requested_token_type", &options.requested_token_type))
     .chain(
         options
@@ -44,38 +47,31 @@ fn fields(options: &TokenExchangeOptions) -> impl Iterator<Item = (&'static str,
             .map(|actor| ("actor_token", actor.expose_secret())),
     )
     .chain(set("actor_token_type", &options.actor_token_type))
+    .chain(own.fields_over(provider.without_scope()))
 }
 
 /// Checks what RFC 8693 §2.1 requires of the parameters; the message never
 /// contains a token.
-pub(crate) fn validate(options: &TokenExchangeOptions) -> Result<(), &'static str> {
+pub(crate) fn validate(options: &TokenExchangeOptions) -> Result<(), String> {
     if options.subject_token.expose_secret().is_empty() {
-        return Err("the subject token is empty");
+        return Err("the subject token is empty".to_owned());
     }
     if options.subject_token_type.trim().is_empty() {
-        return Err("subject_token_type is empty");
+        return Err("subject_token_type is empty".to_owned());
     }
     match (&options.actor_token, &options.actor_token_type) {
-        (Some(_), None) => Err("actor_token_type is required when an actor token is sent"),
-        (None, Some(_)) => Err("actor_token_type is set without an actor token"),
-        _ => Ok(()),
-    }
-}
-
-/// The cache key of an exchanged token: a SHA-256 over every parameter that
-/// shapes the issued token, so that the raw subject token is never a key
-/// and two requests for different audiences never share a token.
-pub(crate) fn cache_digest(options: &TokenExchangeOptions) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    // Length-prefix every name and value so that no two parameter lists
-    // hash alike.
-    for (name, value) in fields(options) {
-        for part in [name, value] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
+        (Some(_), None) => {
+            Err("actor_token_type is required when an actor token is sent".to_owned())
         }
+        (None, Some(_)) => Err("actor_token_type is set without an actor token".to_owned()),
+        _ => ParamsView {
+            scope: None,
+            audience: &options.audience,
+            resource: &options.resource,
+            extra: &options.params,
+        }
+        .check(),
     }
-    hasher.finalize().into()
 }
 
 #[cfg(test)]
@@ -90,7 +86,7 @@ mod tests {
             .scope("s")
             .requested_token_type("urn:ietf:params:oauth:token-type:jwt")
             .actor_token("actor", "urn:ietf:params:oauth:token-type:jwt");
-        let params = params(&options);
+        let params: Vec<_> = fields(&options, ParamsView::NONE).collect();
         assert_eq!(params[0], ("grant_type", GRANT_TYPE));
         for expected in [
             ("subject_token", "subject"),
@@ -113,18 +109,22 @@ mod tests {
     }
 
     #[test]
-    fn digest_depends_on_every_parameter_and_hides_the_token() {
-        let base = TokenExchangeOptions::new("subject");
-        let digest = cache_digest(&base);
-        assert_eq!(digest, cache_digest(&TokenExchangeOptions::new("subject")));
-        assert_ne!(digest, cache_digest(&TokenExchangeOptions::new("subject2")));
-        assert_ne!(digest, cache_digest(&base.clone().audience("a")));
-        assert_ne!(
-            cache_digest(&base.clone().audience("a")),
-            cache_digest(&base.clone().resource("a"))
-        );
-        assert_ne!(digest, cache_digest(&base.clone().scope("x")));
-        assert!(!digest.windows(7).any(|w| w == b"subject"));
+    fn the_provider_parameters_apply_where_the_options_set_none_except_scope() {
+        let provider = crate::TokenParams::new()
+            .scope("own-scope")
+            .audience("provider-aud")
+            .param("organization", "org");
+        let plain = TokenExchangeOptions::new("subject");
+        let sent: Vec<_> = fields(&plain, provider.view()).collect();
+        assert!(sent.contains(&("audience", "provider-aud")));
+        assert!(sent.contains(&("organization", "org")));
+        assert!(!sent.iter().any(|(name, _)| *name == "scope"));
+        let own = plain.audience("own-aud").param("organization", "other");
+        let sent: Vec<_> = fields(&own, provider.view()).collect();
+        assert!(sent.contains(&("audience", "own-aud")));
+        assert!(!sent.contains(&("audience", "provider-aud")));
+        assert!(sent.contains(&("organization", "other")));
+        assert!(!sent.contains(&("organization", "org")));
     }
 
     #[test]
@@ -132,13 +132,15 @@ mod tests {
         assert!(validate(&TokenExchangeOptions::new("t")).is_ok());
         assert_eq!(
             validate(&TokenExchangeOptions::new("")),
-            Err("the subject token is empty")
+            Err("the subject token is empty".to_owned())
         );
         let mut o = TokenExchangeOptions::new("t");
         o.actor_token = Some("a".into());
         assert_eq!(
             validate(&o),
-            Err("actor_token_type is required when an actor token is sent")
+            Err("actor_token_type is required when an actor token is sent".to_owned())
         );
+        let reserved = TokenExchangeOptions::new("t").param("client_id", "x");
+        assert!(validate(&reserved).is_err_and(|e| e.contains("client_id")));
     }
 }

@@ -1,5 +1,8 @@
-//! The exchanged-token slots: one map per provider, keyed by the digest of
-//! the exchange parameters and bounded all together.
+//! The keyed slots: one map per provider of the tokens a call shapes with
+//! its own parameters (an exchanged token, a client credentials token with
+//! per-call [`TokenParams`](crate::TokenParams)), keyed by the digest of
+//! the request's fields ([`digest`](super::key::digest)) and bounded all
+//! together.
 //!
 //! An entry is made on first use. When the maps hold the bound, the next
 //! insertion brings them down to 90 % of it: first the expired entries
@@ -16,11 +19,11 @@ use super::key::CacheKey;
 use super::slot::Slot;
 use crate::oauth2::time::clock::Clock;
 
-/// One provider's exchanged-token slots, by exchange digest.
-pub(crate) type ExchangeSlots = DashMap<[u8; 32], Arc<Slot>>;
+/// One provider's keyed slots, by request digest.
+pub(crate) type KeyedSlots = DashMap<[u8; 32], Arc<Slot>>;
 
-/// The bound on every provider's [`ExchangeSlots`] together.
-pub(crate) struct Exchanges {
+/// The bound on every provider's [`KeyedSlots`] together.
+pub(crate) struct KeyedCache {
     max_entries: usize,
     /// Held by the one caller that evicts; others skip eviction.
     evicting: Mutex<()>,
@@ -29,7 +32,7 @@ pub(crate) struct Exchanges {
     clock: Arc<dyn Clock>,
 }
 
-impl Exchanges {
+impl KeyedCache {
     pub(crate) fn new(max_entries: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
             max_entries: max_entries.max(1),
@@ -44,13 +47,13 @@ impl Exchanges {
     /// bound.
     pub(crate) fn slot<'m, I>(
         &self,
-        own: &ExchangeSlots,
+        own: &KeyedSlots,
         all: impl Fn() -> I,
         digest: [u8; 32],
         key: impl FnOnce() -> CacheKey,
     ) -> Arc<Slot>
     where
-        I: Iterator<Item = &'m ExchangeSlots>,
+        I: Iterator<Item = &'m KeyedSlots>,
     {
         let stamp = self.stamp();
         if let Some(slot) = own.get(&digest) {
@@ -81,7 +84,7 @@ impl Exchanges {
     /// Brings the maps down to 90 % of the bound (see the module docs).
     fn evict<'m, I>(&self, all: &impl Fn() -> I)
     where
-        I: Iterator<Item = &'m ExchangeSlots>,
+        I: Iterator<Item = &'m KeyedSlots>,
     {
         let Ok(_evicting) = self.evicting.try_lock() else {
             return;
@@ -92,7 +95,7 @@ impl Exchanges {
         let target = self.max_entries - self.max_entries / 10;
         let total = entries(all());
         if total > target {
-            let maps: Vec<&ExchangeSlots> = all().collect();
+            let maps: Vec<&KeyedSlots> = all().collect();
             let mut used: Vec<(u64, usize, [u8; 32])> = Vec::with_capacity(total);
             for (index, map) in maps.iter().enumerate() {
                 used.extend(map.iter().map(|e| (e.value().last_used(), index, *e.key())));
@@ -111,6 +114,6 @@ impl Exchanges {
 }
 
 /// How many entries `maps` hold together, valid or not.
-pub(crate) fn entries<'m>(maps: impl Iterator<Item = &'m ExchangeSlots>) -> usize {
+pub(crate) fn entries<'m>(maps: impl Iterator<Item = &'m KeyedSlots>) -> usize {
     maps.map(DashMap::len).sum()
 }
