@@ -40,10 +40,17 @@
 //!   nothing; a failed refresh keeps serving the still-valid token.
 //! * On a 401 from the upstream, [`OAuth2Service::fetch`] drops the token it
 //!   used, gets a new one and retries once, re-signed.
+//!
+//! # JWT client authentication
+//!
+//! [`jose`] signs the JWT assertions of RFC 7523: `private_key_jwt` and
+//! `client_secret_jwt` client authentication, and the JWT bearer grant
+//! (Google service account keys included).
 
 mod env;
 mod extension;
 pub mod http_signature;
+pub mod jose;
 pub mod middleware;
 mod oauth2;
 

@@ -40,7 +40,7 @@
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod keys;
+pub(crate) mod keys;
 mod sign;
 mod unix_clock;
 mod verify;

@@ -10,13 +10,13 @@ use super::algorithm::Algorithm;
 use super::error::KeyError;
 use super::key_type::KeyType;
 
-/// Smallest RSA modulus accepted, in bits.
-const MIN_RSA_BITS: usize = 2048;
+/// Smallest RSA modulus accepted, in bits (for JWS too: RFC 7518 §3.3).
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// Smallest HMAC secret accepted, in bytes (the output size of SHA-256).
 const MIN_HMAC_KEY_LEN: usize = 32;
 
 /// Key material as decoded from PEM or JWK, before it is bound to an algorithm.
-pub(super) enum DecodedKey {
+pub(crate) enum DecodedKey {
     RsaPrivate(Box<rsa::PrivateKey>),
     RsaPublic(Box<rsa::PublicKey>),
     P256Private(p256::SecretKey),
@@ -29,7 +29,7 @@ pub(super) enum DecodedKey {
 }
 
 impl DecodedKey {
-    pub(super) fn key_type(&self) -> KeyType {
+    pub(crate) fn key_type(&self) -> KeyType {
         match self {
             DecodedKey::RsaPrivate(_) | DecodedKey::RsaPublic(_) => KeyType::Rsa,
             DecodedKey::P256Private(_) | DecodedKey::P256Public(_) => KeyType::EcP256,
@@ -39,7 +39,7 @@ impl DecodedKey {
         }
     }
 
-    pub(super) fn is_private(&self) -> bool {
+    pub(crate) fn is_private(&self) -> bool {
         matches!(
             self,
             DecodedKey::RsaPrivate(_)

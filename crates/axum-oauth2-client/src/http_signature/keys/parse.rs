@@ -13,18 +13,35 @@ use super::{jwk, pem};
 
 /// Decodes PEM, a JWK, or (for HMAC only) a base64 secret.
 pub(super) fn parse(algorithm: Algorithm, text: &str) -> Result<DecodedKey, KeyError> {
+    let trimmed = text.trim();
+    if algorithm.is_symmetric() && !is_jwk(trimmed) && !is_pem(trimmed) {
+        decode_base64_secret(trimmed).map(DecodedKey::Symmetric)
+    } else {
+        parse_pem_or_jwk(trimmed)
+    }
+}
+
+/// Decodes a JWK object or the first PEM block of `text`, whatever the
+/// algorithm it will serve (the JOSE keys load through here too).
+pub(crate) fn parse_pem_or_jwk(text: &str) -> Result<DecodedKey, KeyError> {
     let text = text.trim();
-    if text.starts_with('{') {
+    if is_jwk(text) {
         jwk::decode(text)
-    } else if text.contains("-----BEGIN ") {
+    } else if is_pem(text) {
         pem::decode(text)
-    } else if algorithm.is_symmetric() {
-        decode_base64_secret(text).map(DecodedKey::Symmetric)
     } else {
         Err(KeyError::malformed(
             "expected a PEM block (-----BEGIN ...) or a JWK object",
         ))
     }
+}
+
+fn is_jwk(text: &str) -> bool {
+    text.starts_with('{')
+}
+
+fn is_pem(text: &str) -> bool {
+    text.contains("-----BEGIN ")
 }
 
 /// Decodes a shared secret written as base64 (standard or URL-safe, padded or not).

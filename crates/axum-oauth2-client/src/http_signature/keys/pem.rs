@@ -43,7 +43,7 @@ pub(super) fn decode(text: &str) -> Result<DecodedKey, KeyError> {
 }
 
 /// Splits the first `-----BEGIN label-----` block into its label and DER bytes.
-fn parse_pem(text: &str) -> Result<(&str, Zeroizing<Vec<u8>>), KeyError> {
+pub(crate) fn parse_pem(text: &str) -> Result<(&str, Zeroizing<Vec<u8>>), KeyError> {
     let mut lines = text.lines().map(str::trim);
     let label = lines
         .by_ref()
@@ -106,7 +106,9 @@ fn decode_pkcs8(der: &[u8]) -> Result<DecodedKey, KeyError> {
     }
 }
 
-fn decode_spki(der: &[u8]) -> Result<DecodedKey, KeyError> {
+/// Decodes a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), as a `PUBLIC
+/// KEY` block or an X.509 certificate carries it.
+pub(crate) fn decode_spki(der: &[u8]) -> Result<DecodedKey, KeyError> {
     let info = SubjectPublicKeyInfoRef::from_der(der)
         .map_err(|_| KeyError::malformed("public key (SPKI) does not decode"))?;
     match info.algorithm.oid {
