@@ -253,11 +253,19 @@ pub fn state_from_vars(vars: &BTreeMap<String, String>) -> Result<AppState, Star
     let config = AppConfig::from_vars(vars)?;
     let oauth2_config = OAuth2Config::from_vars(vars.clone())?;
     let dev = match (config.env, oauth2_config.get(DEMO_PROVIDER)) {
-        (AppEnv::Development, Some(demo)) => Some(DevAuthority::new(
-            demo.client_id(),
-            demo.client_secret().clone(),
-            config.dev_token_lifetime,
-        )),
+        (AppEnv::Development, Some(demo)) => match demo.client_secret() {
+            Some(secret) => Some(DevAuthority::new(
+                demo.client_id(),
+                secret.clone(),
+                config.dev_token_lifetime,
+            )),
+            None => {
+                tracing::warn!(
+                    "the `demo` provider has no client secret; the /dev token server is not mounted"
+                );
+                None
+            }
+        },
         (AppEnv::Development, None) => {
             tracing::warn!("no `demo` provider configured; the /dev token server is not mounted");
             None

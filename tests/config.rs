@@ -56,7 +56,7 @@ fn discovers_providers_with_defaults_and_lower_case_names() {
         "https://auth.example.com/token"
     );
     assert_eq!(payments.client_id(), "orders");
-    assert_eq!(payments.client_secret().expose_secret(), "top-secret-value");
+    assert_eq!(payments.client_secret().expect("secret").expose_secret(), "top-secret-value");
     assert_eq!(payments.method(), AuthMethod::ClientSecretBasic);
     assert_eq!(payments.scopes(), None);
 
@@ -105,7 +105,7 @@ fn secret_file_is_read_and_trimmed() {
     ]))
     .expect("valid");
     assert_eq!(
-        config.get("x").expect("x").client_secret().expose_secret(),
+        config.get("x").expect("x").client_secret().expect("secret").expose_secret(),
         "from-a-file"
     );
 

@@ -17,6 +17,7 @@
 //! covered component.
 
 mod error;
+mod key_vars;
 mod parse;
 mod provider_vars;
 mod signing_vars;
@@ -42,6 +43,18 @@ pub(crate) const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER, CACHE_MAX_ENTRIES
 /// The per-provider settings. One can end another (`TIMEOUT_SECONDS` ends
 /// `CONNECT_TIMEOUT_SECONDS`); discovery takes the longest that matches.
 pub(crate) const SETTINGS: &[&str] = &[
+    "ASSERTION_LIFETIME_SECONDS",
+    "ASSERTION_AUDIENCE",
+    "ASSERTION_SUBJECT",
+    "ASSERTION_ISSUER",
+    "SCOPE_IN_ASSERTION",
+    "SERVICE_ACCOUNT_FILE",
+    "CLIENT_CERT_FILE",
+    "CLIENT_CERT_X5T",
+    "CLIENT_KEY_FILE",
+    "CLIENT_KEY_ALG",
+    "CLIENT_KEY_ID",
+    "GRANT",
     "FORCED_REFRESH_INTERVAL_SECONDS",
     "SIGNING_COMPONENTS",
     "SIGNING_KEY_FILE",

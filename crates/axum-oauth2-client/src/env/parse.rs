@@ -53,6 +53,18 @@ pub(super) fn parse_count(
     }
 }
 
+/// `true` / `false` (or `1` / `0`); blank is `false`.
+pub(super) fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "" | "false" | "0" => Ok(false),
+        "true" | "1" => Ok(true),
+        _ => Err(ConfigError::Invalid {
+            variable: variable.to_owned(),
+            reason: "must be true or false".into(),
+        }),
+    }
+}
+
 /// The largest secret file read: a secret is a short string, and a path
 /// to a device or a huge file must not stall start-up.
 const MAX_SECRET_FILE: u64 = 64 * 1024;

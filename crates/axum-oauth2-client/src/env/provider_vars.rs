@@ -8,10 +8,12 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use super::parse::{list, parse_count, parse_seconds, read_secret_file, token_params};
+use super::key_vars::{KeyVars, service_account};
+use super::parse::{list, parse_bool, parse_count, parse_seconds, read_secret_file, token_params};
 use super::signing_vars::SigningVars;
 use crate::oauth2::{
-    AuthMethod, BreakerPolicy, ProviderConfig, RetryPolicy, Secret, check_token_url,
+    AssertionAudience, AuthMethod, BreakerPolicy, GrantType, ProviderConfig, RetryPolicy, Secret,
+    check_token_url,
 };
 
 /// One provider's variables as envy reads them. Every field is a string so
@@ -41,6 +43,18 @@ pub(super) struct ProviderVars {
     signing_alg: Option<String>,
     signing_key_id: Option<String>,
     signing_components: Option<String>,
+    client_key_file: Option<String>,
+    client_key_alg: Option<String>,
+    client_key_id: Option<String>,
+    client_cert_file: Option<String>,
+    client_cert_x5t: Option<String>,
+    service_account_file: Option<String>,
+    grant: Option<String>,
+    assertion_audience: Option<String>,
+    assertion_lifetime_seconds: Option<String>,
+    assertion_issuer: Option<String>,
+    assertion_subject: Option<String>,
+    scope_in_assertion: Option<String>,
 }
 
 impl ProviderVars {
@@ -60,20 +74,32 @@ impl ProviderVars {
                 })
         };
 
-        let token_url = required(self.token_url, "TOKEN_URL")?;
-        let token_url = Url::parse(token_url.trim()).map_err(|e| ConfigError::Invalid {
-            variable: var("TOKEN_URL"),
-            reason: format!("is not a valid URL ({e})"),
-        })?;
-        let allow_insecure_http = match self.allow_insecure_http.as_deref().map(str::trim) {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    variable: var("ALLOW_INSECURE_HTTP"),
-                    reason: "must be true or false".into(),
-                });
+        let service_account = match self.service_account_file.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(path) => {
+                if self.client_key_file.is_some() {
+                    return Err(ConfigError::Conflict {
+                        first: var("SERVICE_ACCOUNT_FILE"),
+                        second: var("CLIENT_KEY_FILE"),
+                    });
+                }
+                Some(service_account(&var, path)?)
             }
+        };
+        let from_account = self.token_url.is_none() && service_account.is_some();
+        let token_url = match (&self.token_url, &service_account) {
+            (None, Some(account)) => account.token_uri().clone(),
+            _ => {
+                let token_url = required(self.token_url, "TOKEN_URL")?;
+                Url::parse(token_url.trim()).map_err(|e| ConfigError::Invalid {
+                    variable: var("TOKEN_URL"),
+                    reason: format!("is not a valid URL ({e})"),
+                })?
+            }
+        };
+        let allow_insecure_http = match self.allow_insecure_http.as_deref() {
+            None => false,
+            Some(value) => parse_bool(&var("ALLOW_INSECURE_HTTP"), value)?,
         };
         check_token_url(&token_url, allow_insecure_http).map_err(|reason| {
             let hint = if token_url.scheme() == "http" {
@@ -82,11 +108,18 @@ impl ProviderVars {
                 String::new()
             };
             ConfigError::Invalid {
-                variable: var("TOKEN_URL"),
+                variable: var(if from_account {
+                    "SERVICE_ACCOUNT_FILE"
+                } else {
+                    "TOKEN_URL"
+                }),
                 reason: format!("{reason}{hint}"),
             }
         })?;
-        let client_id = required(self.client_id, "CLIENT_ID")?;
+        let client_id = match (self.client_id, &service_account) {
+            (None, Some(account)) => account.client_email().to_owned(),
+            (client_id, _) => required(client_id, "CLIENT_ID")?,
+        };
 
         let secret = match (self.client_secret, self.client_secret_file) {
             (Some(_), Some(_)) => {
@@ -95,7 +128,7 @@ impl ProviderVars {
                     second: var("CLIENT_SECRET_FILE"),
                 });
             }
-            (Some(secret), None) if !secret.is_empty() => Secret::new(secret),
+            (Some(secret), None) if !secret.is_empty() => Some(Secret::new(secret)),
             (None, Some(path)) if !path.trim().is_empty() => {
                 let path = path.trim();
                 let contents = read_secret_file(path).map_err(|source| ConfigError::File {
@@ -110,16 +143,87 @@ impl ProviderVars {
                         reason: format!("the file {path} is empty"),
                     });
                 }
-                Secret::new(secret)
+                Some(Secret::new(secret))
             }
-            _ => {
+            _ => None,
+        };
+        let key = KeyVars {
+            key_file: self.client_key_file,
+            alg: self.client_key_alg,
+            key_id: self.client_key_id,
+            cert_file: self.client_cert_file,
+            cert_x5t: self.client_cert_x5t,
+        }
+        .into_key(&var)?
+        .or_else(|| service_account.as_ref().map(|a| a.key().clone()));
+
+        let grant = match (self.grant.as_deref(), &service_account) {
+            (Some(name), _) => GrantType::from_name(name).ok_or_else(|| ConfigError::Invalid {
+                variable: var("GRANT"),
+                reason: "must be client_credentials or jwt_bearer".into(),
+            })?,
+            (None, Some(_)) => GrantType::JwtBearer,
+            (None, None) => GrantType::ClientCredentials,
+        };
+        let method = match self.auth_method.as_deref() {
+            Some(name) => AuthMethod::from_name(name).ok_or_else(|| ConfigError::Invalid {
+                variable: var("AUTH_METHOD"),
+                reason: "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none".into(),
+            })?,
+            // A service account's assertion is its only credential.
+            None if service_account.is_some() && secret.is_none() => AuthMethod::None,
+            None if secret.is_some() => AuthMethod::ClientSecretBasic,
+            None if key.is_some() && grant == GrantType::ClientCredentials => {
+                AuthMethod::PrivateKeyJwt
+            }
+            None if key.is_some() => AuthMethod::None,
+            None => {
                 return Err(ConfigError::Missing {
                     variable: var("CLIENT_SECRET"),
                 });
             }
         };
+        if method.needs_secret() && secret.is_none() {
+            return Err(ConfigError::Missing {
+                variable: var("CLIENT_SECRET"),
+            });
+        }
+        if (method == AuthMethod::PrivateKeyJwt || grant == GrantType::JwtBearer) && key.is_none() {
+            return Err(ConfigError::Missing {
+                variable: var("CLIENT_KEY_FILE"),
+            });
+        }
 
-        let mut provider = ProviderConfig::new(token_url, client_id.trim(), secret);
+        let mut provider =
+            ProviderConfig::with_credentials(token_url, client_id.trim().to_owned(), secret, key)
+                .auth_method(method)
+                .grant(grant);
+        if let Some(account) = &service_account {
+            provider = provider
+                .assertion_issuer(account.client_email())
+                .scope_in_assertion(true);
+        }
+        for audience in list(self.assertion_audience.as_deref()) {
+            provider = provider.assertion_audience(match audience {
+                "token_url" => AssertionAudience::TokenEndpoint,
+                "issuer" => AssertionAudience::Issuer,
+                other => AssertionAudience::Value(other.to_owned()),
+            });
+        }
+        if let Some(value) = self.assertion_lifetime_seconds {
+            let name = var("ASSERTION_LIFETIME_SECONDS");
+            let seconds = parse_count(&name, &value, 1, 3600)?;
+            provider = provider.assertion_lifetime(Duration::from_secs(seconds));
+        }
+        if let Some(issuer) = self.assertion_issuer.filter(|v| !v.trim().is_empty()) {
+            provider = provider.assertion_issuer(issuer.trim());
+        }
+        if let Some(subject) = self.assertion_subject.filter(|v| !v.trim().is_empty()) {
+            provider = provider.assertion_subject(subject.trim());
+        }
+        if let Some(value) = self.scope_in_assertion {
+            provider = provider.scope_in_assertion(parse_bool(&var("SCOPE_IN_ASSERTION"), &value)?);
+        }
         if let Some(scope) = self.scope {
             provider = provider.scope(scope);
         }
@@ -132,13 +236,6 @@ impl ProviderVars {
         if let Some(form) = self.token_params {
             let params = token_params(&var("TOKEN_PARAMS"), &form, provider.params().clone())?;
             provider = provider.token_params(params);
-        }
-        if let Some(method) = self.auth_method {
-            let method = AuthMethod::from_name(&method).ok_or_else(|| ConfigError::Invalid {
-                variable: var("AUTH_METHOD"),
-                reason: "must be client_secret_basic or client_secret_post".into(),
-            })?;
-            provider = provider.auth_method(method);
         }
         if let Some(value) = self.default_lifetime_seconds {
             let name = var("DEFAULT_LIFETIME_SECONDS");

@@ -11,6 +11,7 @@ use super::cache::{CacheKey, Grant, KeyedCache, Slot};
 use super::config::OAuth2Config;
 use super::error::OAuth2Error;
 use super::provider::Provider;
+use super::provider_config::{AuthMethod, GrantType, ProviderConfig};
 use super::service::{Inner, OAuth2Service};
 use super::url::{check_token_url, is_loopback, redacted_url};
 use crate::oauth2::endpoint::breaker::Breaker;
@@ -114,6 +115,7 @@ impl OAuth2ServiceBuilder {
                 return Err(invalid("the client id is empty".into()));
             }
             config.params.check().map_err(invalid)?;
+            check_credentials(&config).map_err(invalid)?;
             let token_http = match &self.token_http {
                 Some(client) => client.clone(),
                 None => reqwest::Client::builder()
@@ -135,7 +137,10 @@ impl OAuth2ServiceBuilder {
             let name: Arc<str> = name.as_str().into();
             let key = CacheKey {
                 provider: name.clone(),
-                grant: Grant::ClientCredentials,
+                grant: match config.grant {
+                    GrantType::ClientCredentials => Grant::ClientCredentials,
+                    GrantType::JwtBearer => Grant::JwtBearer,
+                },
                 subject: None,
             };
             tracing::info!(
@@ -165,6 +170,43 @@ impl OAuth2ServiceBuilder {
                 keyed: KeyedCache::new(self.config.cache_max_entries, self.clock),
             }),
         })
+    }
+}
+
+/// Why a provider's credentials cannot make its token requests: each
+/// authentication method and grant has what it needs, and no more secret
+/// than it uses is required.
+fn check_credentials(config: &ProviderConfig) -> Result<(), String> {
+    let method = config.auth_method;
+    let secret = config.client_secret.as_ref().map(|s| s.expose_secret());
+    if method.needs_secret() && secret.is_none_or(str::is_empty) {
+        return Err(format!("{} needs a client secret", method.as_str()));
+    }
+    if method == AuthMethod::ClientSecretJwt && secret.is_some_and(|s| s.len() < 32) {
+        // RFC 7518 §3.2: an HS256 key at least as long as its hash.
+        return Err(
+            "client_secret_jwt signs with HS256 and needs a client secret of at least 32 bytes"
+                .to_owned(),
+        );
+    }
+    let needs_key = method == AuthMethod::PrivateKeyJwt || config.grant == GrantType::JwtBearer;
+    match &config.client_key {
+        None if needs_key => Err(format!(
+            "{} needs a client key",
+            if method == AuthMethod::PrivateKeyJwt {
+                "private_key_jwt"
+            } else {
+                "the JWT bearer grant"
+            }
+        )),
+        Some(key) if needs_key && key.algorithm().is_symmetric() => Err(
+            "the client key is a shared secret; private_key_jwt and the JWT bearer grant need a private key"
+                .to_owned(),
+        ),
+        _ if config.assertion.lifetime.is_zero() => {
+            Err("the assertion lifetime must be more than zero".to_owned())
+        }
+        _ => Ok(()),
     }
 }
 

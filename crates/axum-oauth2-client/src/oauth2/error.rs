@@ -20,6 +20,8 @@ pub struct TokenEndpointErrorBody {
     pub error_description: Option<String>,
     /// The `error_uri`.
     pub error_uri: Option<String>,
+    /// Microsoft Entra ID's numeric `error_codes` (`AADSTS` numbers), when sent.
+    pub error_codes: Vec<u64>,
 }
 
 impl TokenEndpointErrorBody {
@@ -33,10 +35,19 @@ impl TokenEndpointErrorBody {
             return Self::default();
         };
         let field = |name: &str| map.get(name).and_then(|v| v.as_str()).map(sanitize);
+        let error_codes = match map.get("error_codes") {
+            Some(serde_json::Value::Array(codes)) => codes
+                .iter()
+                .filter_map(serde_json::Value::as_u64)
+                .take(8)
+                .collect(),
+            _ => Vec::new(),
+        };
         Self {
             error: field("error"),
             error_description: field("error_description"),
             error_uri: field("error_uri"),
+            error_codes,
         }
     }
 }
@@ -96,8 +107,9 @@ pub enum OAuth2Error {
         provider: String,
         /// The HTTP status of the answer.
         status: StatusCode,
-        /// The RFC 6749 §5.2 fields, when the body carried them.
-        body: TokenEndpointErrorBody,
+        /// The RFC 6749 §5.2 fields, when the body carried them (boxed:
+        /// every `Result` of the crate carries this error's size).
+        body: Box<TokenEndpointErrorBody>,
         /// The wait its `Retry-After` header asked for, if any.
         retry_after: Option<std::time::Duration>,
     },
@@ -132,6 +144,17 @@ pub enum OAuth2Error {
         /// The HTTP status of the answer.
         status: StatusCode,
         /// What is wrong with it (never the token itself).
+        reason: String,
+    },
+
+    /// The JWT the client signs to authenticate or as its grant could not
+    /// be made (a key that cannot sign, a client secret too short for its
+    /// algorithm). Code `assertion_failed`.
+    #[error("provider `{provider}` cannot sign its client assertion: {reason}")]
+    AssertionFailed {
+        /// The provider concerned.
+        provider: String,
+        /// What is wrong (never key material).
         reason: String,
     },
 
@@ -227,6 +250,7 @@ impl OAuth2Error {
         match self {
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::InvalidConfig { .. } => "invalid_config",
+            Self::AssertionFailed { .. } => "assertion_failed",
             Self::TokenRequestFailed { .. } => "token_request_failed",
             Self::TokenEndpointError { .. } => "token_endpoint_error",
             Self::TokenEndpointUnavailable { .. } => "token_endpoint_unavailable",
@@ -248,6 +272,7 @@ impl OAuth2Error {
         match self {
             Self::UnknownProvider { provider }
             | Self::InvalidConfig { provider, .. }
+            | Self::AssertionFailed { provider, .. }
             | Self::TokenRequestFailed { provider, .. }
             | Self::TokenEndpointError { provider, .. }
             | Self::TokenEndpointUnavailable { provider, .. }
@@ -279,6 +304,16 @@ impl OAuth2Error {
     pub fn oauth_error(&self) -> Option<&str> {
         match self {
             Self::TokenEndpointError { body, .. } => body.error.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The token endpoint's whole error body, when it answered with one
+    /// (Entra ID's `error_codes` included).
+    #[must_use]
+    pub fn error_body(&self) -> Option<&TokenEndpointErrorBody> {
+        match self {
+            Self::TokenEndpointError { body, .. } => Some(body),
             _ => None,
         }
     }
@@ -390,15 +425,30 @@ mod tests {
     }
 
     #[test]
+    fn entra_error_codes_are_kept() {
+        let body = TokenEndpointErrorBody::parse(
+            br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215],"trace_id":"t","correlation_id":"c"}"#,
+        );
+        assert_eq!(body.error.as_deref(), Some("invalid_client"));
+        assert_eq!(body.error_codes, [7000215]);
+        assert!(
+            TokenEndpointErrorBody::parse(br#"{"error_codes":"x"}"#)
+                .error_codes
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn codes_are_stable_and_messages_name_the_status() {
         let err = OAuth2Error::TokenEndpointError {
             provider: "payments".into(),
             status: StatusCode::BAD_REQUEST,
-            body: TokenEndpointErrorBody {
+            body: Box::new(TokenEndpointErrorBody {
                 error: Some("invalid_client".into()),
                 error_description: Some("unknown client".into()),
                 error_uri: None,
-            },
+                error_codes: Vec::new(),
+            }),
             retry_after: None,
         };
         assert_eq!(err.code(), "token_endpoint_error");

@@ -50,7 +50,7 @@ pub use endpoint::retry::RetryPolicy;
 pub use error::{OAuth2Error, TokenEndpointErrorBody};
 pub use exchange_options::{ACCESS_TOKEN_TYPE, TokenExchangeOptions};
 pub use fetch_options::FetchOptions;
-pub use provider_config::{AuthMethod, ProviderConfig};
+pub use provider_config::{AssertionAudience, AuthMethod, GrantType, ProviderConfig};
 pub use secret::Secret;
 pub use service::OAuth2Service;
 pub use time::clock::{Clock, ManualClock, SystemClock};

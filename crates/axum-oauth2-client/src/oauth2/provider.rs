@@ -19,7 +19,8 @@ use crate::oauth2::cache::token::TokenData;
 use crate::oauth2::endpoint::breaker::Breaker;
 use crate::oauth2::endpoint::response::{Expected, jwt_lifetime};
 use crate::oauth2::endpoint::{TokenEndpoint, request_token};
-use crate::oauth2::grant::{client_credentials, token_exchange};
+use crate::oauth2::grant::{self, token_exchange};
+use crate::oauth2::provider_config::GrantType;
 use crate::oauth2::time::clock::Clock;
 
 /// One configured provider with its cache entries.
@@ -206,7 +207,7 @@ impl Provider {
         &'a self,
         own: ParamsView<'a>,
     ) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
-        client_credentials::fields(own, self.config.params.view())
+        grant::own_fields(self.config.grant, own, self.config.params.view())
     }
 
     /// Why a keyed request cannot be sent, naming the parameter.
@@ -233,7 +234,10 @@ impl Provider {
     /// The grant a request uses.
     pub(crate) fn grant(&self, request: TokenRequest<'_>) -> Grant {
         match request {
-            TokenRequest::Configured | TokenRequest::With(_) => Grant::ClientCredentials,
+            TokenRequest::Configured | TokenRequest::With(_) => match self.config.grant {
+                GrantType::ClientCredentials => Grant::ClientCredentials,
+                GrantType::JwtBearer => Grant::JwtBearer,
+            },
             TokenRequest::Exchange(_) => Grant::TokenExchange,
         }
     }
@@ -257,6 +261,8 @@ impl Provider {
             http: &self.token_http,
             provider: &self.name,
             config: &self.config,
+            token_url: &self.config.token_url,
+            issuer: None,
             clock: &*self.clock,
             refresh_buffer: self.refresh_buffer,
             closed: &self.closed,

@@ -11,10 +11,12 @@ use super::secret::Secret;
 use super::token_params::TokenParams;
 use super::url::redacted_url;
 use crate::http_signature::Signer;
+use crate::jose::ClientKey;
 use crate::oauth2::endpoint::breaker::BreakerPolicy;
 use crate::oauth2::endpoint::retry::RetryPolicy;
 
-/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1,
+/// RFC 7523 §2.2, OpenID Connect Core §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMethod {
@@ -23,25 +25,129 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client secret (HMAC, RFC 7518 §3.2) as
+    /// `client_assertion`: the secret never crosses the network.
+    ClientSecretJwt,
+    /// A JWT signed with the client's private key as `client_assertion`
+    /// (Entra ID certificates, Okta, Auth0, Keycloak): no secret at all.
+    PrivateKeyJwt,
+    /// No client authentication: the grant's assertion identifies the
+    /// client (Google service accounts, RFC 7523 §2.1).
+    None,
 }
 
 impl AuthMethod {
-    /// The registered name (RFC 7591 §2), as used in configuration.
+    /// Every method, in the order of preference when discovery picks one
+    /// (no secret sent over the wire first).
+    pub const ALL: [AuthMethod; 5] = [
+        AuthMethod::PrivateKeyJwt,
+        AuthMethod::ClientSecretJwt,
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ];
+
+    /// The registered name (RFC 7591 §2, OpenID Connect Core §9), as used
+    /// in configuration.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
         }
     }
 
     /// Parses a registered name; `None` for any other value.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether the method needs the client secret.
+    #[must_use]
+    pub fn needs_secret(self) -> bool {
+        matches!(
+            self,
+            Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
+        )
+    }
+}
+
+/// The grant a provider's own token comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GrantType {
+    /// Client credentials (RFC 6749 §4.4), the default.
+    #[default]
+    ClientCredentials,
+    /// A JWT signed with the client's key as the authorization grant
+    /// (RFC 7523 §2.1): Google service accounts, Entra ID federation.
+    JwtBearer,
+}
+
+impl GrantType {
+    /// The name used in configuration.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer => "jwt_bearer",
+        }
+    }
+
+    /// Parses a configuration name (`client_credentials`, `jwt_bearer`).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
-            "client_secret_basic" => Some(Self::ClientSecretBasic),
-            "client_secret_post" => Some(Self::ClientSecretPost),
+            "client_credentials" => Some(Self::ClientCredentials),
+            "jwt_bearer" => Some(Self::JwtBearer),
             _ => None,
+        }
+    }
+}
+
+/// An `aud` value of the JWTs the client signs (RFC 7523 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssertionAudience {
+    /// The token endpoint URL (the default; Entra ID, Okta, Google).
+    TokenEndpoint,
+    /// The issuer identifier (Keycloak, ZITADEL); needs a configured issuer.
+    Issuer,
+    /// Any other value, e.g. Auth0's tenant URL with its trailing slash.
+    Value(String),
+}
+
+/// How the client signs its JWTs: the `client_assertion` of
+/// `private_key_jwt` / `client_secret_jwt` and the JWT bearer grant's
+/// `assertion` (RFC 7523 §3).
+#[derive(Debug, Clone)]
+pub(crate) struct AssertionSettings {
+    /// `aud`: every value given, or the token endpoint.
+    pub(crate) audience: Vec<AssertionAudience>,
+    /// `exp - iat`.
+    pub(crate) lifetime: Duration,
+    /// `iss` of the grant's assertion (default: the client id).
+    pub(crate) issuer: Option<String>,
+    /// `sub` of the grant's assertion (default: its issuer).
+    pub(crate) subject: Option<String>,
+    /// Whether the grant's assertion carries the `scope` (Google) instead
+    /// of the form.
+    pub(crate) scope_in_assertion: bool,
+}
+
+impl Default for AssertionSettings {
+    fn default() -> Self {
+        Self {
+            audience: Vec::new(),
+            lifetime: ProviderConfig::DEFAULT_ASSERTION_LIFETIME,
+            issuer: None,
+            subject: None,
+            scope_in_assertion: false,
         }
     }
 }
@@ -72,8 +178,11 @@ impl AuthMethod {
 pub struct ProviderConfig {
     pub(crate) token_url: Url,
     pub(crate) client_id: String,
-    pub(crate) client_secret: Secret,
+    pub(crate) client_secret: Option<Secret>,
+    pub(crate) client_key: Option<ClientKey>,
     pub(crate) auth_method: AuthMethod,
+    pub(crate) grant: GrantType,
+    pub(crate) assertion: AssertionSettings,
     pub(crate) params: TokenParams,
     pub(crate) default_lifetime: Duration,
     pub(crate) timeout: Duration,
@@ -95,17 +204,61 @@ impl ProviderConfig {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// Default for how often a 401 may force a new token for one cache key.
     pub const DEFAULT_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+    /// Default lifetime of the JWTs the client signs (Keycloak's default
+    /// maximum; Auth0 allows 5 min, Okta and Google 1 h).
+    pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
-    /// A provider with the required settings and every default.
+    /// A provider with a client secret (`client_secret_basic` by default)
+    /// and every other default.
     pub fn new(
         token_url: Url,
         client_id: impl Into<String>,
         client_secret: impl Into<Secret>,
     ) -> Self {
+        Self::with_credentials(
+            token_url,
+            client_id.into(),
+            Some(client_secret.into()),
+            None,
+        )
+    }
+
+    /// A provider whose client authenticates with a private key
+    /// (`private_key_jwt`, RFC 7523 §2.2): no client secret.
+    ///
+    /// ```
+    /// use axum_oauth2_client::{AuthMethod, ProviderConfig, jose::ClientKey};
+    ///
+    /// # fn run(pem: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// let key = ClientKey::from_pem_or_jwk(pem, None)?.key_id("2024-06");
+    /// let provider = ProviderConfig::with_key(
+    ///     "https://login.example.com/oauth2/v1/token".parse()?,
+    ///     "orders-service",
+    ///     key,
+    /// );
+    /// assert_eq!(provider.method(), AuthMethod::PrivateKeyJwt);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_key(token_url: Url, client_id: impl Into<String>, key: ClientKey) -> Self {
+        Self::with_credentials(token_url, client_id.into(), None, Some(key))
+            .auth_method(AuthMethod::PrivateKeyJwt)
+    }
+
+    /// A provider with these credentials, the client credentials grant and
+    /// `client_secret_basic`.
+    pub(crate) fn with_credentials(
+        token_url: Url,
+        client_id: String,
+        client_secret: Option<Secret>,
+        client_key: Option<ClientKey>,
+    ) -> Self {
         Self {
             token_url,
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            client_id,
+            client_secret,
+            client_key,
+            grant: GrantType::default(),
+            assertion: AssertionSettings::default(),
             auth_method: AuthMethod::default(),
             params: TokenParams::new(),
             default_lifetime: Self::DEFAULT_LIFETIME,
@@ -203,10 +356,67 @@ impl ProviderConfig {
         self
     }
 
-    /// How the client authenticates (default `client_secret_basic`).
+    /// How the client authenticates (default `client_secret_basic`, or
+    /// `private_key_jwt` for [`with_key`](Self::with_key)).
     #[must_use]
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.auth_method = method;
+        self
+    }
+
+    /// The client's private key, for `private_key_jwt` and the JWT bearer
+    /// grant.
+    #[must_use]
+    pub fn client_key(mut self, key: ClientKey) -> Self {
+        self.client_key = Some(key);
+        self
+    }
+
+    /// The grant of the provider's own token (default client credentials).
+    #[must_use]
+    pub fn grant(mut self, grant: GrantType) -> Self {
+        self.grant = grant;
+        self
+    }
+
+    /// Adds an `aud` value to the JWTs the client signs (default: the
+    /// token endpoint URL alone).
+    #[must_use]
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.assertion.audience.push(audience);
+        self
+    }
+
+    /// How long the JWTs the client signs are valid, `exp - iat`
+    /// (default 60 s).
+    #[must_use]
+    pub fn assertion_lifetime(mut self, lifetime: Duration) -> Self {
+        self.assertion.lifetime = lifetime;
+        self
+    }
+
+    /// The `iss` of the JWT bearer grant's assertion (default: the client
+    /// id; a Google service account's email).
+    #[must_use]
+    pub fn assertion_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.assertion.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The `sub` of the JWT bearer grant's assertion (default: its issuer;
+    /// the user a Google service account acts for with domain-wide
+    /// delegation).
+    #[must_use]
+    pub fn assertion_subject(mut self, subject: impl Into<String>) -> Self {
+        self.assertion.subject = Some(subject.into());
+        self
+    }
+
+    /// Sends the `scope` inside the JWT bearer grant's assertion instead
+    /// of the form (Google service accounts).
+    #[must_use]
+    pub fn scope_in_assertion(mut self, inside: bool) -> Self {
+        self.assertion.scope_in_assertion = inside;
         self
     }
 
@@ -259,10 +469,22 @@ impl ProviderConfig {
         &self.client_id
     }
 
-    /// The client secret.
+    /// The client secret, if the client has one.
     #[must_use]
-    pub fn client_secret(&self) -> &Secret {
-        &self.client_secret
+    pub fn client_secret(&self) -> Option<&Secret> {
+        self.client_secret.as_ref()
+    }
+
+    /// The client's private key, if it has one.
+    #[must_use]
+    pub fn key(&self) -> Option<&ClientKey> {
+        self.client_key.as_ref()
+    }
+
+    /// The grant of the provider's own token.
+    #[must_use]
+    pub fn grant_type(&self) -> GrantType {
+        self.grant
     }
 
     /// The configured client authentication method.
@@ -290,7 +512,10 @@ impl fmt::Debug for ProviderConfig {
             .field("token_url", &redacted_url(&self.token_url))
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
+            .field("client_key", &self.client_key)
             .field("auth_method", &self.auth_method)
+            .field("grant", &self.grant)
+            .field("assertion", &self.assertion)
             .field("params", &self.params)
             .field("default_lifetime", &self.default_lifetime)
             .field("timeout", &self.timeout)

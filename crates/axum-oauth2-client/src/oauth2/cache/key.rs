@@ -13,6 +13,7 @@ use crate::oauth2::cache::token::TokenData;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Grant {
     ClientCredentials,
+    JwtBearer,
     TokenExchange,
 }
 
@@ -21,6 +22,7 @@ impl Grant {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer => "jwt_bearer",
             Self::TokenExchange => "token_exchange",
         }
     }

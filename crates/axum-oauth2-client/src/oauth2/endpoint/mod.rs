@@ -1,8 +1,10 @@
 //! The token endpoint: the one place that requests a token
-//! ([`request`]), what it answers ([`response`]), and how failures are
+//! ([`request`]), how the client authenticates there ([`client_auth`]),
+//! what it answers ([`response`]), and how failures are
 //! retried ([`retry`]) and contained ([`breaker`]).
 
 pub(crate) mod breaker;
+pub(crate) mod client_auth;
 mod request;
 pub(crate) mod response;
 pub(crate) mod retry;

@@ -9,18 +9,21 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use std::time::SystemTime;
+
+use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
+use super::client_auth::{ClientAuth, authenticate};
 use super::response::{Expected, jwt_lifetime, parse_token_response};
 use super::retry;
 use crate::oauth2::cache::bearer::Bearer;
 use crate::oauth2::cache::token::{TokenData, schedule};
 use crate::oauth2::error::{OAuth2Error, TokenEndpointErrorBody};
-use crate::oauth2::provider_config::{AuthMethod, ProviderConfig};
+use crate::oauth2::grant::jwt_bearer;
+use crate::oauth2::provider_config::ProviderConfig;
 use crate::oauth2::time::clock::Clock;
 
 /// The largest token endpoint answer read; a longer one is refused while
@@ -36,6 +39,10 @@ pub(crate) struct TokenEndpoint<'a> {
     /// The provider's name, for errors and logs.
     pub(crate) provider: &'a str,
     pub(crate) config: &'a ProviderConfig,
+    /// Where the token endpoint is: configured, or discovered.
+    pub(crate) token_url: &'a Url,
+    /// The issuer identifier, when one is configured (an assertion `aud`).
+    pub(crate) issuer: Option<&'a str>,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) refresh_buffer: Duration,
     /// Set once the service shuts down: no further attempt starts.
@@ -131,14 +138,13 @@ async fn attempt_token(
     max_lifetime: Option<Duration>,
 ) -> Result<TokenData, OAuth2Error> {
     let TokenEndpoint {
-        http,
         provider,
         config,
         clock,
         refresh_buffer,
         ..
     } = *endpoint;
-    let (request, body) = build_request(http, config, params);
+    let (request, body) = build_request(endpoint, params)?;
     let request = request.timeout(timeout);
     let sent_at = clock.now();
     let response = request
@@ -147,7 +153,7 @@ async fn attempt_token(
         .await
         .map_err(|e| OAuth2Error::transport(provider, e))?;
     let status = response.status();
-    if response.url() != &config.token_url {
+    if response.url() != endpoint.token_url {
         // Only a client given to the builder follows redirects; the answer
         // of another URL is no token endpoint's.
         return Err(OAuth2Error::invalid_response(
@@ -172,7 +178,7 @@ async fn attempt_token(
         return Err(OAuth2Error::TokenEndpointError {
             provider: provider.to_owned(),
             status,
-            body: TokenEndpointErrorBody::parse(&body),
+            body: Box::new(TokenEndpointErrorBody::parse(&body)),
             retry_after,
         });
     }
@@ -223,34 +229,60 @@ async fn attempt_token(
     })
 }
 
-/// The POST with client authentication (RFC 6749 §2.3.1) and the form body.
+/// The POST with client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2)
+/// and the form body, made anew for each attempt: a JWT (a client
+/// assertion, the JWT bearer grant's assertion) is signed for each.
 ///
-/// The body and the `Basic` header hold the client secret or a subject
-/// token: both live in buffers that are zeroed when reqwest lets go of them.
+/// The body and the `Basic` header hold the client secret, an assertion or
+/// a subject token: both live in buffers that are zeroed when reqwest lets
+/// go of them.
 fn build_request(
-    http: &reqwest::Client,
-    config: &ProviderConfig,
+    endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
-) -> (reqwest::RequestBuilder, bytes::Bytes) {
+) -> Result<(reqwest::RequestBuilder, bytes::Bytes), OAuth2Error> {
+    let TokenEndpoint {
+        http,
+        provider,
+        config,
+        token_url,
+        issuer,
+        ..
+    } = *endpoint;
+    let now = SystemTime::now();
     let mut request = http
-        .post(config.token_url.clone())
+        .post(token_url.clone())
         .header(ACCEPT, "application/json")
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-    let client_auth = [
-        ("client_id", config.client_id.as_str()),
-        ("client_secret", config.client_secret.expose_secret()),
-    ];
-    let form = match config.auth_method {
-        AuthMethod::ClientSecretBasic => {
-            request = request.header(
-                AUTHORIZATION,
-                basic_credentials(&config.client_id, config.client_secret.expose_secret()),
-            );
-            form_body(params.iter().copied())
+    let auth = authenticate(provider, config, token_url, issuer, now)?;
+    if let ClientAuth::Header(value) = &auth {
+        request = request.header(AUTHORIZATION, value.clone());
+    }
+    // The JWT bearer grant's fields start with its grant type; its
+    // assertion is signed here, for this attempt, with the scope inside
+    // when the provider wants it there.
+    let grant_assertion = match params.first() {
+        Some(&("grant_type", jwt_bearer::GRANT_TYPE)) => {
+            let scope = params.iter().find(|(n, _)| *n == "scope").map(|(_, v)| *v);
+            Some(jwt_bearer::assertion(
+                provider, config, token_url, issuer, scope, now,
+            )?)
         }
-        AuthMethod::ClientSecretPost => form_body(params.iter().copied().chain(client_auth)),
+        _ => None,
     };
-    (request, bytes::Bytes::from_owner(form))
+    let scope_moved = grant_assertion.is_some() && config.assertion.scope_in_assertion;
+    let form = form_body(
+        params
+            .iter()
+            .copied()
+            .filter(|(name, _)| !(scope_moved && *name == "scope"))
+            .chain(
+                grant_assertion
+                    .as_ref()
+                    .map(|a| ("assertion", a.expose_secret())),
+            )
+            .chain(auth.fields()),
+    );
+    Ok((request, bytes::Bytes::from_owner(form)))
 }
 
 /// `application/x-www-form-urlencoded` pairs in a buffer sized up front for
@@ -273,31 +305,6 @@ pub(crate) fn form_body<'a>(
         body.extend(form_urlencoded::byte_serialize(value.as_bytes()).flat_map(str::bytes));
     }
     body
-}
-
-/// `Authorization: Basic` with the client id and secret each
-/// form-urlencoded before they are joined and base64-encoded, as RFC 6749
-/// §2.3.1 requires (a `:` or `%` in a secret would otherwise break it).
-/// Every buffer on the way, the header's own included, is zeroed on drop.
-pub(crate) fn basic_credentials(client_id: &str, client_secret: &str) -> HeaderValue {
-    let mut pair = Zeroizing::new(Vec::with_capacity(
-        3 * (client_id.len() + client_secret.len()) + 1,
-    ));
-    pair.extend(form_urlencoded::byte_serialize(client_id.as_bytes()).flat_map(str::bytes));
-    pair.push(b':');
-    pair.extend(form_urlencoded::byte_serialize(client_secret.as_bytes()).flat_map(str::bytes));
-    let mut value = Zeroizing::new(Vec::with_capacity(6 + pair.len().div_ceil(3) * 4));
-    value.extend_from_slice(b"Basic ");
-    let start = value.len();
-    value.resize(start + pair.len().div_ceil(3) * 4, 0);
-    let written = STANDARD
-        .encode_slice(&pair[..], &mut value[start..])
-        .unwrap_or_default();
-    value.truncate(start + written);
-    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(value))
-        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
-    value.set_sensitive(true);
-    value
 }
 
 /// The token type URIs of RFC 8693 §3 as static strings; any other is kept
@@ -390,19 +397,5 @@ mod tests {
         assert_eq!(&body[..], br#"{"access_token":"tok"}"#);
         // Grown by doubling into fresh buffers: 4 -> 8 -> 16 -> 32.
         assert_eq!(body.capacity(), 32);
-    }
-
-    #[test]
-    fn basic_credentials_form_encode_before_base64() {
-        // RFC 6749 §2.3.1 / Appendix B: "a:b c" is sent as "a%3Ab+c".
-        let value = basic_credentials("client:1", "s3cr3t: %x");
-        assert!(value.is_sensitive());
-        let encoded = value
-            .to_str()
-            .expect("ascii")
-            .strip_prefix("Basic ")
-            .expect("basic");
-        let decoded = String::from_utf8(STANDARD.decode(encoded).expect("base64")).expect("utf8");
-        assert_eq!(decoded, "client%3A1:s3cr3t%3A+%25x");
     }
 }

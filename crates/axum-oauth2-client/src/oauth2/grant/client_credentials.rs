@@ -6,24 +6,22 @@
 //! which a call can override. Client authentication is added by
 //! [`endpoint`](crate::oauth2::endpoint).
 
-use crate::oauth2::token_params::ParamsView;
-
 /// The `grant_type` value (RFC 6749 §4.4.2).
 pub(crate) const GRANT_TYPE: &str = "client_credentials";
 
-/// The grant's form fields, client authentication excluded: the one list
-/// both the request and the cache key are made from.
-pub(crate) fn fields<'a>(
-    own: ParamsView<'a>,
-    provider: ParamsView<'a>,
-) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
-    std::iter::once(("grant_type", GRANT_TYPE)).chain(own.fields_over(provider))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::TokenParams;
+    use crate::oauth2::grant::own_fields;
+    use crate::oauth2::provider_config::GrantType;
+    use crate::oauth2::token_params::ParamsView;
+
+    fn fields<'a>(
+        own: ParamsView<'a>,
+        provider: ParamsView<'a>,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        own_fields(GrantType::ClientCredentials, own, provider)
+    }
 
     #[test]
     fn sends_the_grant_type_then_the_parameters_that_are_set() {
