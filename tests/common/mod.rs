@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: a scriptable token endpoint on
-//! wiremock and readers for what it received.
+//! wiremock and readers for what it received, and (in `authorization_server`)
+//! a real authorization server, oidc-provider under Node.js.
 #![allow(dead_code, unreachable_pub, missing_docs)]
+
+pub mod authorization_server;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
