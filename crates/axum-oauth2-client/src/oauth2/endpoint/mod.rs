@@ -1,7 +1,9 @@
 //! The token endpoint: the one place that requests a token
-//! ([`request`]), what it answers ([`response`]), and how failures are
-//! retried ([`retry`]) and contained ([`breaker`]).
+//! ([`request`]), what it answers ([`response`]), how failures are
+//! retried ([`retry`]) and contained ([`breaker`]), and how an answer's
+//! body is read ([`body`], shared with metadata discovery).
 
+pub(crate) mod body;
 pub(crate) mod breaker;
 mod request;
 pub(crate) mod response;

@@ -15,6 +15,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
+use super::body::{ReadError, read_capped};
 use super::response::{jwt_lifetime, parse_token_response};
 use super::retry;
 use crate::oauth2::cache::bearer::Bearer;
@@ -315,49 +316,6 @@ fn intern_token_type(uri: String) -> std::borrow::Cow<'static, str> {
     }
 }
 
-enum ReadError {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// Reads a body, giving up as soon as it passes `limit` bytes.
-///
-/// The body holds the access token: it is read into a buffer zeroed on
-/// drop, and when the buffer must grow the old one is zeroed too.
-async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Zeroizing<Vec<u8>>, ReadError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(ReadError::TooLarge);
-    }
-    let expected = response.content_length().map_or(4096, |len| len as usize);
-    let mut body = Zeroizing::new(Vec::with_capacity(expected));
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
-        if body.len() + chunk.len() > limit {
-            return Err(ReadError::TooLarge);
-        }
-        append_zeroizing(&mut body, &chunk);
-    }
-    Ok(body)
-}
-
-/// Appends `chunk`; when `body` is full, moves it into a buffer twice as
-/// large and zeroes the old one (a plain `Vec` would leave it behind).
-fn append_zeroizing(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
-    if body.capacity() - body.len() < chunk.len() {
-        let mut grown = Zeroizing::new(Vec::with_capacity(
-            (body.len() + chunk.len()).max(2 * body.capacity()),
-        ));
-        grown.extend_from_slice(body);
-        *body = grown;
-    }
-    body.extend_from_slice(chunk);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,17 +335,6 @@ mod tests {
         // Sized for the worst case up front: no reallocation left a copy.
         let worst: usize = pairs.iter().map(|(n, v)| 3 * (n.len() + v.len()) + 2).sum();
         assert_eq!(body.capacity(), worst);
-    }
-
-    #[test]
-    fn a_growing_body_buffer_keeps_its_bytes_and_leaves_no_copy_behind() {
-        let mut body = Zeroizing::new(Vec::with_capacity(4));
-        for chunk in [&b"{\"access"[..], b"_token\":", b"\"tok\"}"] {
-            append_zeroizing(&mut body, chunk);
-        }
-        assert_eq!(&body[..], br#"{"access_token":"tok"}"#);
-        // Grown by doubling into fresh buffers: 4 -> 8 -> 16 -> 32.
-        assert_eq!(body.capacity(), 32);
     }
 
     #[test]
