@@ -325,6 +325,15 @@ impl OAuth2Error {
         }
     }
 
+    /// The wait the server's `Retry-After` asked for, when it sent one
+    /// with a non-2xx answer.
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::TokenEndpointError { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     pub(crate) fn transport(provider: &str, error: reqwest::Error) -> Self {
         Self::TokenRequestFailed {
             provider: provider.to_owned(),

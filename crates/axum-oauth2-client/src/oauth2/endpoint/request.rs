@@ -6,7 +6,7 @@
 //! [`MAX_RESPONSE_BYTES`] of the answer, and turns it into a cached token or
 //! an [`OAuth2Error`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -57,69 +57,18 @@ pub(crate) async fn request_token(
     params: &[(&str, &str)],
     max_lifetime: Option<Duration>,
 ) -> Result<TokenData, OAuth2Error> {
-    let TokenEndpoint {
-        provider,
-        config,
-        clock,
-        ..
-    } = *endpoint;
-    let policy = &config.retry;
-    let started = clock.now();
-    let mut delay = policy.base_delay;
-    let mut attempt = 1;
-    loop {
-        let elapsed = clock.now().saturating_duration_since(started);
-        let timeout = config
-            .timeout
-            .min(policy.budget.saturating_sub(elapsed))
-            .max(Duration::from_millis(1));
-        if endpoint.closed.load(Ordering::Acquire) {
-            return Err(OAuth2Error::ShuttingDown {
-                provider: provider.to_owned(),
-            });
-        }
-        let error = match attempt_token(endpoint, params, timeout, max_lifetime).await {
-            Ok(token) => return Ok(token),
-            Err(error) => error,
-        };
-        if attempt >= policy.max_attempts.max(1) || !error.is_unavailable() {
-            return Err(error);
-        }
-        delay = policy.next_delay(delay);
-        let wait = match &error {
-            OAuth2Error::TokenEndpointError {
-                retry_after: Some(asked),
-                ..
-            } => {
-                if *asked > policy.max_retry_after {
-                    tracing::warn!(
-                        provider,
-                        retry_after_ms = asked.as_millis() as u64,
-                        "token endpoint asks to wait longer than allowed; not retrying"
-                    );
-                    return Err(error);
-                }
-                // What the server asked for, plus at most one base delay of
-                // the backoff's jitter so that clients do not return together.
-                *asked + delay.min(policy.base_delay)
-            }
-            _ => delay,
-        };
-        let elapsed = clock.now().saturating_duration_since(started);
-        if elapsed + wait >= policy.budget {
-            return Err(error);
-        }
-        tracing::info!(
-            provider,
-            attempt,
-            code = error.code(),
-            status = error.status().map(|s| s.as_u16()),
-            wait_ms = wait.as_millis() as u64,
-            "token request failed; retrying"
-        );
-        clock.sleep(wait).await;
-        attempt += 1;
-    }
+    let attempts = retry::Attempts {
+        policy: &endpoint.config.retry,
+        clock: endpoint.clock,
+        provider: endpoint.provider,
+        timeout: endpoint.config.timeout,
+        closed: endpoint.closed,
+        what: "token",
+    };
+    retry::with_retries(attempts, |timeout| {
+        attempt_token(endpoint, params, timeout, max_lifetime)
+    })
+    .await
 }
 
 /// One token request, bounded by `timeout`.
