@@ -55,7 +55,7 @@ pub use env::ConfigError;
 pub use extension::{OAuth2Extension, StartupError};
 pub use http_signature::{MessageSigner, SignError, Signer};
 pub use oauth2::{
-    ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, BreakerPolicy, Clock, FetchOptions, ManualClock,
-    OAuth2Config, OAuth2Error, OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy,
-    Secret, SystemClock, TokenEndpointErrorBody, TokenExchangeOptions,
+    ACCESS_TOKEN_TYPE, AccessToken, AuthMethod, AuthorizationServerMetadata, BreakerPolicy, Clock,
+    FetchOptions, ManualClock, OAuth2Config, OAuth2Error, OAuth2Service, OAuth2ServiceBuilder,
+    ProviderConfig, RetryPolicy, Secret, SystemClock, TokenEndpointErrorBody, TokenExchangeOptions,
 };

@@ -42,6 +42,7 @@ pub mod fuzzing {
 pub use builder::OAuth2ServiceBuilder;
 pub use cache::token::AccessToken;
 pub use config::OAuth2Config;
+pub use discovery::AuthorizationServerMetadata;
 pub use endpoint::breaker::BreakerPolicy;
 pub use endpoint::retry::RetryPolicy;
 pub use error::{OAuth2Error, TokenEndpointErrorBody};

@@ -12,4 +12,7 @@
 //! metadata lists.
 
 mod issuer;
+mod metadata;
 mod well_known;
+
+pub use metadata::AuthorizationServerMetadata;
