@@ -11,8 +11,15 @@
 //! [`auth_method`] picks the client authentication method from what the
 //! metadata lists.
 
+mod cache;
+mod fetch;
 mod issuer;
 mod metadata;
 mod well_known;
 
+#[cfg(test)]
+mod tests;
+
+pub(crate) use cache::Discovery;
+pub(crate) use fetch::MetadataRequest;
 pub use metadata::AuthorizationServerMetadata;
