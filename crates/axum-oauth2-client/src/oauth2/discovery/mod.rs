@@ -11,6 +11,7 @@
 //! [`auth_method`] picks the client authentication method from what the
 //! metadata lists.
 
+mod auth_method;
 mod cache;
 mod fetch;
 mod issuer;
@@ -20,6 +21,7 @@ mod well_known;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use auth_method::choose_auth_method;
 pub(crate) use cache::Discovery;
 pub(crate) use fetch::MetadataRequest;
 pub use metadata::AuthorizationServerMetadata;
