@@ -62,8 +62,8 @@ pub use env::ConfigError;
 pub use extension::{OAuth2Extension, StartupError};
 pub use http_signature::{MessageSigner, SignError, Signer};
 pub use oauth2::{
-    ACCESS_TOKEN_TYPE, AccessToken, AssertionAudience, AuthMethod, BreakerPolicy, Clock,
-    FetchOptions, GrantType, ManualClock, OAuth2Config, OAuth2Error, OAuth2Service,
-    OAuth2ServiceBuilder, ProviderConfig, RetryPolicy, Secret, SystemClock, TokenEndpointErrorBody,
-    TokenExchangeOptions, TokenParams,
+    ACCESS_TOKEN_TYPE, AccessToken, AssertionAudience, AuthMethod, AuthorizationServerMetadata,
+    BreakerPolicy, Clock, FetchOptions, GrantType, ManualClock, OAuth2Config, OAuth2Error,
+    OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy, Secret, SystemClock,
+    TokenEndpointErrorBody, TokenExchangeOptions, TokenParams,
 };

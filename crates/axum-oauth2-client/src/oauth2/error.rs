@@ -225,6 +225,76 @@ pub enum OAuth2Error {
         host: String,
     },
 
+    /// The authorization server metadata (RFC 8414 §3, OpenID Connect
+    /// Discovery 1.0 §4) could not be requested or its answer not read
+    /// (connection refused, DNS failure, timeout). Code
+    /// `discovery_request_failed`.
+    #[error("metadata request of provider `{provider}` to {url} failed: {source}")]
+    DiscoveryRequestFailed {
+        /// The provider concerned.
+        provider: String,
+        /// The metadata URL (scheme, host, port and path only).
+        url: String,
+        /// The transport error (its URL removed).
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
+
+    /// No metadata URL of the issuer gave the metadata: the last one tried
+    /// answered `status`, the ones before it a status that means "not
+    /// here". A redirect is not followed: its 3xx ends up here. Code
+    /// `discovery_failed`.
+    #[error(
+        "metadata discovery of provider `{provider}` failed: {}",
+        describe_discovery(*status, tried)
+    )]
+    DiscoveryFailed {
+        /// The provider concerned.
+        provider: String,
+        /// The metadata URLs asked, in order (scheme, host, port and path
+        /// only).
+        tried: Vec<String>,
+        /// The HTTP status of the last answer.
+        status: StatusCode,
+        /// The wait its `Retry-After` header asked for, if any.
+        retry_after: Option<std::time::Duration>,
+    },
+
+    /// The authorization server's metadata document is unusable: not a
+    /// JSON object, a field of the wrong type, no `token_endpoint`, an
+    /// endpoint that is not an acceptable URL, or a body over the size
+    /// cap. Code `invalid_metadata`.
+    #[error(
+        "the metadata of provider `{provider}` from {url} is invalid: {}",
+        describe_metadata(*field, reason)
+    )]
+    InvalidMetadata {
+        /// The provider concerned.
+        provider: String,
+        /// The metadata URL (scheme, host, port and path only).
+        url: String,
+        /// The metadata field at fault, when one is.
+        field: Option<&'static str>,
+        /// What is wrong (never a URL's query string).
+        reason: String,
+    },
+
+    /// The metadata names another issuer than the configured one (RFC 8414
+    /// §3.3, OpenID Connect Discovery 1.0 §4.3): it is not this
+    /// authorization server's, and is not used. Code `issuer_mismatch`.
+    #[error(
+        "the metadata of provider `{provider}` names issuer `{found}`, not the configured `{expected}`"
+    )]
+    IssuerMismatch {
+        /// The provider concerned.
+        provider: String,
+        /// The configured issuer (without user info, query or fragment).
+        expected: String,
+        /// The issuer the metadata names (the same parts removed, cut to
+        /// 256 characters).
+        found: String,
+    },
+
     /// The service is shutting down: no token is handed out and no token
     /// request starts. Code `shutting_down`.
     #[error("the OAuth2 service is shutting down; provider `{provider}` hands out no token")]
@@ -232,6 +302,22 @@ pub enum OAuth2Error {
         /// The provider concerned.
         provider: String,
     },
+}
+
+fn describe_discovery(status: StatusCode, tried: &[String]) -> String {
+    let redirect = if status.is_redirection() {
+        ", a redirect, which is not followed"
+    } else {
+        ""
+    };
+    format!("answered {status}{redirect} (tried {})", tried.join(", "))
+}
+
+fn describe_metadata(field: Option<&'static str>, reason: &str) -> String {
+    match field {
+        Some(field) => format!("`{field}` {reason}"),
+        None => reason.to_owned(),
+    }
 }
 
 fn describe(body: &TokenEndpointErrorBody) -> String {
@@ -262,6 +348,10 @@ impl OAuth2Error {
             Self::RequestFailed { .. } => "request_failed",
             Self::Internal { .. } => "internal",
             Self::InsecureUrl { .. } => "insecure_url",
+            Self::DiscoveryRequestFailed { .. } => "discovery_request_failed",
+            Self::DiscoveryFailed { .. } => "discovery_failed",
+            Self::InvalidMetadata { .. } => "invalid_metadata",
+            Self::IssuerMismatch { .. } => "issuer_mismatch",
             Self::ShuttingDown { .. } => "shutting_down",
         }
     }
@@ -284,6 +374,10 @@ impl OAuth2Error {
             | Self::RequestFailed { provider, .. }
             | Self::Internal { provider, .. }
             | Self::InsecureUrl { provider, .. }
+            | Self::DiscoveryRequestFailed { provider, .. }
+            | Self::DiscoveryFailed { provider, .. }
+            | Self::InvalidMetadata { provider, .. }
+            | Self::IssuerMismatch { provider, .. }
             | Self::ShuttingDown { provider } => provider,
         }
     }
@@ -294,7 +388,8 @@ impl OAuth2Error {
         match self {
             Self::TokenEndpointError { status, .. }
             | Self::InvalidTokenResponse { status, .. }
-            | Self::Unauthorized { status, .. } => Some(*status),
+            | Self::Unauthorized { status, .. }
+            | Self::DiscoveryFailed { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -334,14 +429,17 @@ impl OAuth2Error {
         self.is_unavailable() || matches!(self, Self::RequestFailed { .. })
     }
 
-    /// Whether the token endpoint could not be reached or did not answer in
-    /// time (as opposed to answering with a refusal); a token request that
-    /// failed so is retried.
+    /// Whether the token endpoint, or the metadata that names it, could
+    /// not be reached or did not answer in time (as opposed to answering
+    /// with a refusal or unusable content); a token or metadata request
+    /// that failed so is retried.
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::TokenRequestFailed { .. } | Self::TokenEndpointUnavailable { .. } => true,
-            Self::TokenEndpointError { status, .. } => {
+            Self::TokenRequestFailed { .. }
+            | Self::TokenEndpointUnavailable { .. }
+            | Self::DiscoveryRequestFailed { .. } => true,
+            Self::TokenEndpointError { status, .. } | Self::DiscoveryFailed { status, .. } => {
                 crate::oauth2::endpoint::retry::retryable_status(*status)
             }
             _ => false,
@@ -353,10 +451,20 @@ impl OAuth2Error {
     #[must_use]
     pub fn is_timeout(&self) -> bool {
         match self {
-            Self::TokenRequestFailed { source, .. } | Self::RequestFailed { source, .. } => {
-                source.is_timeout()
-            }
+            Self::TokenRequestFailed { source, .. }
+            | Self::RequestFailed { source, .. }
+            | Self::DiscoveryRequestFailed { source, .. } => source.is_timeout(),
             _ => false,
+        }
+    }
+
+    /// The wait the server's `Retry-After` asked for, when it sent one
+    /// with a non-2xx answer.
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::TokenEndpointError { retry_after, .. }
+            | Self::DiscoveryFailed { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -465,5 +573,66 @@ mod tests {
         };
         assert_eq!(unknown.code(), "unknown_provider");
         assert_eq!(unknown.status(), None);
+    }
+
+    #[test]
+    fn discovery_errors_have_codes_and_say_whether_they_are_transient() {
+        let failed = |status: u16| OAuth2Error::DiscoveryFailed {
+            provider: "idp".into(),
+            tried: vec![
+                "https://a.example/.well-known/oauth-authorization-server/t".into(),
+                "https://a.example/t/.well-known/openid-configuration".into(),
+            ],
+            status: StatusCode::from_u16(status).expect("status"),
+            retry_after: Some(std::time::Duration::from_secs(3)),
+        };
+        let not_found = failed(404);
+        assert_eq!(not_found.code(), "discovery_failed");
+        assert_eq!(not_found.provider(), "idp");
+        assert_eq!(not_found.status(), Some(StatusCode::NOT_FOUND));
+        assert!(!not_found.is_unavailable());
+        assert_eq!(
+            not_found.to_string(),
+            "metadata discovery of provider `idp` failed: answered 404 Not Found (tried https://a.example/.well-known/oauth-authorization-server/t, https://a.example/t/.well-known/openid-configuration)"
+        );
+        assert!(
+            failed(302)
+                .to_string()
+                .contains("a redirect, which is not followed")
+        );
+        for status in [500, 503, 408, 429] {
+            assert!(failed(status).is_unavailable(), "{status}");
+            assert!(failed(status).is_retryable(), "{status}");
+        }
+        assert_eq!(
+            failed(503).retry_after(),
+            Some(std::time::Duration::from_secs(3))
+        );
+
+        let invalid = OAuth2Error::InvalidMetadata {
+            provider: "idp".into(),
+            url: "https://a.example/.well-known/openid-configuration".into(),
+            field: Some("token_endpoint"),
+            reason: "is missing".into(),
+        };
+        assert_eq!(invalid.code(), "invalid_metadata");
+        assert!(!invalid.is_unavailable());
+        assert_eq!(
+            invalid.to_string(),
+            "the metadata of provider `idp` from https://a.example/.well-known/openid-configuration is invalid: `token_endpoint` is missing"
+        );
+
+        let mismatch = OAuth2Error::IssuerMismatch {
+            provider: "idp".into(),
+            expected: "https://a.example".into(),
+            found: "https://a.example/".into(),
+        };
+        assert_eq!(mismatch.code(), "issuer_mismatch");
+        assert_eq!(mismatch.provider(), "idp");
+        assert!(!mismatch.is_unavailable());
+        assert_eq!(
+            mismatch.to_string(),
+            "the metadata of provider `idp` names issuer `https://a.example/`, not the configured `https://a.example`"
+        );
     }
 }

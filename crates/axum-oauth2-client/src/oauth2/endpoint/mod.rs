@@ -1,8 +1,10 @@
 //! The token endpoint: the one place that requests a token
 //! ([`request`]), how the client authenticates there ([`client_auth`]),
-//! what it answers ([`response`]), and how failures are
-//! retried ([`retry`]) and contained ([`breaker`]).
+//! what it answers ([`response`]), how failures are retried ([`retry`])
+//! and contained ([`breaker`]), and how an answer's body is read
+//! ([`body`], shared with metadata discovery).
 
+pub(crate) mod body;
 pub(crate) mod breaker;
 pub(crate) mod client_auth;
 mod request;

@@ -6,7 +6,7 @@
 //! [`MAX_RESPONSE_BYTES`] of the answer, and turns it into a cached token or
 //! an [`OAuth2Error`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use std::time::SystemTime;
@@ -16,6 +16,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
+use super::body::{ReadError, read_capped};
 use super::client_auth::{ClientAuth, authenticate};
 use super::response::{Expected, jwt_lifetime, parse_token_response};
 use super::retry;
@@ -64,69 +65,18 @@ pub(crate) async fn request_token(
     expected: Expected<'_>,
     max_lifetime: Option<Duration>,
 ) -> Result<TokenData, OAuth2Error> {
-    let TokenEndpoint {
-        provider,
-        config,
-        clock,
-        ..
-    } = *endpoint;
-    let policy = &config.retry;
-    let started = clock.now();
-    let mut delay = policy.base_delay;
-    let mut attempt = 1;
-    loop {
-        let elapsed = clock.now().saturating_duration_since(started);
-        let timeout = config
-            .timeout
-            .min(policy.budget.saturating_sub(elapsed))
-            .max(Duration::from_millis(1));
-        if endpoint.closed.load(Ordering::Acquire) {
-            return Err(OAuth2Error::ShuttingDown {
-                provider: provider.to_owned(),
-            });
-        }
-        let error = match attempt_token(endpoint, params, expected, timeout, max_lifetime).await {
-            Ok(token) => return Ok(token),
-            Err(error) => error,
-        };
-        if attempt >= policy.max_attempts.max(1) || !error.is_unavailable() {
-            return Err(error);
-        }
-        delay = policy.next_delay(delay);
-        let wait = match &error {
-            OAuth2Error::TokenEndpointError {
-                retry_after: Some(asked),
-                ..
-            } => {
-                if *asked > policy.max_retry_after {
-                    tracing::warn!(
-                        provider,
-                        retry_after_ms = asked.as_millis() as u64,
-                        "token endpoint asks to wait longer than allowed; not retrying"
-                    );
-                    return Err(error);
-                }
-                // What the server asked for, plus at most one base delay of
-                // the backoff's jitter so that clients do not return together.
-                *asked + delay.min(policy.base_delay)
-            }
-            _ => delay,
-        };
-        let elapsed = clock.now().saturating_duration_since(started);
-        if elapsed + wait >= policy.budget {
-            return Err(error);
-        }
-        tracing::info!(
-            provider,
-            attempt,
-            code = error.code(),
-            status = error.status().map(|s| s.as_u16()),
-            wait_ms = wait.as_millis() as u64,
-            "token request failed; retrying"
-        );
-        clock.sleep(wait).await;
-        attempt += 1;
-    }
+    let attempts = retry::Attempts {
+        policy: &endpoint.config.retry,
+        clock: endpoint.clock,
+        provider: endpoint.provider,
+        timeout: endpoint.config.timeout,
+        closed: endpoint.closed,
+        what: "token",
+    };
+    retry::with_retries(attempts, |timeout| {
+        attempt_token(endpoint, params, expected, timeout, max_lifetime)
+    })
+    .await
 }
 
 /// One token request, bounded by `timeout`.
@@ -324,49 +274,6 @@ fn intern_token_type(uri: String) -> std::borrow::Cow<'static, str> {
     }
 }
 
-enum ReadError {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// Reads a body, giving up as soon as it passes `limit` bytes.
-///
-/// The body holds the access token: it is read into a buffer zeroed on
-/// drop, and when the buffer must grow the old one is zeroed too.
-async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Zeroizing<Vec<u8>>, ReadError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(ReadError::TooLarge);
-    }
-    let expected = response.content_length().map_or(4096, |len| len as usize);
-    let mut body = Zeroizing::new(Vec::with_capacity(expected));
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
-        if body.len() + chunk.len() > limit {
-            return Err(ReadError::TooLarge);
-        }
-        append_zeroizing(&mut body, &chunk);
-    }
-    Ok(body)
-}
-
-/// Appends `chunk`; when `body` is full, moves it into a buffer twice as
-/// large and zeroes the old one (a plain `Vec` would leave it behind).
-fn append_zeroizing(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
-    if body.capacity() - body.len() < chunk.len() {
-        let mut grown = Zeroizing::new(Vec::with_capacity(
-            (body.len() + chunk.len()).max(2 * body.capacity()),
-        ));
-        grown.extend_from_slice(body);
-        *body = grown;
-    }
-    body.extend_from_slice(chunk);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,16 +293,5 @@ mod tests {
         // Sized for the worst case up front: no reallocation left a copy.
         let worst: usize = pairs.iter().map(|(n, v)| 3 * (n.len() + v.len()) + 2).sum();
         assert_eq!(body.capacity(), worst);
-    }
-
-    #[test]
-    fn a_growing_body_buffer_keeps_its_bytes_and_leaves_no_copy_behind() {
-        let mut body = Zeroizing::new(Vec::with_capacity(4));
-        for chunk in [&b"{\"access"[..], b"_token\":", b"\"tok\"}"] {
-            append_zeroizing(&mut body, chunk);
-        }
-        assert_eq!(&body[..], br#"{"access_token":"tok"}"#);
-        // Grown by doubling into fresh buffers: 4 -> 8 -> 16 -> 32.
-        assert_eq!(body.capacity(), 32);
     }
 }

@@ -1,5 +1,5 @@
-//! Retries of a token request: which failures, how long to wait, when to
-//! stop.
+//! Retries of a token request (and of a metadata request, which follows
+//! the same rules): which failures, how long to wait, when to stop.
 //!
 //! Transport failures (refused, reset, timed out), 5xx, 408 and 429 are
 //! retried; every other answer, in particular the RFC 6749 §5.2 refusals
@@ -13,11 +13,16 @@
 //! The retries run inside the cache's single flight: however many callers
 //! wait, one sequence of attempts is made.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use rand::RngExt as _;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::oauth2::error::OAuth2Error;
+use crate::oauth2::time::clock::Clock;
 
 /// How a provider's token requests are retried.
 ///
@@ -107,6 +112,100 @@ impl RetryPolicy {
     }
 }
 
+/// What a sequence of attempts needs besides the attempt itself.
+#[derive(Clone, Copy)]
+pub(crate) struct Attempts<'a> {
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) clock: &'a dyn Clock,
+    /// The provider's name, for errors and logs.
+    pub(crate) provider: &'a str,
+    /// The bound on one attempt; the last ones get what is left of the
+    /// budget when that is less.
+    pub(crate) timeout: Duration,
+    /// Set once the service shuts down: no further attempt starts.
+    pub(crate) closed: &'a AtomicBool,
+    /// What is requested, for logs (`"token"`, `"metadata"`).
+    pub(crate) what: &'static str,
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy says
+/// stop: only [unavailable](OAuth2Error::is_unavailable) failures are
+/// retried, a `Retry-After` longer than the policy allows ends the
+/// sequence, and no wait may take it past the budget.
+///
+/// `attempt` gets the timeout for that attempt.
+pub(crate) async fn with_retries<T, F, Fut>(
+    attempts: Attempts<'_>,
+    mut attempt: F,
+) -> Result<T, OAuth2Error>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: Future<Output = Result<T, OAuth2Error>>,
+{
+    let Attempts {
+        policy,
+        clock,
+        provider,
+        timeout,
+        closed,
+        what,
+    } = attempts;
+    let started = clock.now();
+    let mut delay = policy.base_delay;
+    let mut count = 1;
+    loop {
+        let elapsed = clock.now().saturating_duration_since(started);
+        let timeout = timeout
+            .min(policy.budget.saturating_sub(elapsed))
+            .max(Duration::from_millis(1));
+        if closed.load(Ordering::Acquire) {
+            return Err(OAuth2Error::ShuttingDown {
+                provider: provider.to_owned(),
+            });
+        }
+        let error = match attempt(timeout).await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        if count >= policy.max_attempts.max(1) || !error.is_unavailable() {
+            return Err(error);
+        }
+        delay = policy.next_delay(delay);
+        let wait = match error.retry_after() {
+            Some(asked) => {
+                if asked > policy.max_retry_after {
+                    tracing::warn!(
+                        provider,
+                        request = what,
+                        retry_after_ms = asked.as_millis() as u64,
+                        "server asks to wait longer than allowed; not retrying"
+                    );
+                    return Err(error);
+                }
+                // What the server asked for, plus at most one base delay of
+                // the backoff's jitter so that clients do not return together.
+                asked + delay.min(policy.base_delay)
+            }
+            None => delay,
+        };
+        let elapsed = clock.now().saturating_duration_since(started);
+        if elapsed + wait >= policy.budget {
+            return Err(error);
+        }
+        tracing::info!(
+            provider,
+            request = what,
+            attempt = count,
+            code = error.code(),
+            status = error.status().map(|s| s.as_u16()),
+            wait_ms = wait.as_millis() as u64,
+            "request failed; retrying"
+        );
+        clock.sleep(wait).await;
+        count += 1;
+    }
+}
+
 pub(crate) fn retryable_status(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
@@ -130,7 +229,6 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth2::error::OAuth2Error;
 
     #[test]
     fn delays_stay_within_base_and_cap() {
