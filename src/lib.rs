@@ -253,7 +253,7 @@ pub fn state_from_vars(vars: &BTreeMap<String, String>) -> Result<AppState, Star
     let config = AppConfig::from_vars(vars)?;
     let oauth2_config = OAuth2Config::from_vars(vars.clone())?;
     let dev = match (config.env, oauth2_config.get(DEMO_PROVIDER)) {
-        (AppEnv::Development, Some(demo)) => match demo.client_secret() {
+        (AppEnv::Development, Some(demo)) => match demo.secret() {
             Some(secret) => Some(DevAuthority::new(
                 demo.client_id(),
                 secret.clone(),
@@ -314,8 +314,31 @@ pub async fn run(
         tracing::info!("try: curl http://{addr}/demo/orders");
         tracing::info!("try: curl -H 'Authorization: Bearer alice-token' http://{addr}/demo/me");
     }
+    discover_in_background(state.oauth2.service());
     serve(listener, state, shutdown).await?;
     Ok(())
+}
+
+/// Fetches the metadata of every provider configured by its issuer, in the
+/// background: the log then says which token endpoint and authentication
+/// method each uses. A failure only warns: the first token request
+/// discovers again, so an identity provider that is briefly down never
+/// stops the server.
+fn discover_in_background(oauth2: &axum_oauth2_client::OAuth2Service) {
+    let oauth2 = oauth2.clone();
+    tokio::spawn(async move {
+        let names: Vec<String> = oauth2.providers().map(str::to_owned).collect();
+        for name in names {
+            if let Err(error) = oauth2.metadata(&name).await {
+                tracing::warn!(
+                    provider = %name,
+                    code = error.code(),
+                    %error,
+                    "metadata discovery failed; the first token request tries again"
+                );
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -50,7 +50,13 @@ fn provider_at(url: &str) -> ProviderConfig {
 }
 
 fn token(access: &str) -> serde_json::Value {
-    json!({ "access_token": format!("LEAKCHECK-AT-{access}"), "token_type": "Bearer", "expires_in": 3600 })
+    json!({
+        "access_token": format!("LEAKCHECK-AT-{access}"),
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        // RFC 8693 §2.2.1: an exchange's answer says what it issued.
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+    })
 }
 
 /// A listener whose accept queue is full: connection attempts hang.
@@ -869,7 +875,12 @@ async fn fast_token_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) 
                 .find(|(k, _)| k == "subject_token")
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default();
-            axum::Json(json!({ "access_token": format!("at-{subject}"), "token_type": "Bearer", "expires_in": 3600 }))
+            axum::Json(json!({
+                "access_token": format!("at-{subject}"),
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            }))
         }),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

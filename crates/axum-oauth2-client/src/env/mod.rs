@@ -74,6 +74,7 @@ pub(crate) const SETTINGS: &[&str] = &[
     "AUTH_METHOD",
     "CLIENT_ID",
     "TOKEN_URL",
+    "ISSUER",
     "TOKEN_PARAMS",
     "AUDIENCE",
     "RESOURCE",

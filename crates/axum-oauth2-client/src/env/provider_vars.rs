@@ -13,7 +13,7 @@ use super::parse::{list, parse_bool, parse_count, parse_seconds, read_secret_fil
 use super::signing_vars::SigningVars;
 use crate::oauth2::{
     AssertionAudience, AuthMethod, BreakerPolicy, GrantType, ProviderConfig, RetryPolicy, Secret,
-    check_token_url,
+    check_issuer, check_token_url,
 };
 
 /// One provider's variables as envy reads them. Every field is a string so
@@ -21,6 +21,7 @@ use crate::oauth2::{
 #[derive(Deserialize)]
 pub(super) struct ProviderVars {
     token_url: Option<String>,
+    issuer: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
     client_secret_file: Option<String>,
@@ -86,36 +87,47 @@ impl ProviderVars {
                 Some(service_account(&var, path)?)
             }
         };
-        let from_account = self.token_url.is_none() && service_account.is_some();
-        let token_url = match (&self.token_url, &service_account) {
-            (None, Some(account)) => account.token_uri().clone(),
-            _ => {
-                let token_url = required(self.token_url, "TOKEN_URL")?;
-                Url::parse(token_url.trim()).map_err(|e| ConfigError::Invalid {
-                    variable: var("TOKEN_URL"),
-                    reason: format!("is not a valid URL ({e})"),
-                })?
-            }
-        };
         let allow_insecure_http = match self.allow_insecure_http.as_deref() {
             None => false,
             Some(value) => parse_bool(&var("ALLOW_INSECURE_HTTP"), value)?,
         };
-        check_token_url(&token_url, allow_insecure_http).map_err(|reason| {
-            let hint = if token_url.scheme() == "http" {
+        let insecure_hint = |url_is_http: bool| {
+            if url_is_http && !allow_insecure_http {
                 format!(" (set {} to allow it)", var("ALLOW_INSECURE_HTTP"))
             } else {
                 String::new()
-            };
-            ConfigError::Invalid {
-                variable: var(if from_account {
-                    "SERVICE_ACCOUNT_FILE"
-                } else {
-                    "TOKEN_URL"
-                }),
-                reason: format!("{reason}{hint}"),
             }
-        })?;
+        };
+        let issuer = match self.issuer.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(issuer) => {
+                check_issuer(issuer, allow_insecure_http).map_err(|reason| {
+                    ConfigError::Invalid {
+                        variable: var("ISSUER"),
+                        reason: format!("{reason}{}", insecure_hint(issuer.starts_with("http:"))),
+                    }
+                })?;
+                Some(issuer.to_owned())
+            }
+        };
+        let (token_url, token_url_from) = match (&self.token_url, &service_account, &issuer) {
+            (None, Some(account), _) => (Some(account.token_uri().clone()), "SERVICE_ACCOUNT_FILE"),
+            (None, None, Some(_)) => (None, "ISSUER"),
+            _ => {
+                let token_url = required(self.token_url, "TOKEN_URL")?;
+                let url = Url::parse(token_url.trim()).map_err(|e| ConfigError::Invalid {
+                    variable: var("TOKEN_URL"),
+                    reason: format!("is not a valid URL ({e})"),
+                })?;
+                (Some(url), "TOKEN_URL")
+            }
+        };
+        if let Some(url) = &token_url {
+            check_token_url(url, allow_insecure_http).map_err(|reason| ConfigError::Invalid {
+                variable: var(token_url_from),
+                reason: format!("{reason}{}", insecure_hint(url.scheme() == "http")),
+            })?;
+        }
         let client_id = match (self.client_id, &service_account) {
             (None, Some(account)) => account.client_email().to_owned(),
             (client_id, _) => required(client_id, "CLIENT_ID")?,
@@ -165,11 +177,15 @@ impl ProviderVars {
             (None, Some(_)) => GrantType::JwtBearer,
             (None, None) => GrantType::ClientCredentials,
         };
-        let method = match self.auth_method.as_deref() {
-            Some(name) => AuthMethod::from_name(name).ok_or_else(|| ConfigError::Invalid {
+        let explicit = match self.auth_method.as_deref() {
+            Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| ConfigError::Invalid {
                 variable: var("AUTH_METHOD"),
                 reason: "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none".into(),
-            })?,
+            })?),
+            None => None,
+        };
+        let method = match explicit {
+            Some(method) => method,
             // A service account's assertion is its only credential.
             None if service_account.is_some() && secret.is_none() => AuthMethod::None,
             None if secret.is_some() => AuthMethod::ClientSecretBasic,
@@ -196,8 +212,14 @@ impl ProviderVars {
 
         let mut provider =
             ProviderConfig::with_credentials(token_url, client_id.trim().to_owned(), secret, key)
-                .auth_method(method)
                 .grant(grant);
+        // Without a method set, an issuer's metadata picks one.
+        if explicit.is_some() || issuer.is_none() || service_account.is_some() {
+            provider = provider.auth_method(method);
+        }
+        if let Some(issuer) = issuer {
+            provider = provider.issuer(issuer);
+        }
         if let Some(account) = &service_account {
             provider = provider
                 .assertion_issuer(account.client_email())

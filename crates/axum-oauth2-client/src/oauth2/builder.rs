@@ -9,6 +9,7 @@ use reqwest::Url;
 
 use super::cache::{CacheKey, Grant, KeyedCache, Slot};
 use super::config::OAuth2Config;
+use super::discovery::Discovery;
 use super::error::OAuth2Error;
 use super::provider::Provider;
 use super::provider_config::{AuthMethod, GrantType, ProviderConfig};
@@ -109,8 +110,23 @@ impl OAuth2ServiceBuilder {
                 provider: name.clone(),
                 reason,
             };
-            check_token_url(&config.token_url, config.allow_insecure_http)
-                .map_err(|reason| invalid(format!("the token URL {reason}")))?;
+            if let Some(token_url) = &config.token_url {
+                check_token_url(token_url, config.allow_insecure_http)
+                    .map_err(|reason| invalid(format!("the token URL {reason}")))?;
+            }
+            let discovery = match (&config.issuer, &config.token_url) {
+                (Some(issuer), token_url) => {
+                    let discovery = Discovery::new(issuer, config.allow_insecure_http)
+                        .map_err(|reason| invalid(format!("the issuer {reason}")))?;
+                    // With a token URL, the metadata only picks the
+                    // method, and only when none is set.
+                    (token_url.is_none() || !config.method_is_set()).then_some(discovery)
+                }
+                (None, Some(_)) => None,
+                (None, None) => {
+                    return Err(invalid("a token URL or an issuer is required".into()));
+                }
+            };
             if config.client_id.is_empty() {
                 return Err(invalid("the client id is empty".into()));
             }
@@ -145,8 +161,9 @@ impl OAuth2ServiceBuilder {
             };
             tracing::info!(
                 provider = %name,
-                token_url = %redacted_url(&config.token_url),
-                auth_method = config.auth_method.as_str(),
+                token_url = config.token_url.as_ref().map(redacted_url).unwrap_or_else(|| "(discovered)".into()),
+                issuer = config.issuer.as_deref().unwrap_or_default(),
+                auth_method = if config.method_is_set() || discovery.is_none() { config.method().as_str() } else { "(discovered)" },
                 "OAuth2 provider configured"
             );
             providers.push(Arc::new(Provider {
@@ -160,6 +177,8 @@ impl OAuth2ServiceBuilder {
                 clock: self.clock.clone(),
                 refresh_buffer: self.config.refresh_buffer,
                 keyed: Default::default(),
+                discovery,
+                announced: AtomicBool::new(false),
             }));
         }
         providers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -177,7 +196,7 @@ impl OAuth2ServiceBuilder {
 /// authentication method and grant has what it needs, and no more secret
 /// than it uses is required.
 fn check_credentials(config: &ProviderConfig) -> Result<(), String> {
-    let method = config.auth_method;
+    let method = config.method();
     let secret = config.client_secret.as_ref().map(|s| s.expose_secret());
     if method.needs_secret() && secret.is_none_or(str::is_empty) {
         return Err(format!("{} needs a client secret", method.as_str()));

@@ -64,6 +64,7 @@ pub use token_params::TokenParams;
 
 pub(crate) use binding::Binding;
 pub(crate) use cache::TokenId;
+pub(crate) use discovery::check_issuer;
 pub(crate) use provider::Answer;
 pub(crate) use token_request::TokenRequest;
 pub(crate) use url::check_token_url;

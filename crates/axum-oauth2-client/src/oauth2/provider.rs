@@ -10,8 +10,11 @@ use futures_util::FutureExt as _;
 use reqwest::{StatusCode, Url};
 
 use super::cache::{Grant, KeyedSlots, Request, Slot, TokenId, digest};
+use super::discovery::{
+    AuthorizationServerMetadata, Discovery, MetadataRequest, choose_auth_method,
+};
 use super::error::OAuth2Error;
-use super::provider_config::ProviderConfig;
+use super::provider_config::{AuthMethod, ProviderConfig};
 use super::token_params::ParamsView;
 use super::token_request::{OwnedTokenRequest, TokenRequest};
 use super::url::{is_loopback, redacted_url};
@@ -40,6 +43,18 @@ pub(crate) struct Provider {
     pub(crate) breaker: Breaker,
     pub(crate) client_credentials: Arc<Slot>,
     pub(crate) keyed: KeyedSlots,
+    /// The issuer's metadata, for a provider configured by its issuer.
+    pub(crate) discovery: Option<Discovery>,
+    /// Set once the discovered endpoint and method have been logged.
+    pub(crate) announced: AtomicBool,
+}
+
+/// Where a token request goes and how the client authenticates there.
+pub(crate) struct Route {
+    pub(crate) token_url: Url,
+    pub(crate) method: AuthMethod,
+    /// The issuer's metadata, for a provider that discovers it.
+    pub(crate) metadata: Option<Arc<AuthorizationServerMetadata>>,
 }
 
 /// What a request does after the upstream answered.
@@ -72,6 +87,79 @@ impl Answer {
 }
 
 impl Provider {
+    /// The issuer's metadata (fetched, or the copy held), with the token
+    /// request's retries; `None` for a provider with a configured token
+    /// URL and no issuer.
+    async fn metadata(&self) -> Result<Option<Arc<AuthorizationServerMetadata>>, OAuth2Error> {
+        let Some(discovery) = &self.discovery else {
+            return Ok(None);
+        };
+        let request = MetadataRequest {
+            http: &self.token_http,
+            provider: &self.name,
+            clock: &*self.clock,
+            retry: &self.config.retry,
+            timeout: self.config.timeout,
+            closed: &self.closed,
+        };
+        discovery.metadata(&request).await.map(Some)
+    }
+
+    /// Where this attempt's token request goes and how the client
+    /// authenticates: as configured, or as the issuer's metadata says
+    /// (said once in the log when first learnt).
+    pub(crate) async fn route(&self) -> Result<Route, OAuth2Error> {
+        let metadata = self.metadata().await?;
+        let method = match &metadata {
+            Some(metadata) if !self.config.method_is_set() => choose_auth_method(
+                metadata.token_endpoint_auth_methods_supported(),
+                self.config.client_secret.is_some(),
+                self.config.client_key.is_some(),
+            )
+            .and_then(AuthMethod::from_name)
+            .ok_or_else(|| OAuth2Error::InvalidMetadata {
+                provider: self.name.to_string(),
+                url: redacted_url(metadata.token_endpoint()),
+                field: Some("token_endpoint_auth_methods_supported"),
+                reason: format!(
+                    "lists no method the configured credentials can use (it lists: {})",
+                    crate::oauth2::error::sanitize(
+                        &metadata.token_endpoint_auth_methods_supported().join(", ")
+                    )
+                ),
+            })?,
+            _ => self.config.method(),
+        };
+        // A configured token URL overrides the metadata's.
+        let token_url = match (&self.config.token_url, &metadata) {
+            (Some(url), _) => url.clone(),
+            (None, Some(metadata)) => metadata.token_endpoint().clone(),
+            (None, None) => {
+                return Err(OAuth2Error::InvalidConfig {
+                    provider: self.name.to_string(),
+                    reason: "neither a token URL nor an issuer is configured".to_owned(),
+                });
+            }
+        };
+        if let Some(metadata) = &metadata
+            && !self.announced.swap(true, Ordering::AcqRel)
+        {
+            tracing::info!(
+                provider = &*self.name,
+                issuer = metadata.issuer(),
+                token_endpoint = %redacted_url(&token_url),
+                auth_method = method.as_str(),
+                chosen = !self.config.method_is_set(),
+                "token endpoint discovered"
+            );
+        }
+        Ok(Route {
+            token_url,
+            method,
+            metadata,
+        })
+    }
+
     /// `shutting_down` once the service has been shut down.
     #[inline]
     pub(crate) fn check_open(&self) -> Result<(), OAuth2Error> {
@@ -257,17 +345,23 @@ impl Provider {
                 retry_in,
             }
         })?;
-        let endpoint = TokenEndpoint {
-            http: &self.token_http,
-            provider: &self.name,
-            config: &self.config,
-            token_url: &self.config.token_url,
-            issuer: None,
-            clock: &*self.clock,
-            refresh_buffer: self.refresh_buffer,
-            closed: &self.closed,
+        let result = match self.route().await {
+            Ok(route) => {
+                let endpoint = TokenEndpoint {
+                    http: &self.token_http,
+                    provider: &self.name,
+                    config: &self.config,
+                    token_url: &route.token_url,
+                    method: route.method,
+                    issuer: self.config.issuer.as_deref(),
+                    clock: &*self.clock,
+                    refresh_buffer: self.refresh_buffer,
+                    closed: &self.closed,
+                };
+                request_token(&endpoint, params, expected, max_lifetime).await
+            }
+            Err(error) => Err(error),
         };
-        let result = request_token(&endpoint, params, expected, max_lifetime).await;
         let unavailable = result
             .as_ref()
             .err()

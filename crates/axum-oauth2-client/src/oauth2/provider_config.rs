@@ -11,7 +11,7 @@ use super::secret::Secret;
 use super::token_params::TokenParams;
 use super::url::redacted_url;
 use crate::http_signature::Signer;
-use crate::jose::ClientKey;
+use crate::jose::{ClientKey, ServiceAccountKey};
 use crate::oauth2::endpoint::breaker::BreakerPolicy;
 use crate::oauth2::endpoint::retry::RetryPolicy;
 
@@ -37,8 +37,7 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    /// Every method, in the order of preference when discovery picks one
-    /// (no secret sent over the wire first).
+    /// Every method.
     pub const ALL: [AuthMethod; 5] = [
         AuthMethod::PrivateKeyJwt,
         AuthMethod::ClientSecretJwt,
@@ -176,11 +175,17 @@ impl Default for AssertionSettings {
 /// ```
 #[derive(Clone)]
 pub struct ProviderConfig {
-    pub(crate) token_url: Url,
+    /// The token endpoint, when configured; else discovered from `issuer`.
+    pub(crate) token_url: Option<Url>,
+    /// The issuer identifier (RFC 8414 §2), for discovery and as an
+    /// assertion `aud`.
+    pub(crate) issuer: Option<String>,
     pub(crate) client_id: String,
     pub(crate) client_secret: Option<Secret>,
     pub(crate) client_key: Option<ClientKey>,
-    pub(crate) auth_method: AuthMethod,
+    /// The method set; `None`: discovery picks one, else the credentials'
+    /// default ([`ProviderConfig::method`]).
+    pub(crate) auth_method: Option<AuthMethod>,
     pub(crate) grant: GrantType,
     pub(crate) assertion: AssertionSettings,
     pub(crate) params: TokenParams,
@@ -216,11 +221,68 @@ impl ProviderConfig {
         client_secret: impl Into<Secret>,
     ) -> Self {
         Self::with_credentials(
-            token_url,
+            Some(token_url),
             client_id.into(),
             Some(client_secret.into()),
             None,
         )
+    }
+
+    /// A provider for a Google service account key file
+    /// ([`ServiceAccountKey`]): its token URL, its email as the client and
+    /// as the assertion's `iss`, its key, the JWT bearer grant (RFC 7523
+    /// §2.1) with the scope inside the assertion, and no client
+    /// authentication.
+    pub fn from_service_account(account: &ServiceAccountKey) -> Self {
+        Self::with_credentials(
+            Some(account.token_uri().clone()),
+            account.client_email().to_owned(),
+            None,
+            Some(account.key().clone()),
+        )
+        .grant(GrantType::JwtBearer)
+        .auth_method(AuthMethod::None)
+        .assertion_issuer(account.client_email())
+        .scope_in_assertion(true)
+    }
+
+    /// A provider found through its issuer's metadata (RFC 8414, then
+    /// OpenID Connect Discovery 1.0): the token endpoint and, unless
+    /// [`auth_method`](Self::auth_method) sets one, the best client
+    /// authentication method it supports for the credentials given
+    /// (`private_key_jwt` with a key; else `client_secret_basic`,
+    /// `client_secret_post`, `client_secret_jwt`). The metadata is fetched
+    /// with the first token request (with its retries and circuit breaker,
+    /// so that start-up never fails because the identity provider is
+    /// briefly down), kept, and refreshed daily. The metadata's `issuer`
+    /// must equal `issuer` exactly.
+    ///
+    /// ```
+    /// use axum_oauth2_client::ProviderConfig;
+    ///
+    /// let okta = ProviderConfig::discovered("https://example.okta.com/oauth2/default", "orders")
+    ///     .client_secret("s3cr3t")
+    ///     .scope("orders:read");
+    /// assert!(okta.token_url().is_none());
+    /// ```
+    pub fn discovered(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self::with_credentials(None, client_id.into(), None, None).issuer(issuer)
+    }
+
+    /// Sets the client secret.
+    #[must_use]
+    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the issuer identifier: the token endpoint is then discovered
+    /// unless a token URL is configured (which overrides the metadata's),
+    /// and it can be an assertion's `aud` ([`AssertionAudience::Issuer`]).
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
     }
 
     /// A provider whose client authenticates with a private key
@@ -240,26 +302,27 @@ impl ProviderConfig {
     /// # Ok(()) }
     /// ```
     pub fn with_key(token_url: Url, client_id: impl Into<String>, key: ClientKey) -> Self {
-        Self::with_credentials(token_url, client_id.into(), None, Some(key))
+        Self::with_credentials(Some(token_url), client_id.into(), None, Some(key))
             .auth_method(AuthMethod::PrivateKeyJwt)
     }
 
     /// A provider with these credentials, the client credentials grant and
     /// `client_secret_basic`.
     pub(crate) fn with_credentials(
-        token_url: Url,
+        token_url: Option<Url>,
         client_id: String,
         client_secret: Option<Secret>,
         client_key: Option<ClientKey>,
     ) -> Self {
         Self {
             token_url,
+            issuer: None,
             client_id,
             client_secret,
             client_key,
             grant: GrantType::default(),
             assertion: AssertionSettings::default(),
-            auth_method: AuthMethod::default(),
+            auth_method: None,
             params: TokenParams::new(),
             default_lifetime: Self::DEFAULT_LIFETIME,
             timeout: Self::DEFAULT_TIMEOUT,
@@ -360,7 +423,7 @@ impl ProviderConfig {
     /// `private_key_jwt` for [`with_key`](Self::with_key)).
     #[must_use]
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
-        self.auth_method = method;
+        self.auth_method = Some(method);
         self
     }
 
@@ -450,10 +513,16 @@ impl ProviderConfig {
         self
     }
 
-    /// The token endpoint.
+    /// The token endpoint, unless it is discovered.
     #[must_use]
-    pub fn token_url(&self) -> &Url {
-        &self.token_url
+    pub fn token_url(&self) -> Option<&Url> {
+        self.token_url.as_ref()
+    }
+
+    /// The issuer identifier, when configured.
+    #[must_use]
+    pub fn issuer_id(&self) -> Option<&str> {
+        self.issuer.as_deref()
     }
 
     /// Whether the provider's tokens are confined to a list of origins
@@ -471,7 +540,7 @@ impl ProviderConfig {
 
     /// The client secret, if the client has one.
     #[must_use]
-    pub fn client_secret(&self) -> Option<&Secret> {
+    pub fn secret(&self) -> Option<&Secret> {
         self.client_secret.as_ref()
     }
 
@@ -487,10 +556,27 @@ impl ProviderConfig {
         self.grant
     }
 
-    /// The configured client authentication method.
+    /// The client authentication method: the one set, else the
+    /// credentials' default (`client_secret_basic` with a secret,
+    /// `private_key_jwt` with a key alone, `none` without either). A
+    /// discovered provider without a method set uses the one its metadata
+    /// allows instead.
     #[must_use]
     pub fn method(&self) -> AuthMethod {
         self.auth_method
+            .unwrap_or(match (&self.client_secret, &self.client_key) {
+                (Some(_), _) => AuthMethod::ClientSecretBasic,
+                (None, Some(_)) if self.grant == GrantType::ClientCredentials => {
+                    AuthMethod::PrivateKeyJwt
+                }
+                _ => AuthMethod::None,
+            })
+    }
+
+    /// Whether the client authentication method was set rather than left
+    /// to the credentials or discovery.
+    pub(crate) fn method_is_set(&self) -> bool {
+        self.auth_method.is_some()
     }
 
     /// The configured scope, if any.
@@ -509,7 +595,8 @@ impl ProviderConfig {
 impl fmt::Debug for ProviderConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProviderConfig")
-            .field("token_url", &redacted_url(&self.token_url))
+            .field("token_url", &self.token_url.as_ref().map(redacted_url))
+            .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("client_key", &self.client_key)

@@ -13,6 +13,7 @@ use reqwest::header::AUTHORIZATION;
 use super::builder::OAuth2ServiceBuilder;
 use super::cache::{CacheKey, KeyedCache, Request, Slot, TokenId, entries};
 use super::config::OAuth2Config;
+use super::discovery::AuthorizationServerMetadata;
 use super::error::OAuth2Error;
 use super::exchange_options::TokenExchangeOptions;
 use super::provider::Provider;
@@ -139,6 +140,22 @@ impl OAuth2Service {
         provider.check_open()?;
         attach(&slot, provider.request_fn(request_for), request).await?;
         Ok(())
+    }
+
+    /// The authorization server metadata of `provider` (RFC 8414), for a
+    /// provider configured by its issuer: fetched with the token
+    /// request's retries (the first time, and once a day), else the copy
+    /// held; `None` for a provider with a token URL. The first success
+    /// logs the token endpoint and the authentication method in use, so
+    /// calling this at start-up says which was chosen; a failure there is
+    /// no reason to stop, since the first token request tries again.
+    pub async fn metadata(
+        &self,
+        provider: &str,
+    ) -> Result<Option<Arc<AuthorizationServerMetadata>>, OAuth2Error> {
+        let provider = self.provider(provider)?;
+        provider.check_open()?;
+        Ok(provider.route().await?.metadata)
     }
 
     /// Shuts the service down for good: empties the cache, and from now on

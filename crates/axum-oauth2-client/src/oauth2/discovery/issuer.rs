@@ -71,6 +71,12 @@ pub(crate) fn shown_issuer(text: &str) -> String {
     }
 }
 
+/// Why `text` cannot be an issuer identifier (RFC 8414 §2), for a
+/// configuration error that names its variable.
+pub(crate) fn check_issuer(text: &str, allow_insecure_http: bool) -> Result<(), &'static str> {
+    Issuer::parse(text, allow_insecure_http).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

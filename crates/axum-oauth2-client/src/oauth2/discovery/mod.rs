@@ -24,4 +24,5 @@ mod tests;
 pub(crate) use auth_method::choose_auth_method;
 pub(crate) use cache::Discovery;
 pub(crate) use fetch::MetadataRequest;
+pub(crate) use issuer::check_issuer;
 pub use metadata::AuthorizationServerMetadata;

@@ -65,6 +65,7 @@ impl ClientAuth<'_> {
 pub(crate) fn authenticate<'a>(
     provider: &str,
     config: &'a ProviderConfig,
+    method: AuthMethod,
     token_url: &Url,
     issuer: Option<&str>,
     now: SystemTime,
@@ -77,10 +78,10 @@ pub(crate) fn authenticate<'a>(
             .map(Secret::expose_secret)
             .ok_or_else(|| OAuth2Error::AssertionFailed {
                 provider: provider.to_owned(),
-                reason: format!("{} needs a client secret", config.auth_method.as_str()),
+                reason: format!("{} needs a client secret", method.as_str()),
             })
     };
-    Ok(match config.auth_method {
+    Ok(match method {
         AuthMethod::ClientSecretBasic => {
             ClientAuth::Header(basic_credentials(client_id, secret()?))
         }

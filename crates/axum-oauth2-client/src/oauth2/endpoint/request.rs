@@ -24,7 +24,7 @@ use crate::oauth2::cache::bearer::Bearer;
 use crate::oauth2::cache::token::{TokenData, schedule};
 use crate::oauth2::error::{OAuth2Error, TokenEndpointErrorBody};
 use crate::oauth2::grant::jwt_bearer;
-use crate::oauth2::provider_config::ProviderConfig;
+use crate::oauth2::provider_config::{AuthMethod, ProviderConfig};
 use crate::oauth2::time::clock::Clock;
 
 /// The largest token endpoint answer read; a longer one is refused while
@@ -42,6 +42,9 @@ pub(crate) struct TokenEndpoint<'a> {
     pub(crate) config: &'a ProviderConfig,
     /// Where the token endpoint is: configured, or discovered.
     pub(crate) token_url: &'a Url,
+    /// How the client authenticates there: configured, or chosen from the
+    /// issuer's metadata.
+    pub(crate) method: AuthMethod,
     /// The issuer identifier, when one is configured (an assertion `aud`).
     pub(crate) issuer: Option<&'a str>,
     pub(crate) clock: &'a dyn Clock,
@@ -195,6 +198,7 @@ fn build_request(
         provider,
         config,
         token_url,
+        method,
         issuer,
         ..
     } = *endpoint;
@@ -203,7 +207,7 @@ fn build_request(
         .post(token_url.clone())
         .header(ACCEPT, "application/json")
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-    let auth = authenticate(provider, config, token_url, issuer, now)?;
+    let auth = authenticate(provider, config, method, token_url, issuer, now)?;
     if let ClientAuth::Header(value) = &auth {
         request = request.header(AUTHORIZATION, value.clone());
     }
