@@ -203,7 +203,8 @@ impl ClientKey {
     /// "JWT", "kid"?, "x5t#S256"?, "x5t"?}`.
     ///
     /// # Errors
-    /// [`JwsError::Signing`] when the signature primitive fails.
+    /// [`JwsError::Signing`] when the signature primitive fails,
+    /// [`JwsError::Encoding`] when the claims do not serialise.
     pub fn sign_jwt(&self, claims: &Map<String, Value>) -> Result<Secret, JwsError> {
         let payload = Zeroizing::new(serde_json::to_vec(claims).map_err(|_| JwsError::Encoding)?);
         let mut signing_input = Zeroizing::new(String::with_capacity(

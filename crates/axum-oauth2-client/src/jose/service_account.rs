@@ -6,7 +6,6 @@ use std::fmt;
 
 use reqwest::Url;
 use serde_json::{Map, Value};
-use zeroize::Zeroizing;
 
 use super::algorithm::JwsAlgorithm;
 use super::client_key::ClientKey;
@@ -84,11 +83,9 @@ impl ServiceAccountKey {
     /// # Errors
     /// [`ServiceAccountError`] naming the field that is missing or wrong.
     pub fn from_json(json: &str) -> Result<Self, ServiceAccountError> {
-        // The parsed tree holds the private key; it is dropped (unzeroed,
-        // as serde_json gives no hook) at the end of this call.
-        let file: Zeroizing<String> = Zeroizing::new(json.to_owned());
+        // serde_json's messages could quote the file: none is passed on.
         let file: Map<String, Value> =
-            serde_json::from_str(&file).map_err(|_| ServiceAccountError::NotJson)?;
+            serde_json::from_str(json).map_err(|_| ServiceAccountError::NotJson)?;
         let field = |name: &'static str| -> Result<&str, ServiceAccountError> {
             match file.get(name) {
                 None | Some(Value::Null) => Err(ServiceAccountError::MissingField { field: name }),
