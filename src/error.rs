@@ -67,6 +67,11 @@ impl AppError {
 /// Token endpoint outages are 503 (try later); a refusal or garbage from a
 /// token endpoint or upstream is 502; our own misconfiguration is 500.
 fn oauth2_status(error: &OAuth2Error) -> StatusCode {
+    if error.is_unavailable() {
+        // A token endpoint or an issuer that is down, slow or rate
+        // limiting: worth trying again later.
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     match error {
         OAuth2Error::TokenRequestFailed { .. }
         | OAuth2Error::TokenEndpointUnavailable { .. }
@@ -79,7 +84,10 @@ fn oauth2_status(error: &OAuth2Error) -> StatusCode {
         OAuth2Error::TokenEndpointError { .. }
         | OAuth2Error::InvalidTokenResponse { .. }
         | OAuth2Error::Unauthorized { .. }
-        | OAuth2Error::RequestFailed { .. } => StatusCode::BAD_GATEWAY,
+        | OAuth2Error::RequestFailed { .. }
+        | OAuth2Error::DiscoveryFailed { .. }
+        | OAuth2Error::InvalidMetadata { .. }
+        | OAuth2Error::IssuerMismatch { .. } => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

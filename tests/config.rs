@@ -413,3 +413,176 @@ fn token_params_refuse_names_the_grant_sends_naming_the_variable_not_the_value()
     let e = err(&with(&[("OAUTH2_PAYMENTS_API_TOKEN_PARAMS", "justaword")]));
     assert!(e.to_string().contains("name=value"), "{e}");
 }
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/jose/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn a_client_key_file_makes_private_key_jwt_without_a_secret() {
+    use axum_oauth2_client::jose::JwsAlgorithm;
+    let config = OAuth2Config::from_vars(vars(&[
+        (
+            "OAUTH2_ENTRA_TOKEN_URL",
+            "https://login.example.com/t/oauth2/v2.0/token",
+        ),
+        ("OAUTH2_ENTRA_CLIENT_ID", "app-id"),
+        ("OAUTH2_ENTRA_CLIENT_KEY_FILE", &fixture("rsa-2048.pem")),
+        ("OAUTH2_ENTRA_CLIENT_KEY_ALG", "PS256"),
+        ("OAUTH2_ENTRA_CLIENT_KEY_ID", "cert-2026"),
+        (
+            "OAUTH2_ENTRA_CLIENT_CERT_FILE",
+            &fixture("rsa-2048.cert.pem"),
+        ),
+    ]))
+    .expect("valid");
+    let entra = config.get("entra").expect("entra");
+    assert_eq!(entra.method(), AuthMethod::PrivateKeyJwt);
+    assert!(entra.secret().is_none(), "no secret needed");
+    let key = entra.key().expect("key");
+    assert_eq!(key.algorithm(), JwsAlgorithm::PS256);
+    assert_eq!(key.kid(), Some("cert-2026"));
+    let shown = format!("{config:?}");
+    let pem = std::fs::read_to_string(fixture("rsa-2048.pem")).expect("pem");
+    let body_line = pem.lines().nth(3).expect("a line of the key");
+    assert!(!shown.contains(body_line), "{shown}");
+}
+
+#[test]
+fn unusable_keys_and_certificates_name_the_variable_never_the_key() {
+    let base = [
+        ("OAUTH2_K_TOKEN_URL", "https://a/token"),
+        ("OAUTH2_K_CLIENT_ID", "id"),
+    ];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all: Vec<(&str, &str)> = base.to_vec();
+        all.extend_from_slice(extra);
+        err(&all)
+    };
+    let rsa = fixture("rsa-2048.pem");
+    let p256 = fixture("ec-p256.pem");
+    let cert = fixture("rsa-2048.cert.pem");
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("OAUTH2_K_CLIENT_KEY_FILE", "/nonexistent/key.pem")],
+            "OAUTH2_K_CLIENT_KEY_FILE",
+        ),
+        (
+            vec![
+                ("OAUTH2_K_CLIENT_KEY_FILE", &p256),
+                ("OAUTH2_K_CLIENT_KEY_ALG", "RS256"),
+            ],
+            "OAUTH2_K_CLIENT_KEY_FILE",
+        ),
+        (
+            vec![
+                ("OAUTH2_K_CLIENT_KEY_FILE", &rsa),
+                ("OAUTH2_K_CLIENT_KEY_ALG", "RS1"),
+            ],
+            "OAUTH2_K_CLIENT_KEY_ALG",
+        ),
+        (
+            vec![
+                ("OAUTH2_K_CLIENT_KEY_FILE", &p256),
+                ("OAUTH2_K_CLIENT_CERT_FILE", &cert),
+            ],
+            "OAUTH2_K_CLIENT_CERT_FILE",
+        ),
+        (
+            vec![("OAUTH2_K_CLIENT_KEY_FILE", &cert)],
+            "OAUTH2_K_CLIENT_KEY_FILE",
+        ),
+        (
+            vec![("OAUTH2_K_CLIENT_KEY_ALG", "PS256")],
+            "OAUTH2_K_CLIENT_KEY_FILE",
+        ),
+        (
+            vec![("OAUTH2_K_AUTH_METHOD", "private_key_jwt")],
+            "OAUTH2_K_CLIENT_KEY_FILE",
+        ),
+        (
+            vec![("OAUTH2_K_GRANT", "jwt_bearer")],
+            "OAUTH2_K_CLIENT_KEY_FILE",
+        ),
+        (vec![("OAUTH2_K_GRANT", "password")], "OAUTH2_K_GRANT"),
+    ];
+    let pem = std::fs::read_to_string(&rsa).expect("pem");
+    let key_line = pem.lines().nth(2).expect("a line of the key");
+    for (extra, variable) in cases {
+        let e = with(&extra);
+        assert_eq!(e.variable(), variable, "{extra:?}: {e}");
+        assert!(!e.to_string().contains(key_line), "{e}");
+    }
+}
+
+#[test]
+fn a_service_account_file_configures_a_provider_on_its_own() {
+    let config = OAuth2Config::from_vars(vars(&[
+        (
+            "OAUTH2_GCP_SERVICE_ACCOUNT_FILE",
+            &fixture("service-account.json"),
+        ),
+        (
+            "OAUTH2_GCP_SCOPE",
+            "https://www.googleapis.com/auth/cloud-platform",
+        ),
+    ]))
+    .expect("valid");
+    let gcp = config.get("gcp").expect("gcp");
+    assert_eq!(gcp.method(), AuthMethod::None);
+    assert_eq!(gcp.grant_type(), axum_oauth2_client::GrantType::JwtBearer);
+    let account: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("service-account.json")).expect("json"),
+    )
+    .expect("json");
+    assert_eq!(gcp.client_id(), account["client_email"]);
+    assert_eq!(
+        gcp.token_url().map(|u| u.as_str()),
+        account["token_uri"].as_str()
+    );
+    assert_eq!(
+        gcp.key().and_then(|k| k.kid()),
+        account["private_key_id"].as_str()
+    );
+    let e = err(&[
+        (
+            "OAUTH2_GCP_SERVICE_ACCOUNT_FILE",
+            &fixture("service-account.json"),
+        ),
+        ("OAUTH2_GCP_CLIENT_KEY_FILE", &fixture("rsa-2048.pem")),
+    ]);
+    assert_eq!(e.code(), "conflicting_variables");
+    let e = err(&[("OAUTH2_GCP_SERVICE_ACCOUNT_FILE", &fixture("rsa-2048.pem"))]);
+    assert_eq!(e.variable(), "OAUTH2_GCP_SERVICE_ACCOUNT_FILE");
+}
+
+#[test]
+fn an_issuer_replaces_the_token_url_and_leaves_the_method_to_discovery() {
+    let config = OAuth2Config::from_vars(vars(&[
+        (
+            "OAUTH2_OKTA_ISSUER",
+            "https://example.okta.com/oauth2/default",
+        ),
+        ("OAUTH2_OKTA_CLIENT_ID", "id"),
+        ("OAUTH2_OKTA_CLIENT_SECRET", "s"),
+    ]))
+    .expect("valid");
+    let okta = config.get("okta").expect("okta");
+    assert!(okta.token_url().is_none());
+    assert_eq!(
+        okta.issuer_id(),
+        Some("https://example.okta.com/oauth2/default")
+    );
+    for (issuer, why) in [
+        ("https://a.example/?tenant=1", "query"),
+        ("http://a.example", "http off loopback"),
+        ("not a url", "not a URL"),
+    ] {
+        let e = err(&[
+            ("OAUTH2_OKTA_ISSUER", issuer),
+            ("OAUTH2_OKTA_CLIENT_ID", "id"),
+            ("OAUTH2_OKTA_CLIENT_SECRET", "s"),
+        ]);
+        assert_eq!(e.variable(), "OAUTH2_OKTA_ISSUER", "{why}: {e}");
+    }
+}

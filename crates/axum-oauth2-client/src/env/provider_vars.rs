@@ -177,6 +177,11 @@ impl ProviderVars {
             (None, Some(_)) => GrantType::JwtBearer,
             (None, None) => GrantType::ClientCredentials,
         };
+        if grant == GrantType::JwtBearer && key.is_none() {
+            return Err(ConfigError::Missing {
+                variable: var("CLIENT_KEY_FILE"),
+            });
+        }
         let explicit = match self.auth_method.as_deref() {
             Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| ConfigError::Invalid {
                 variable: var("AUTH_METHOD"),
