@@ -390,7 +390,7 @@ mod tests {
 
     use super::*;
     use crate::oauth2::cache::Grant;
-    use crate::oauth2::cache::bearer::Bearer;
+    use crate::oauth2::cache::token_header::TokenHeader;
     use crate::oauth2::secret::Secret;
     use crate::oauth2::time::clock::ManualClock;
 
@@ -425,7 +425,7 @@ mod tests {
                 let secret = format!("tok-{n}");
                 Ok(TokenData {
                     id: 0,
-                    header: Bearer::new(&Secret::new(secret)).expect("header"),
+                    header: TokenHeader::bearer(&Secret::new(secret)).expect("header"),
                     scope: None,
                     issued_token_type: None,
                     expires_at: now + Duration::from_secs(100),
@@ -716,7 +716,7 @@ mod tests {
         let start = clock.inner.now();
         f.slot.current.store(Some(Arc::new(TokenData {
             id: 1,
-            header: Bearer::new(&Secret::new(String::from("tok-1"))).expect("header"),
+            header: TokenHeader::bearer(&Secret::new(String::from("tok-1"))).expect("header"),
             scope: None,
             issued_token_type: None,
             expires_at: start + Duration::from_secs(100),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 
-use super::bearer::Bearer;
+use super::token_header::TokenHeader;
 
 /// An access token as the cache holds it.
 ///
@@ -32,16 +32,16 @@ pub(crate) struct TokenData {
     pub(crate) issued_token_type: Option<Cow<'static, str>>,
     pub(crate) refresh_at: Instant,
     pub(crate) expires_at: Instant,
-    /// `Bearer <token>`, marked sensitive: the token is kept only here.
-    /// Shared ([`Bearer`]), so attaching it to a request is a
+    /// `Bearer <token>` (or `DPoP <token>`), marked sensitive: the token
+    /// is kept only here. Shared ([`TokenHeader`]), so attaching it to a request is a
     /// reference-count increment, not a copy of a kilobyte-sized JWT; its
     /// bytes are wiped when the cache and the last request let go of them.
-    pub(crate) header: Bearer,
+    pub(crate) header: TokenHeader,
 }
 
 impl TokenData {
     /// The token with its header kept once per core, for a token that
-    /// every request to a provider carries (see [`Bearer`]).
+    /// every request to a provider carries (see [`TokenHeader`]).
     pub(crate) fn per_core(self) -> Self {
         Self {
             header: self.header.per_core(),
@@ -49,16 +49,21 @@ impl TokenData {
         }
     }
 
-    /// The `Authorization: Bearer …` value to attach, marked sensitive.
+    /// The `Authorization` value to attach (`Bearer …` or `DPoP …`),
+    /// marked sensitive.
     #[inline]
     pub(crate) fn authorization(&self) -> HeaderValue {
         self.header.get()
     }
 
-    /// The token itself.
+    /// The token itself: the header after its scheme and space.
     pub(crate) fn secret(&self) -> &str {
         let bytes = self.header.as_bytes();
-        std::str::from_utf8(bytes.get(7..).unwrap_or_default()).unwrap_or_default()
+        let start = bytes
+            .iter()
+            .position(|b| *b == b' ')
+            .map_or(bytes.len(), |i| i + 1);
+        std::str::from_utf8(&bytes[start..]).unwrap_or_default()
     }
 
     /// Whether the token may still be sent at `now`.
@@ -146,7 +151,7 @@ mod tests {
         let now = Instant::now();
         AccessToken(Arc::new(TokenData {
             id: 1,
-            header: Bearer::new(&Secret::new(value)).expect("valid"),
+            header: TokenHeader::bearer(&Secret::new(value)).expect("valid"),
             scope: Some("read".into()),
             issued_token_type: None,
             expires_at: now,

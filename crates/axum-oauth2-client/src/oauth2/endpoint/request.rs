@@ -20,8 +20,8 @@ use super::body::{ReadError, read_capped};
 use super::client_auth::{ClientAuth, authenticate};
 use super::response::{Expected, jwt_lifetime, parse_token_response};
 use super::retry;
-use crate::oauth2::cache::bearer::Bearer;
 use crate::oauth2::cache::token::{TokenData, schedule};
+use crate::oauth2::cache::token_header::TokenHeader;
 use crate::oauth2::error::{OAuth2Error, TokenEndpointErrorBody};
 use crate::oauth2::grant::jwt_bearer;
 use crate::oauth2::provider_config::{AuthMethod, ProviderConfig};
@@ -168,7 +168,7 @@ async fn attempt_token(
     );
     Ok(TokenData {
         id: 0,
-        header: Bearer::new(&parsed.access_token).ok_or_else(|| {
+        header: TokenHeader::bearer(&parsed.access_token).ok_or_else(|| {
             OAuth2Error::invalid_response(
                 provider,
                 status,

@@ -1,5 +1,6 @@
-//! The `Authorization: Bearer …` header a cached token is sent with
-//! (RFC 6750 §2.1), built once per token and shared by every request.
+//! The `Authorization` header a cached token is sent with — `Bearer …`
+//! (RFC 6750 §2.1) or, for a key-bound token, `DPoP …` (RFC 9449 §7.1) —
+//! built once per token and shared by every request.
 //!
 //! Attaching a shared header is a reference-count increment, and dropping
 //! the request a decrement. On one count, callers on different cores would
@@ -23,7 +24,7 @@ use crate::oauth2::secret::Secret;
 pub(crate) const MAX_COPIES: usize = 16;
 
 /// A token's `Authorization` header value(s), marked sensitive.
-pub(crate) enum Bearer {
+pub(crate) enum TokenHeader {
     /// One header that every thread shares.
     One(HeaderValue),
     /// Equal headers, each with its own reference count; thread `i` uses
@@ -31,11 +32,16 @@ pub(crate) enum Bearer {
     PerCore(Box<[HeaderValue]>),
 }
 
-impl Bearer {
+impl TokenHeader {
     /// `Bearer <token>`, or `None` when the token holds bytes a header
     /// cannot carry (the response parser refuses those first).
-    pub(crate) fn new(token: &Secret) -> Option<Self> {
-        header(token.expose_secret().as_bytes()).map(Self::One)
+    pub(crate) fn bearer(token: &Secret) -> Option<Self> {
+        header(b"Bearer ", token.expose_secret().as_bytes()).map(Self::One)
+    }
+
+    /// `DPoP <token>` (RFC 9449 §7.1), or `None` as for [`bearer`](Self::bearer).
+    pub(crate) fn dpop(token: &Secret) -> Option<Self> {
+        header(b"DPoP ", token.expose_secret().as_bytes()).map(Self::One)
     }
 
     /// One copy per core, when there is more than one core.
@@ -66,7 +72,7 @@ impl Bearer {
         }
     }
 
-    /// The header's bytes, `Bearer ` included.
+    /// The header's bytes, the scheme and its space included.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             Self::One(header) => header.as_bytes(),
@@ -84,10 +90,10 @@ impl Bearer {
     }
 }
 
-/// `Bearer <token>` as a sensitive header value on its own bytes.
-fn header(token: &[u8]) -> Option<HeaderValue> {
-    let mut value = Vec::with_capacity(7 + token.len());
-    value.extend_from_slice(b"Bearer ");
+/// `<scheme><token>` as a sensitive header value on its own bytes.
+fn header(scheme: &[u8], token: &[u8]) -> Option<HeaderValue> {
+    let mut value = Vec::with_capacity(scheme.len() + token.len());
+    value.extend_from_slice(scheme);
     value.extend_from_slice(token);
     owned(HeaderBytes(value.into_boxed_slice()))
 }
@@ -169,11 +175,11 @@ mod tests {
             64,
             "a count's line is its own"
         );
-        let one = Bearer::new(&Secret::new("tok-1".to_owned())).expect("header");
+        let one = TokenHeader::bearer(&Secret::new("tok-1".to_owned())).expect("header");
         let spread = one.per_core();
         assert_eq!(spread.copies(), copies());
         assert_eq!(spread.as_bytes(), b"Bearer tok-1");
-        let Bearer::PerCore(all) = &spread else {
+        let TokenHeader::PerCore(all) = &spread else {
             assert_eq!(copies(), 1, "one core keeps one header");
             return;
         };
@@ -188,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_thread_keeps_its_copy() {
-        let spread = Bearer::PerCore(
+        let spread = TokenHeader::PerCore(
             (0..2)
                 .map(|_| {
                     owned(OwnLine(HeaderBytes(b"Bearer tok".to_vec().into()))).expect("header")
@@ -196,7 +202,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
         );
-        let Bearer::PerCore(all) = &spread else {
+        let TokenHeader::PerCore(all) = &spread else {
             unreachable!()
         };
         let buffers: Vec<usize> = all.iter().map(|h| h.as_bytes().as_ptr() as usize).collect();
@@ -220,6 +226,6 @@ mod tests {
 
     #[test]
     fn a_token_a_header_cannot_carry_is_refused() {
-        assert!(Bearer::new(&Secret::new("a\nb".to_owned())).is_none());
+        assert!(TokenHeader::bearer(&Secret::new("a\nb".to_owned())).is_none());
     }
 }
