@@ -262,3 +262,24 @@ async fn key_material_and_assertions_never_reach_a_log_an_error_or_a_debug() {
     assert_error_shows_no_secret(&err, &secrets);
     assert_no_secret("logs", &logs.text(), &secrets);
 }
+
+#[tokio::test]
+async fn client_credentials_without_client_authentication_and_shared_secret_keys_are_refused() {
+    let server = token_server(Issuer::new()).await;
+    let key = ClientKey::from_pem_or_jwk(P256_PEM, None).expect("key");
+    let err = OAuth2Service::new(OAuth2Config::new().provider(
+        "p",
+        ProviderConfig::with_key(token_url(&server), CLIENT_ID, key).auth_method(AuthMethod::None),
+    ))
+    .expect_err("RFC 6749 §4.4: confidential clients only");
+    assert!(err.to_string().contains("needs client authentication"), "{err}");
+
+    let hmac = ClientKey::hmac(&[7; 32], JwsAlgorithm::HS256).expect("hmac key");
+    let err = OAuth2Service::new(OAuth2Config::new().provider(
+        "p",
+        ProviderConfig::new(token_url(&server), CLIENT_ID, "a-secret").client_key(hmac),
+    ))
+    .expect_err("a shared secret is no private key");
+    assert!(err.to_string().contains("shared secret"), "{err}");
+    assert!(token_requests(&server).await.is_empty());
+}

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use axum_oauth2_client::middleware::{OAuth2Layer, OAuth2Middleware};
-use axum_oauth2_client::{OAuth2Error, TokenExchangeOptions};
+use axum_oauth2_client::{OAuth2Error, TokenExchangeOptions, TokenParams};
 use common::*;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
@@ -142,6 +142,33 @@ async fn the_middleware_takes_an_exchange_from_the_request_extensions() {
                 == Some("subject-of-the-caller")),
         "an exchange was made"
     );
+}
+
+#[tokio::test]
+async fn the_middleware_takes_parameters_from_the_extensions_but_not_with_an_exchange() {
+    let server = token_server(Issuer::new()).await;
+    upstream(&server).await;
+    let client = middleware_client(service("p", provider(&server)));
+    let url = format!("{}/api/orders", server.uri());
+    client
+        .get(&url)
+        .with_extension(TokenParams::new().audience("https://orders.example"))
+        .send()
+        .await
+        .expect("sent");
+    // tok-1 is refused once by this upstream: a second token, same audience.
+    let requests = token_requests(&server).await;
+    assert_eq!(requests.len(), 2);
+    assert_eq!(form_all(&requests[1], "audience"), ["https://orders.example"]);
+    let err = client
+        .get(&url)
+        .with_extension(TokenParams::new().audience("a"))
+        .with_extension(TokenExchangeOptions::new("subject"))
+        .send()
+        .await
+        .expect_err("both");
+    assert!(err.to_string().contains("cannot both be given"), "{err}");
+    assert_eq!(token_requests(&server).await.len(), 2, "nothing more fetched");
 }
 
 fn hyper_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes::Bytes>>

@@ -270,13 +270,17 @@ async fn an_issued_token_type_other_than_the_requested_one_is_refused() {
 }
 
 #[tokio::test]
-async fn an_answer_without_issued_token_type_is_refused() {
+async fn an_answer_without_issued_token_type_is_refused_when_a_type_was_requested() {
     let server = answering(json!({"access_token": "t", "token_type": "Bearer"})).await;
     let oauth2 = service("p", provider(&server));
+    let plain = TokenExchangeOptions::new("subject");
+    let token = oauth2.get_token("p", Some(&plain)).await.expect("an access token");
+    assert_eq!(token.issued_token_type(), None);
+    let typed = plain.requested_token_type("urn:ietf:params:oauth:token-type:jwt");
     let err = oauth2
-        .get_token("p", Some(&TokenExchangeOptions::new("subject")))
+        .get_token("p", Some(&typed))
         .await
-        .expect_err("RFC 8693 §2.2.1 requires it");
+        .expect_err("the requested type cannot be confirmed");
     assert_eq!(err.code(), "invalid_token_response");
     assert!(err.to_string().contains("issued_token_type"), "{err}");
 }
@@ -310,4 +314,20 @@ async fn a_token_that_is_no_access_token_may_come_as_n_a_with_a_custom_subject_t
         Some("urn:acme:legacy-session"),
         "a provider's own subject token type URI is sent as given"
     );
+    // Not an access token: never sent upstream, by fetch or authorize.
+    let url = format!("{}/api", server.uri());
+    let err = oauth2
+        .fetch("p", &url, FetchOptions::default().token_exchange(asked.clone()))
+        .await
+        .expect_err("N_A is not for upstreams");
+    assert_eq!(err.code(), "invalid_request");
+    assert!(err.to_string().contains("N_A"), "{err}");
+    let mut request = reqwest::Request::new(reqwest::Method::GET, url.parse().expect("url"));
+    let err = oauth2
+        .authorize("p", &mut request, Some(&asked))
+        .await
+        .expect_err("N_A is not for upstreams");
+    assert_eq!(err.code(), "invalid_request");
+    assert!(request.headers().get("authorization").is_none());
+    assert_eq!(api_requests(&server).await.len(), 0);
 }

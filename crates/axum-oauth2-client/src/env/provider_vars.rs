@@ -78,10 +78,17 @@ impl ProviderVars {
         let service_account = match self.service_account_file.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(path) => {
-                if self.client_key_file.is_some() {
+                // The file holds the key: no other key setting applies.
+                let key_settings = [
+                    ("CLIENT_KEY_FILE", self.client_key_file.is_some()),
+                    ("CLIENT_KEY_ALG", self.client_key_alg.is_some()),
+                    ("CLIENT_CERT_FILE", self.client_cert_file.is_some()),
+                    ("CLIENT_CERT_X5T", self.client_cert_x5t.is_some()),
+                ];
+                if let Some((setting, _)) = key_settings.iter().find(|(_, set)| *set) {
                     return Err(ConfigError::Conflict {
                         first: var("SERVICE_ACCOUNT_FILE"),
-                        second: var("CLIENT_KEY_FILE"),
+                        second: var(setting),
                     });
                 }
                 Some(service_account(&var, path)?)
@@ -219,7 +226,14 @@ impl ProviderVars {
             ProviderConfig::with_credentials(token_url, client_id.trim().to_owned(), secret, key)
                 .grant(grant);
         // Without a method set, an issuer's metadata picks one.
-        if explicit.is_some() || issuer.is_none() || service_account.is_some() {
+        // The JWT bearer grant's assertion identifies the client: without a
+        // method set, it goes without client authentication (or with the
+        // secret, when one is given), whatever the metadata lists.
+        if explicit.is_some()
+            || issuer.is_none()
+            || service_account.is_some()
+            || grant == GrantType::JwtBearer
+        {
             provider = provider.auth_method(method);
         }
         if let Some(issuer) = issuer {
@@ -228,7 +242,8 @@ impl ProviderVars {
         if let Some(account) = &service_account {
             provider = provider
                 .assertion_issuer(account.client_email())
-                .scope_in_assertion(true);
+                .scope_in_assertion(true)
+                .google_subject();
         }
         for audience in list(self.assertion_audience.as_deref()) {
             provider = provider.assertion_audience(match audience {

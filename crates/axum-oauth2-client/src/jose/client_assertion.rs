@@ -33,7 +33,9 @@ const MAX_NAME_SHOWN: usize = 64;
 #[derive(Debug, Clone)]
 pub struct ClientAssertion {
     issuer: String,
-    subject: String,
+    /// `sub`; `None` leaves it out (Google service accounts without
+    /// domain-wide delegation).
+    subject: Option<String>,
     audience: Vec<String>,
     lifetime: Duration,
     extra: Map<String, Value>,
@@ -50,11 +52,19 @@ impl ClientAssertion {
     ) -> Self {
         Self {
             issuer: issuer.into(),
-            subject: subject.into(),
+            subject: Some(subject.into()),
             audience,
             lifetime: DEFAULT_LIFETIME,
             extra: Map::new(),
         }
+    }
+
+    /// Leaves `sub` out. RFC 7523 §3 requires it; Google's service
+    /// account assertions take it only to name a user to act for.
+    #[must_use]
+    pub fn without_subject(mut self) -> Self {
+        self.subject = None;
+        self
     }
 
     /// How long the assertion is valid: `exp` is `iat` plus this, in whole
@@ -121,7 +131,9 @@ impl ClientAssertion {
 
         let mut claims = Map::with_capacity(REGISTERED.len() + self.extra.len());
         claims.insert("iss".to_owned(), Value::from(self.issuer.as_str()));
-        claims.insert("sub".to_owned(), Value::from(self.subject.as_str()));
+        if let Some(subject) = &self.subject {
+            claims.insert("sub".to_owned(), Value::from(subject.as_str()));
+        }
         claims.insert("aud".to_owned(), audience);
         claims.insert("iat".to_owned(), Value::from(iat));
         claims.insert("nbf".to_owned(), Value::from(iat));

@@ -188,10 +188,8 @@ fn long_enough(
     if secret.len() < needed {
         return Err(KeyError::Weak {
             algorithm,
-            reason: format!(
-                "shared secret is {} bytes; at least {needed} are required",
-                secret.len()
-            ),
+            // The secret's length is not repeated: it narrows a guess.
+            reason: format!("the shared secret is shorter than the {needed} bytes required"),
         });
     }
     Ok(secret)

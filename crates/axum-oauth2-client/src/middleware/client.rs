@@ -77,9 +77,10 @@ impl Middleware for OAuth2Middleware {
     ) -> reqwest_middleware::Result<Response> {
         let requested = RequestedToken::of(extensions);
         let sent = request.url().clone();
+        let token = requested.request(&self.provider).map_err(Error::middleware)?;
         let binding = self
             .service
-            .bind(&self.provider, &sent, requested.request())
+            .bind(&self.provider, &sent, token)
             .map_err(Error::middleware)?;
         binding
             .check_headers(request.headers())

@@ -35,7 +35,8 @@ macro_rules! tower_plumbing {
             let (mut $inner, layer) = (take_ready(&mut self.inner), self.layer.clone());
             Box::pin(async move {
                 let requested = super::requested_token::RequestedToken::of(request.extensions());
-                let ($sent, $binding) = layer.admit(&mut request, requested.request())?;
+                let token = requested.request(&layer.provider)?;
+                let ($sent, $binding) = layer.admit(&mut request, token)?;
                 #[allow(unused_mut)]
                 let mut $request = request;
                 $send
@@ -96,7 +97,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone)]
 pub struct OAuth2Layer {
     service: OAuth2Service,
-    provider: Arc<str>,
+    pub(super) provider: Arc<str>,
     base: Option<Url>,
 }
 

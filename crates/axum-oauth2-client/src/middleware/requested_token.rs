@@ -1,7 +1,7 @@
 //! [`RequestedToken`]: the token a request asks for in its extensions.
 
 use crate::oauth2::TokenRequest;
-use crate::{TokenExchangeOptions, TokenParams};
+use crate::{OAuth2Error, TokenExchangeOptions, TokenParams};
 
 /// What a request's extensions ask for instead of the provider's own
 /// token: a [`TokenExchangeOptions`] (an exchanged token) or
@@ -21,8 +21,16 @@ impl RequestedToken {
         }
     }
 
-    /// The token request it names.
-    pub(super) fn request(&self) -> TokenRequest<'_> {
-        TokenRequest::of(self.exchange.as_ref(), self.params.as_ref())
+    /// The token request it names; `invalid_request` with both an
+    /// exchange and parameters, as [`fetch`](crate::OAuth2Service::fetch)
+    /// answers: an exchange carries its own parameters.
+    pub(super) fn request(&self, provider: &str) -> Result<TokenRequest<'_>, OAuth2Error> {
+        if self.exchange.is_some() && self.params.is_some() {
+            return Err(OAuth2Error::invalid_request(
+                provider,
+                "a TokenParams and a TokenExchangeOptions cannot both be given: an exchange carries its own parameters",
+            ));
+        }
+        Ok(TokenRequest::of(self.exchange.as_ref(), self.params.as_ref()))
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use reqwest::{StatusCode, Url};
 
+use super::cache::token::TokenData;
 use super::cache::{Slot, TokenId};
 use super::error::OAuth2Error;
 use super::fetch_options::is_allowed;
@@ -80,10 +81,11 @@ impl Binding<'_> {
     pub(crate) async fn attach(&self, headers: &mut HeaderMap) -> Result<TokenId, OAuth2Error> {
         self.slot
             .with_token(self.provider.request_fn(self.request), |token| {
+                check_access_token(&self.provider.name, token)?;
                 headers.insert(AUTHORIZATION, token.authorization());
-                TokenId::of(token)
+                Ok(TokenId::of(token))
             })
-            .await
+            .await?
     }
 
     /// What the request does after the upstream answered `status` from
@@ -124,4 +126,23 @@ impl Binding<'_> {
             status,
         }
     }
+}
+
+/// `invalid_request` for a token that is no access token (an exchange
+/// answered `token_type: N_A`, RFC 8693 §2.2.1): it is for
+/// [`get_token`](OAuth2Service::get_token), never for an upstream.
+fn check_access_token(provider: &str, token: &TokenData) -> Result<(), OAuth2Error> {
+    if token.access_token {
+        Ok(())
+    } else {
+        Err(not_access_token(provider))
+    }
+}
+
+/// The error for a token that is no access token.
+pub(crate) fn not_access_token(provider: &str) -> OAuth2Error {
+    OAuth2Error::invalid_request(
+        provider,
+        "the exchanged token is not an access token (token_type N_A); get it with get_token, it cannot be sent upstream",
+    )
 }

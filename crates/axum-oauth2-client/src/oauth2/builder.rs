@@ -208,25 +208,37 @@ fn check_credentials(config: &ProviderConfig) -> Result<(), String> {
                 .to_owned(),
         );
     }
+    if method == AuthMethod::None && config.grant == GrantType::ClientCredentials {
+        // RFC 6749 §4.4: only a confidential client may use the grant.
+        return Err(
+            "the client credentials grant needs client authentication; `none` is for the JWT bearer grant"
+                .to_owned(),
+        );
+    }
+    if config.client_key.as_ref().is_some_and(|k| k.algorithm().is_symmetric()) {
+        // A shared secret as `private_key_jwt` would be client_secret_jwt
+        // under another name.
+        return Err(
+            "the client key is a shared secret; a client key must be a private key (client_secret_jwt signs with the client secret)"
+                .to_owned(),
+        );
+    }
     let needs_key = method == AuthMethod::PrivateKeyJwt || config.grant == GrantType::JwtBearer;
-    match &config.client_key {
-        None if needs_key => Err(format!(
+    if needs_key && config.client_key.is_none() {
+        return Err(format!(
             "{} needs a client key",
             if method == AuthMethod::PrivateKeyJwt {
                 "private_key_jwt"
             } else {
                 "the JWT bearer grant"
             }
-        )),
-        Some(key) if needs_key && key.algorithm().is_symmetric() => Err(
-            "the client key is a shared secret; private_key_jwt and the JWT bearer grant need a private key"
-                .to_owned(),
-        ),
-        _ if config.assertion.lifetime.is_zero() => {
-            Err("the assertion lifetime must be more than zero".to_owned())
-        }
-        _ => Ok(()),
+        ));
     }
+    if config.assertion.lifetime < std::time::Duration::from_secs(1) {
+        // `exp` counts whole seconds.
+        return Err("the assertion lifetime must be at least one second".to_owned());
+    }
+    Ok(())
 }
 
 /// Whether a redirect from `from` to `to` goes from `https` down to plain

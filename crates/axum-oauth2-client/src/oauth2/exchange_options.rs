@@ -88,10 +88,11 @@ impl TokenExchangeOptions {
         self
     }
 
-    /// Sets the requested `scope`.
+    /// Sets the requested `scope` (blank: none).
     #[must_use]
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
+        let scope = scope.into();
+        self.scope = (!scope.trim().is_empty()).then(|| scope.trim().to_owned());
         self
     }
 

@@ -12,9 +12,6 @@ mod binding;
 mod builder;
 mod cache;
 mod config;
-// Not used by the providers yet: only the tests reach most of it.
-#[cfg_attr(not(test), allow(dead_code))]
-#[allow(unused_imports)]
 mod discovery;
 mod endpoint;
 mod error;

@@ -112,11 +112,14 @@ impl Provider {
         let metadata = self.metadata().await?;
         let method = match &metadata {
             Some(metadata) if !self.config.method_is_set() => choose_auth_method(
-                metadata.token_endpoint_auth_methods_supported(),
+                &self.usable_methods(metadata),
                 self.config.client_secret.is_some(),
                 self.config.client_key.is_some(),
             )
             .and_then(AuthMethod::from_name)
+            // RFC 6749 §4.4: client credentials are for confidential
+            // clients only; `none` suits the JWT bearer grant.
+            .filter(|m| *m != AuthMethod::None || self.config.grant != GrantType::ClientCredentials)
             .ok_or_else(|| OAuth2Error::InvalidMetadata {
                 provider: self.name.to_string(),
                 url: redacted_url(metadata.token_endpoint()),
@@ -158,6 +161,32 @@ impl Provider {
             method,
             metadata,
         })
+    }
+
+    /// The methods the metadata lists that these credentials can use:
+    /// `client_secret_jwt` needs a secret of at least 32 bytes (HS256,
+    /// RFC 7518 §3.2), `private_key_jwt` a key whose algorithm the server
+    /// lists when it lists any.
+    fn usable_methods(&self, metadata: &AuthorizationServerMetadata) -> Vec<String> {
+        let secret_len = self
+            .config
+            .client_secret
+            .as_ref()
+            .map_or(0, |s| s.expose_secret().len());
+        let key_alg = self.config.client_key.as_ref().map(|k| k.algorithm().as_str());
+        let algs = metadata.token_endpoint_auth_signing_alg_values_supported();
+        metadata
+            .token_endpoint_auth_methods_supported()
+            .iter()
+            .filter(|m| match m.as_str() {
+                "client_secret_jwt" => secret_len >= 32,
+                "private_key_jwt" => {
+                    algs.is_none_or(|algs| key_alg.is_some_and(|a| algs.iter().any(|l| l == a)))
+                }
+                _ => true,
+            })
+            .cloned()
+            .collect()
     }
 
     /// `shutting_down` once the service has been shut down.
@@ -257,24 +286,26 @@ impl Provider {
             let provider = Arc::clone(self);
             let request = request.to_owned();
             async move {
-                let (fields, expected, max): (Vec<(&str, &str)>, _, _) = match &request {
+                let (fields, own, expected, max): (Vec<(&str, &str)>, _, _, _) = match &request {
                     OwnedTokenRequest::Configured => {
                         // Every request to the provider carries this
                         // token: one header copy per core keeps callers
                         // off each other's cache lines.
                         let fields: Vec<_> = provider.own_fields(ParamsView::NONE).collect();
                         return provider
-                            .request(&fields, Expected::default(), None)
+                            .request(&fields, true, Expected::default(), None)
                             .await
                             .map(TokenData::per_core);
                     }
                     OwnedTokenRequest::With(params) => (
                         provider.own_fields(params.view()).collect(),
+                        true,
                         Expected::default(),
                         None,
                     ),
                     OwnedTokenRequest::Exchange(options) => (
                         token_exchange::fields(options, provider.config.params.view()).collect(),
+                        false,
                         Expected {
                             exchange: true,
                             requested_token_type: options.requested_token_type.as_deref(),
@@ -283,7 +314,7 @@ impl Provider {
                         jwt_lifetime(options.subject_token.expose_secret()),
                     ),
                 };
-                provider.request(&fields, expected, max).await
+                provider.request(&fields, own, expected, max).await
             }
             .boxed()
         }
@@ -332,9 +363,12 @@ impl Provider {
 
     /// A token request through the circuit breaker: refused at once while
     /// it is open, recorded when it ends.
+    /// `own`: the request is the provider's own grant (not an exchange),
+    /// so a JWT bearer grant's assertion goes with it.
     async fn request(
         &self,
         params: &[(&str, &str)],
+        own: bool,
         expected: Expected<'_>,
         max_lifetime: Option<Duration>,
     ) -> Result<TokenData, OAuth2Error> {
@@ -353,6 +387,7 @@ impl Provider {
                     config: &self.config,
                     token_url: &route.token_url,
                     method: route.method,
+                    jwt_bearer: own && self.config.grant == GrantType::JwtBearer,
                     issuer: self.config.issuer.as_deref(),
                     clock: &*self.clock,
                     refresh_buffer: self.refresh_buffer,

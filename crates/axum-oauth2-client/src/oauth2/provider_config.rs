@@ -137,6 +137,9 @@ pub(crate) struct AssertionSettings {
     /// Whether the grant's assertion carries the `scope` (Google) instead
     /// of the form.
     pub(crate) scope_in_assertion: bool,
+    /// Whether the grant's assertion leaves `sub` out unless a subject is
+    /// set (Google: `sub` names a user for domain-wide delegation only).
+    pub(crate) omit_default_subject: bool,
 }
 
 impl Default for AssertionSettings {
@@ -147,6 +150,7 @@ impl Default for AssertionSettings {
             issuer: None,
             subject: None,
             scope_in_assertion: false,
+            omit_default_subject: false,
         }
     }
 }
@@ -244,6 +248,13 @@ impl ProviderConfig {
         .auth_method(AuthMethod::None)
         .assertion_issuer(account.client_email())
         .scope_in_assertion(true)
+        .google_subject()
+    }
+
+    /// `sub` only when a subject is set, as Google wants it.
+    pub(crate) fn google_subject(mut self) -> Self {
+        self.assertion.omit_default_subject = true;
+        self
     }
 
     /// A provider found through its issuer's metadata (RFC 8414, then

@@ -19,6 +19,7 @@ use super::exchange_options::TokenExchangeOptions;
 use super::provider::Provider;
 use super::token_params::TokenParams;
 use super::token_request::TokenRequest;
+use super::binding::not_access_token;
 use crate::oauth2::cache::token::{AccessToken, TokenData};
 
 /// Gets, caches, refreshes and attaches OAuth2 access tokens.
@@ -130,16 +131,19 @@ impl OAuth2Service {
         let provider = self.provider(provider)?;
         let request_for = TokenRequest::of(exchange, None);
         let slot = self.slot(provider, request_for)?;
+        // Only an exchanged token can be no access token (N_A).
+        let exchanged = exchange.is_some();
         // A hit completes here, before any nested future is built.
-        if slot
-            .try_hit(|token| set_authorization(request, token))
-            .is_ok()
-        {
-            return Ok(());
+        match slot.try_hit(|token| set_authorization(request, token, exchanged)) {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) => return Err(not_access_token(&provider.name)),
+            Err(_) => {}
         }
         provider.check_open()?;
-        attach(&slot, provider.request_fn(request_for), request).await?;
-        Ok(())
+        match attach(&slot, provider.request_fn(request_for), request, exchanged).await? {
+            Some(_) => Ok(()),
+            None => Err(not_access_token(&provider.name)),
+        }
     }
 
     /// The authorization server metadata of `provider` (RFC 8414), for a
@@ -275,23 +279,36 @@ impl OAuth2Service {
     }
 }
 
-/// Sets the token of `slot` as the request's `Authorization` header.
+/// Sets the token of `slot` as the request's `Authorization` header
+/// (`None`: it is no access token, see [`set_authorization`]).
 pub(crate) async fn attach(
     slot: &Arc<Slot>,
     request_fn: impl FnOnce() -> Request,
     request: &mut reqwest::Request,
-) -> Result<TokenId, OAuth2Error> {
-    slot.with_token(request_fn, |token| set_authorization(request, token))
-        .await
+    exchanged: bool,
+) -> Result<Option<TokenId>, OAuth2Error> {
+    slot.with_token(request_fn, |token| {
+        set_authorization(request, token, exchanged)
+    })
+    .await
 }
 
-/// Sets `token` as the request's `Authorization` header (marked sensitive).
+/// Sets `token` as the request's `Authorization` header (marked
+/// sensitive); `None`, and nothing set, when an `exchanged` token is no
+/// access token (RFC 8693 §2.2.1 `N_A`).
 #[inline]
-fn set_authorization(request: &mut reqwest::Request, token: &TokenData) -> TokenId {
+fn set_authorization(
+    request: &mut reqwest::Request,
+    token: &TokenData,
+    exchanged: bool,
+) -> Option<TokenId> {
+    if exchanged && !token.access_token {
+        return None;
+    }
     request
         .headers_mut()
         .insert(AUTHORIZATION, token.authorization());
-    TokenId::of(token)
+    Some(TokenId::of(token))
 }
 
 impl fmt::Debug for OAuth2Service {

@@ -57,6 +57,24 @@ const RESERVED: &[&str] = &[
     "device_code",
 ];
 
+/// The most audiences, resources or other parameters one set may hold.
+const MAX_ITEMS: usize = 32;
+/// The longest value of a parameter, in bytes.
+const MAX_VALUE: usize = 4096;
+/// The longest name of a parameter, in bytes.
+const MAX_NAME: usize = 64;
+
+/// A parameter name as a lenient server may read it: lower case, with `.`
+/// and `-` as `_`.
+fn fold(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'.' | b'-' => '_',
+            other => char::from(other.to_ascii_lowercase()),
+        })
+        .collect()
+}
+
 impl TokenParams {
     /// No parameter.
     #[must_use]
@@ -160,24 +178,57 @@ impl<'a> ParamsView<'a> {
     /// The reason the parameters cannot be sent, naming the parameter and
     /// never its value.
     pub(crate) fn check(self) -> Result<(), String> {
-        for (name, _) in self.extra {
-            if name.is_empty() {
-                return Err("a token request parameter has an empty name".to_owned());
-            }
-            if RESERVED.contains(&name.as_str()) {
+        if self.extra.len() > MAX_ITEMS
+            || self.audience.len() > MAX_ITEMS
+            || self.resource.len() > MAX_ITEMS
+        {
+            return Err(format!(
+                "at most {MAX_ITEMS} audiences, resources and other parameters each"
+            ));
+        }
+        let values = self.scope.into_iter().chain(self.audience.iter().map(String::as_str));
+        let values = values
+            .chain(self.resource.iter().map(String::as_str))
+            .chain(self.extra.iter().map(|(_, v)| v.as_str()));
+        if values.clone().any(|v| v.len() > MAX_VALUE) {
+            return Err(format!("a token request parameter's value exceeds {MAX_VALUE} bytes"));
+        }
+        for (i, (name, _)) in self.extra.iter().enumerate() {
+            // RFC 6749 Appendix A: parameter names are these characters.
+            if name.is_empty()
+                || name.len() > MAX_NAME
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            {
                 return Err(format!(
-                    "token request parameter `{}` is set by the grant or the client authentication and cannot be given",
-                    crate::oauth2::error::sanitize(name)
+                    "a token request parameter name must be 1 to {MAX_NAME} letters, digits, `_`, `.` or `-`"
                 ));
             }
+            // Servers that fold case or read `.` and `-` as `_` would see
+            // `Grant.Type` as `grant_type`: compare in that folded form.
+            let folded = fold(name);
+            if RESERVED.contains(&folded.as_str()) {
+                return Err(format!(
+                    "token request parameter `{name}` is set by the grant or the client authentication and cannot be given"
+                ));
+            }
+            // RFC 6749 §3.2: a parameter is sent once.
+            if self.extra[..i].iter().any(|(earlier, _)| fold(earlier) == folded) {
+                return Err(format!("token request parameter `{name}` is given twice"));
+            }
         }
-        if self
-            .audience
-            .iter()
-            .chain(self.resource)
-            .any(String::is_empty)
-        {
+        if self.audience.iter().chain(self.resource).any(String::is_empty) {
             return Err("an audience or resource is empty".to_owned());
+        }
+        // RFC 8707 §2: an absolute URI without a fragment.
+        if let Some(bad) = self.resource.iter().position(|r| {
+            url::Url::parse(r).map_or(true, |u| u.fragment().is_some())
+        }) {
+            return Err(format!(
+                "resource {} is not an absolute URI without a fragment (RFC 8707 §2)",
+                bad + 1
+            ));
         }
         Ok(())
     }
@@ -312,7 +363,15 @@ mod tests {
 
     #[test]
     fn reserved_names_are_refused_by_name_never_by_value() {
-        for name in ["grant_type", "client_assertion", "subject_token", "scope"] {
+        for name in [
+            "grant_type",
+            "client_assertion",
+            "subject_token",
+            "scope",
+            "Grant_Type",
+            "client.id",
+            "CLIENT-SECRET",
+        ] {
             let err = TokenParams::new()
                 .param(name, "v4lu3")
                 .check()
@@ -327,6 +386,27 @@ mod tests {
                 .is_ok()
         );
         assert!(TokenParams::new().audience("").check().is_err());
+        for bad in [" grant_type", "grant type", "a=b", ""] {
+            assert!(TokenParams::new().param(bad, "v").check().is_err(), "{bad:?}");
+        }
+        let twice = TokenParams::new().param("org", "a").param("Org", "b").check();
+        assert!(twice.is_err_and(|e| e.contains("twice")));
+    }
+
+    #[test]
+    fn resources_are_absolute_uris_without_fragments_and_sizes_are_bounded() {
+        assert!(TokenParams::new().resource("https://api.example/v1").check().is_ok());
+        assert!(TokenParams::new().resource("urn:example:orders").check().is_ok());
+        for bad in ["orders-api", "https://api.example/#x", "/relative"] {
+            assert!(TokenParams::new().resource(bad).check().is_err(), "{bad}");
+        }
+        let long = "a".repeat(MAX_VALUE + 1);
+        assert!(TokenParams::new().audience(long).check().is_err());
+        let mut many = TokenParams::new();
+        for i in 0..=MAX_ITEMS {
+            many = many.param(format!("p{i}"), "v");
+        }
+        assert!(many.check().is_err());
     }
 
     #[test]

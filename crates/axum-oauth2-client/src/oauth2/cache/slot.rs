@@ -430,6 +430,7 @@ mod tests {
                     issued_token_type: None,
                     expires_at: now + Duration::from_secs(100),
                     refresh_at: now + Duration::from_secs(60),
+                    access_token: true,
                 })
             }
             .boxed()
@@ -721,6 +722,7 @@ mod tests {
             issued_token_type: None,
             expires_at: start + Duration::from_secs(100),
             refresh_at: start + Duration::from_secs(60),
+            access_token: true,
         })));
 
         // Well before refresh_at: hits never read the exact clock.

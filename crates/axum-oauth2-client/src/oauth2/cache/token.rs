@@ -37,6 +37,11 @@ pub(crate) struct TokenData {
     /// reference-count increment, not a copy of a kilobyte-sized JWT; its
     /// bytes are wiped when the cache and the last request let go of them.
     pub(crate) header: TokenHeader,
+    /// Whether the token may be sent to an upstream: false for an
+    /// exchanged token the server marked `token_type: N_A` (RFC 8693
+    /// §2.2.1: not an access token; an ID token or an assertion, for
+    /// [`get_token`](crate::OAuth2Service::get_token) only).
+    pub(crate) access_token: bool,
 }
 
 impl TokenData {
@@ -156,6 +161,7 @@ mod tests {
             issued_token_type: None,
             expires_at: now,
             refresh_at: now,
+            access_token: true,
         }))
     }
 

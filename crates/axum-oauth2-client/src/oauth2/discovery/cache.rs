@@ -14,6 +14,7 @@ use crate::oauth2::error::OAuth2Error;
 
 /// The longest interval honoured, so that `Instant` arithmetic cannot
 /// overflow (ten years: never, in practice).
+#[cfg(test)]
 const LONGEST_INTERVAL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// One provider's metadata discovery (RFC 8414; OpenID Connect Discovery
@@ -85,6 +86,7 @@ impl Discovery {
         })
     }
 
+    #[cfg(test)]
     /// How long metadata is served before it is fetched again.
     #[must_use]
     pub(crate) fn refresh_interval(mut self, interval: Duration) -> Self {
@@ -92,6 +94,7 @@ impl Discovery {
         self
     }
 
+    #[cfg(test)]
     /// How long after a failed refresh the next one is tried.
     #[must_use]
     pub(crate) fn retry_interval(mut self, interval: Duration) -> Self {
@@ -99,11 +102,13 @@ impl Discovery {
         self
     }
 
+    #[cfg(test)]
     /// The issuer as configured.
     pub(crate) fn issuer(&self) -> &str {
         self.issuer.as_str()
     }
 
+    #[cfg(test)]
     /// The metadata held, fresh or not, without fetching.
     pub(crate) fn cached(&self) -> Option<Arc<AuthorizationServerMetadata>> {
         self.current

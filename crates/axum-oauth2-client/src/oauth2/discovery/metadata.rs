@@ -146,7 +146,16 @@ impl AuthorizationServerMetadata {
         }
         let token_endpoint = string(&map, "token_endpoint")?
             .ok_or_else(|| MetadataError::field("token_endpoint", "is missing"))?;
+        // An `https` issuer's metadata may not send the client's
+        // credentials over plain `http`, loopback included.
+        let https_only = issuer.starts_with("https:") && !allow_insecure_http;
         let token_endpoint = endpoint(token_endpoint, "token_endpoint", allow_insecure_http)?;
+        if https_only && token_endpoint.scheme() != "https" {
+            return Err(MetadataError::field(
+                "token_endpoint",
+                "must be https, as the issuer is",
+            ));
+        }
 
         let mtls_token_endpoint = match map.get("mtls_endpoint_aliases") {
             None | Some(Value::Null) => None,
@@ -160,6 +169,16 @@ impl AuthorizationServerMetadata {
                         "mtls_endpoint_aliases.token_endpoint",
                         allow_insecure_http,
                     )
+                    .and_then(|url| {
+                        if https_only && url.scheme() != "https" {
+                            Err(MetadataError::field(
+                                "mtls_endpoint_aliases.token_endpoint",
+                                "must be https, as the issuer is",
+                            ))
+                        } else {
+                            Ok(url)
+                        }
+                    })
                 })
                 .transpose()?,
             Some(_) => {
@@ -246,6 +265,14 @@ fn endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_https_issuer_never_sends_credentials_over_http() {
+        let json = r#"{"issuer":"https://auth.example.com/tenant","token_endpoint":"http://127.0.0.1:9/token"}"#;
+        let refused = AuthorizationServerMetadata::parse(json.as_bytes(), ISSUER, false);
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(AuthorizationServerMetadata::parse(json.as_bytes(), ISSUER, true).is_ok());
+    }
 
     const ISSUER: &str = "https://auth.example.com/tenant";
 
@@ -407,7 +434,8 @@ mod tests {
     fn the_token_endpoint_must_be_an_absolute_https_url() {
         for (url, allow_insecure_http, ok) in [
             ("https://auth.example.com/token", false, true),
-            ("http://127.0.0.1:9000/token", false, true),
+            // An https issuer keeps its credentials on https, loopback too.
+            ("http://127.0.0.1:9000/token", false, false),
             ("http://auth.example.com/token", false, false),
             ("http://auth.example.com/token", true, true),
             ("/token", false, false),

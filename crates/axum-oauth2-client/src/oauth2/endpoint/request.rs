@@ -45,6 +45,9 @@ pub(crate) struct TokenEndpoint<'a> {
     /// How the client authenticates there: configured, or chosen from the
     /// issuer's metadata.
     pub(crate) method: AuthMethod,
+    /// Whether the request is the JWT bearer grant (RFC 7523 §2.1), whose
+    /// assertion is signed for each attempt.
+    pub(crate) jwt_bearer: bool,
     /// The issuer identifier, when one is configured (an assertion `aud`).
     pub(crate) issuer: Option<&'a str>,
     pub(crate) clock: &'a dyn Clock,
@@ -179,6 +182,7 @@ async fn attempt_token(
         issued_token_type: parsed.issued_token_type.map(intern_token_type),
         expires_at,
         refresh_at,
+        access_token: !parsed.not_access_token,
     })
 }
 
@@ -211,17 +215,15 @@ fn build_request(
     if let ClientAuth::Header(value) = &auth {
         request = request.header(AUTHORIZATION, value.clone());
     }
-    // The JWT bearer grant's fields start with its grant type; its
-    // assertion is signed here, for this attempt, with the scope inside
-    // when the provider wants it there.
-    let grant_assertion = match params.first() {
-        Some(&("grant_type", jwt_bearer::GRANT_TYPE)) => {
-            let scope = params.iter().find(|(n, _)| *n == "scope").map(|(_, v)| *v);
-            Some(jwt_bearer::assertion(
-                provider, config, token_url, issuer, scope, now,
-            )?)
-        }
-        _ => None,
+    // The JWT bearer grant's assertion is signed here, for this attempt,
+    // with the scope inside when the provider wants it there.
+    let grant_assertion = if endpoint.jwt_bearer {
+        let scope = params.iter().find(|(n, _)| *n == "scope").map(|(_, v)| *v);
+        Some(jwt_bearer::assertion(
+            provider, config, token_url, issuer, scope, now,
+        )?)
+    } else {
+        None
     };
     let scope_moved = grant_assertion.is_some() && config.assertion.scope_in_assertion;
     let form = form_body(

@@ -23,6 +23,8 @@ pub(crate) struct TokenResponse {
     pub(crate) expires_in: Option<Duration>,
     pub(crate) scope: Option<String>,
     pub(crate) issued_token_type: Option<String>,
+    /// `token_type` was `N_A` (RFC 8693 §2.2.1): not an access token.
+    pub(crate) not_access_token: bool,
 }
 
 /// What a token request asked for, which its answer must match.
@@ -74,24 +76,38 @@ pub(crate) fn parse_token_response(
         Some(_) => return Err("issued_token_type is not a string".to_owned()),
     };
     if expected.exchange {
-        let Some(issued) = issued_token_type else {
-            return Err("issued_token_type is missing (RFC 8693 §2.2.1 requires it)".to_owned());
-        };
-        if let Some(requested) = expected.requested_token_type.filter(|r| *r != issued) {
-            return Err(format!(
-                "issued_token_type `{}` is not the requested `{}`",
-                crate::oauth2::error::sanitize(issued),
-                crate::oauth2::error::sanitize(requested)
-            ));
+        match (issued_token_type, expected.requested_token_type) {
+            (Some(issued), Some(requested)) if issued != requested => {
+                return Err(format!(
+                    "issued_token_type `{}` is not the requested `{}`",
+                    crate::oauth2::error::sanitize(issued),
+                    crate::oauth2::error::sanitize(requested)
+                ));
+            }
+            // RFC 8693 §2.2.1 requires it; Auth0's custom token exchange
+            // leaves it out of an ordinary access token answer. Without a
+            // requested type, such an answer is taken as an access token;
+            // with one, what was issued must be said.
+            (None, Some(_)) => {
+                return Err(
+                    "issued_token_type is missing, so the requested token type cannot be confirmed (RFC 8693 §2.2.1)"
+                        .to_owned(),
+                );
+            }
+            _ => {}
         }
     }
+    let mut not_access_token = false;
     match map.get("token_type") {
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
         // RFC 8693 §2.2.1: a token that is not an access token.
         Some(Value::String(t))
             if t == "N_A"
                 && expected.exchange
-                && issued_token_type.is_some_and(|i| i != ACCESS_TOKEN_TYPE) => {}
+                && issued_token_type.is_some_and(|i| i != ACCESS_TOKEN_TYPE) =>
+        {
+            not_access_token = true;
+        }
         Some(Value::String(t)) => {
             return Err(format!(
                 "token_type `{}` is not Bearer",
@@ -128,6 +144,7 @@ pub(crate) fn parse_token_response(
         expires_in,
         scope: text("scope")?,
         issued_token_type: issued_token_type.map(str::to_owned),
+        not_access_token,
     })
 }
 
@@ -233,7 +250,10 @@ mod tests {
             )
         );
         let missing = r#"{"access_token":"a","token_type":"Bearer"}"#;
-        assert!(exchange(missing, None).is_err_and(|e| e.contains("issued_token_type is missing")));
+        assert!(
+            exchange(missing, Some(jwt)).is_err_and(|e| e.contains("issued_token_type is missing"))
+        );
+        assert!(exchange(missing, None).is_ok(), "Auth0's answer: an access token");
         assert!(parse(missing).is_ok(), "other grants need none");
     }
 

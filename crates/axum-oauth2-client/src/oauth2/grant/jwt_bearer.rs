@@ -21,7 +21,8 @@ use crate::oauth2::secret::Secret;
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// The grant's `assertion` for one attempt: `iss` the configured issuer
-/// (default the client id), `sub` the configured subject (default `iss`),
+/// (default the client id), `sub` the configured subject (default `iss`,
+/// or none for a Google service account),
 /// `aud` as for client assertions, and `scope` when the provider wants it
 /// inside the JWT.
 pub(crate) fn assertion(
