@@ -37,7 +37,8 @@ impl Default for OAuth2Config {
 impl OAuth2Config {
     /// Default for how long before expiry a token is refreshed.
     pub const DEFAULT_REFRESH_BUFFER: Duration = Duration::from_secs(60);
-    /// Default bound on cached exchanged tokens.
+    /// Default bound on the keyed cache: exchanged tokens and tokens with
+    /// per-call parameters.
     pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 10_000;
 
     /// No providers, a 60 s refresh buffer.
@@ -64,7 +65,8 @@ impl OAuth2Config {
         self
     }
 
-    /// Caches at most `max` exchanged tokens, all providers together
+    /// Caches at most `max` keyed tokens (exchanged, or with per-call
+    /// [`TokenParams`](crate::TokenParams)), all providers together
     /// (default 10,000); beyond it expired and then least recently used
     /// entries are evicted. Client credentials tokens (one per provider)
     /// are not counted.

@@ -52,7 +52,7 @@ pub(crate) struct Inner {
     pub(crate) providers: Vec<Arc<Provider>>,
     /// Client for upstream calls.
     pub(crate) http: reqwest::Client,
-    /// The bound on exchanged tokens, all providers together.
+    /// The bound on keyed tokens, all providers together.
     pub(crate) keyed: KeyedCache,
 }
 
@@ -207,7 +207,8 @@ impl OAuth2Service {
             .sum()
     }
 
-    /// How many exchanged-token entries the cache holds, valid or not; at
+    /// How many keyed entries (exchanged tokens, tokens with per-call
+    /// parameters) the cache holds, valid or not; at
     /// most [`OAuth2Config::cache_max_entries`] once an insertion has
     /// evicted.
     #[must_use]
