@@ -272,7 +272,10 @@ async fn client_credentials_without_client_authentication_and_shared_secret_keys
         ProviderConfig::with_key(token_url(&server), CLIENT_ID, key).auth_method(AuthMethod::None),
     ))
     .expect_err("RFC 6749 §4.4: confidential clients only");
-    assert!(err.to_string().contains("needs client authentication"), "{err}");
+    assert!(
+        err.to_string().contains("needs client authentication"),
+        "{err}"
+    );
 
     let hmac = ClientKey::hmac(&[7; 32], JwsAlgorithm::HS256).expect("hmac key");
     let err = OAuth2Service::new(OAuth2Config::new().provider(

@@ -220,17 +220,19 @@ async fn discovery_skips_methods_the_credentials_cannot_use() {
     let server = MockServer::start().await;
     publish(&server, metadata(&server.uri(), &["client_secret_jwt"])).await;
     let short = ProviderConfig::discovered(server.uri(), CLIENT_ID).client_secret("short");
-    let err = service("p", short).get_token("p", None).await.expect_err("no usable method");
+    let err = service("p", short)
+        .get_token("p", None)
+        .await
+        .expect_err("no usable method");
     assert_eq!(err.code(), "invalid_metadata");
     assert_error_shows_no_secret(&err, &["short"]);
 
     // Without credentials, client credentials never go out unauthenticated.
     let open = MockServer::start().await;
     publish(&open, metadata(&open.uri(), &["none"])).await;
-    let err = OAuth2Service::new(OAuth2Config::new().provider(
-        "p",
-        ProviderConfig::discovered(open.uri(), CLIENT_ID),
-    ))
+    let err = OAuth2Service::new(
+        OAuth2Config::new().provider("p", ProviderConfig::discovered(open.uri(), CLIENT_ID)),
+    )
     .expect_err("no credentials for client credentials");
     assert_eq!(err.code(), "invalid_config");
 }

@@ -159,7 +159,10 @@ async fn the_middleware_takes_parameters_from_the_extensions_but_not_with_an_exc
     // tok-1 is refused once by this upstream: a second token, same audience.
     let requests = token_requests(&server).await;
     assert_eq!(requests.len(), 2);
-    assert_eq!(form_all(&requests[1], "audience"), ["https://orders.example"]);
+    assert_eq!(
+        form_all(&requests[1], "audience"),
+        ["https://orders.example"]
+    );
     let err = client
         .get(&url)
         .with_extension(TokenParams::new().audience("a"))
@@ -168,7 +171,11 @@ async fn the_middleware_takes_parameters_from_the_extensions_but_not_with_an_exc
         .await
         .expect_err("both");
     assert!(err.to_string().contains("cannot both be given"), "{err}");
-    assert_eq!(token_requests(&server).await.len(), 2, "nothing more fetched");
+    assert_eq!(
+        token_requests(&server).await.len(),
+        2,
+        "nothing more fetched"
+    );
 }
 
 fn hyper_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes::Bytes>>

@@ -274,7 +274,10 @@ async fn an_answer_without_issued_token_type_is_refused_when_a_type_was_requeste
     let server = answering(json!({"access_token": "t", "token_type": "Bearer"})).await;
     let oauth2 = service("p", provider(&server));
     let plain = TokenExchangeOptions::new("subject");
-    let token = oauth2.get_token("p", Some(&plain)).await.expect("an access token");
+    let token = oauth2
+        .get_token("p", Some(&plain))
+        .await
+        .expect("an access token");
     assert_eq!(token.issued_token_type(), None);
     let typed = plain.requested_token_type("urn:ietf:params:oauth:token-type:jwt");
     let err = oauth2
@@ -317,7 +320,11 @@ async fn a_token_that_is_no_access_token_may_come_as_n_a_with_a_custom_subject_t
     // Not an access token: never sent upstream, by fetch or authorize.
     let url = format!("{}/api", server.uri());
     let err = oauth2
-        .fetch("p", &url, FetchOptions::default().token_exchange(asked.clone()))
+        .fetch(
+            "p",
+            &url,
+            FetchOptions::default().token_exchange(asked.clone()),
+        )
         .await
         .expect_err("N_A is not for upstreams");
     assert_eq!(err.code(), "invalid_request");

@@ -77,7 +77,9 @@ impl Middleware for OAuth2Middleware {
     ) -> reqwest_middleware::Result<Response> {
         let requested = RequestedToken::of(extensions);
         let sent = request.url().clone();
-        let token = requested.request(&self.provider).map_err(Error::middleware)?;
+        let token = requested
+            .request(&self.provider)
+            .map_err(Error::middleware)?;
         let binding = self
             .service
             .bind(&self.provider, &sent, token)

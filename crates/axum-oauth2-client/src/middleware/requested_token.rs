@@ -31,6 +31,9 @@ impl RequestedToken {
                 "a TokenParams and a TokenExchangeOptions cannot both be given: an exchange carries its own parameters",
             ));
         }
-        Ok(TokenRequest::of(self.exchange.as_ref(), self.params.as_ref()))
+        Ok(TokenRequest::of(
+            self.exchange.as_ref(),
+            self.params.as_ref(),
+        ))
     }
 }

@@ -215,7 +215,11 @@ fn check_credentials(config: &ProviderConfig) -> Result<(), String> {
                 .to_owned(),
         );
     }
-    if config.client_key.as_ref().is_some_and(|k| k.algorithm().is_symmetric()) {
+    if config
+        .client_key
+        .as_ref()
+        .is_some_and(|k| k.algorithm().is_symmetric())
+    {
         // A shared secret as `private_key_jwt` would be client_secret_jwt
         // under another name.
         return Err(

@@ -21,6 +21,7 @@ mod fetch_options;
 mod grant;
 mod provider;
 mod provider_config;
+mod route;
 mod secret;
 mod service;
 mod time;

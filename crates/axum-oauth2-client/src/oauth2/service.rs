@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use reqwest::header::AUTHORIZATION;
 
+use super::binding::not_access_token;
 use super::builder::OAuth2ServiceBuilder;
 use super::cache::{CacheKey, KeyedCache, Request, Slot, TokenId, entries};
 use super::config::OAuth2Config;
@@ -19,7 +20,6 @@ use super::exchange_options::TokenExchangeOptions;
 use super::provider::Provider;
 use super::token_params::TokenParams;
 use super::token_request::TokenRequest;
-use super::binding::not_access_token;
 use crate::oauth2::cache::token::{AccessToken, TokenData};
 
 /// Gets, caches, refreshes and attaches OAuth2 access tokens.

@@ -186,12 +186,17 @@ impl<'a> ParamsView<'a> {
                 "at most {MAX_ITEMS} audiences, resources and other parameters each"
             ));
         }
-        let values = self.scope.into_iter().chain(self.audience.iter().map(String::as_str));
+        let values = self
+            .scope
+            .into_iter()
+            .chain(self.audience.iter().map(String::as_str));
         let values = values
             .chain(self.resource.iter().map(String::as_str))
             .chain(self.extra.iter().map(|(_, v)| v.as_str()));
         if values.clone().any(|v| v.len() > MAX_VALUE) {
-            return Err(format!("a token request parameter's value exceeds {MAX_VALUE} bytes"));
+            return Err(format!(
+                "a token request parameter's value exceeds {MAX_VALUE} bytes"
+            ));
         }
         for (i, (name, _)) in self.extra.iter().enumerate() {
             // RFC 6749 Appendix A: parameter names are these characters.
@@ -214,17 +219,27 @@ impl<'a> ParamsView<'a> {
                 ));
             }
             // RFC 6749 §3.2: a parameter is sent once.
-            if self.extra[..i].iter().any(|(earlier, _)| fold(earlier) == folded) {
+            if self.extra[..i]
+                .iter()
+                .any(|(earlier, _)| fold(earlier) == folded)
+            {
                 return Err(format!("token request parameter `{name}` is given twice"));
             }
         }
-        if self.audience.iter().chain(self.resource).any(String::is_empty) {
+        if self
+            .audience
+            .iter()
+            .chain(self.resource)
+            .any(String::is_empty)
+        {
             return Err("an audience or resource is empty".to_owned());
         }
         // RFC 8707 §2: an absolute URI without a fragment.
-        if let Some(bad) = self.resource.iter().position(|r| {
-            url::Url::parse(r).map_or(true, |u| u.fragment().is_some())
-        }) {
+        if let Some(bad) = self
+            .resource
+            .iter()
+            .position(|r| url::Url::parse(r).map_or(true, |u| u.fragment().is_some()))
+        {
             return Err(format!(
                 "resource {} is not an absolute URI without a fragment (RFC 8707 §2)",
                 bad + 1
@@ -387,16 +402,32 @@ mod tests {
         );
         assert!(TokenParams::new().audience("").check().is_err());
         for bad in [" grant_type", "grant type", "a=b", ""] {
-            assert!(TokenParams::new().param(bad, "v").check().is_err(), "{bad:?}");
+            assert!(
+                TokenParams::new().param(bad, "v").check().is_err(),
+                "{bad:?}"
+            );
         }
-        let twice = TokenParams::new().param("org", "a").param("Org", "b").check();
+        let twice = TokenParams::new()
+            .param("org", "a")
+            .param("Org", "b")
+            .check();
         assert!(twice.is_err_and(|e| e.contains("twice")));
     }
 
     #[test]
     fn resources_are_absolute_uris_without_fragments_and_sizes_are_bounded() {
-        assert!(TokenParams::new().resource("https://api.example/v1").check().is_ok());
-        assert!(TokenParams::new().resource("urn:example:orders").check().is_ok());
+        assert!(
+            TokenParams::new()
+                .resource("https://api.example/v1")
+                .check()
+                .is_ok()
+        );
+        assert!(
+            TokenParams::new()
+                .resource("urn:example:orders")
+                .check()
+                .is_ok()
+        );
         for bad in ["orders-api", "https://api.example/#x", "/relative"] {
             assert!(TokenParams::new().resource(bad).check().is_err(), "{bad}");
         }

@@ -39,7 +39,6 @@ impl TokenHeader {
         header(b"Bearer ", token.expose_secret().as_bytes()).map(Self::One)
     }
 
-
     /// One copy per core, when there is more than one core.
     pub(crate) fn per_core(self) -> Self {
         let copies = copies();

@@ -253,7 +253,10 @@ mod tests {
         assert!(
             exchange(missing, Some(jwt)).is_err_and(|e| e.contains("issued_token_type is missing"))
         );
-        assert!(exchange(missing, None).is_ok(), "Auth0's answer: an access token");
+        assert!(
+            exchange(missing, None).is_ok(),
+            "Auth0's answer: an access token"
+        );
         assert!(parse(missing).is_ok(), "other grants need none");
     }
 
