@@ -57,8 +57,12 @@ async fn client_secret_basic_gets_a_token_the_server_knows() {
     assert_eq!(info["client_id"], BASIC_CLIENT);
     assert_eq!(info["scope"], "orders:read");
     assert_eq!(info["grant_type"], "client_credentials");
+    assert_eq!(info["token_type"], "Bearer", "{info}");
+    assert_eq!(info["cnf"], Value::Null, "not sender-constrained: {info}");
 
     let request = only_request(&server).await;
+    assert_eq!(logged_dpop_proof(&request), None);
+    assert_eq!(logged_dpop_nonce(&request), None);
     assert_eq!(request["authorization"], "Basic");
     assert_eq!(field(&request, "grant_type"), "client_credentials");
     assert_eq!(field(&request, "scope"), "orders:read");
@@ -239,9 +243,87 @@ async fn token_exchange_with_audience_and_resource() {
     assert_eq!(field(&request, "client_id"), POST_CLIENT);
 }
 
+/// A client credentials request of `client` (client_secret_basic) sent by
+/// hand, with `dpop` as its `DPoP` header: (status, JSON body).
+async fn token_request_with_dpop(
+    server: &AuthorizationServer,
+    client: &str,
+    dpop: Option<&str>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(server.token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .header(
+            "authorization",
+            basic_authorization(client, &client_secret(client)),
+        )
+        .body("grant_type=client_credentials");
+    if let Some(proof) = dpop {
+        request = request.header("DPoP", proof);
+    }
+    let response = request.send().await.expect("token request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("token response json"))
+}
+
+/// DPoP (RFC 9449), which the crate does not send yet: the DPoP client is
+/// refused without a proof, and the log shows what a `DPoP` header was.
+/// The node self-test covers valid proofs, nonces and bound tokens.
+#[tokio::test]
+async fn the_dpop_client_needs_a_proof_and_the_log_shows_the_header() {
+    let Some(server) = AuthorizationServer::start() else {
+        return;
+    };
+    let fixture = client_fixture(DPOP_CLIENT);
+    assert_eq!(fixture.method, "client_secret_basic");
+    assert!(fixture.dpop_bound_access_tokens && fixture.require_dpop_nonce);
+    assert!(!client_fixture(BASIC_CLIENT).dpop_bound_access_tokens);
+
+    let (status, body) = token_request_with_dpop(&server, DPOP_CLIENT, None).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_grant")),
+        "{body}"
+    );
+    let (status, body) = token_request_with_dpop(&server, DPOP_CLIENT, Some("not-a-jwt")).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_dpop_proof")),
+        "{body}"
+    );
+
+    let requests = server.requests().await;
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert_eq!(logged_dpop_proof(&requests[0]), None);
+    assert_eq!(
+        logged_dpop_proof(&requests[1]),
+        Some(LoggedDpopProof {
+            length: "not-a-jwt".len(),
+            decoded: false,
+            typ: None,
+            alg: None,
+            jwk_kty: None,
+            jwk_crv: None,
+            htm: None,
+            htu: None,
+            iat: None,
+            has_jti: false,
+            has_nonce: false,
+            nonce: None,
+        })
+    );
+    for request in &requests {
+        assert_eq!(request["authorization"], "Basic");
+        assert_eq!(request["status"], 400);
+        assert_eq!(logged_dpop_nonce(request), None, "{request}");
+    }
+}
+
 /// The server side of what the crate does not send yet (client_secret_jwt,
 /// private_key_jwt for every key type, the JWT bearer grant, token exchange
-/// with actors and custom token types), proven with the npm package `jose`.
+/// with actors and custom token types, DPoP proofs and nonces), proven with
+/// the npm package `jose`.
 #[tokio::test]
 async fn the_server_passes_its_node_self_test() {
     let Some(server) = AuthorizationServer::start() else {

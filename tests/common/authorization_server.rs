@@ -35,6 +35,13 @@ pub const PRIVATE_KEY_CLIENT: &str = "private-key-client";
 /// same keys as [`PRIVATE_KEY_CLIENT`]. Takes JWT bearer requests with no
 /// client authentication at all, naming it by the assertion's `iss`.
 pub const JWT_BEARER_CLIENT: &str = "jwt-bearer-client";
+/// `client_secret_basic`, client credentials and token exchange grants
+/// only, with `dpop_bound_access_tokens` (RFC 9449): every token request
+/// needs a `DPoP` proof (else `invalid_grant`), and the proof a nonce from
+/// the server (else 400 `use_dpop_nonce` and a `DPoP-Nonce` header). The
+/// proof's `htu` is [`AuthorizationServer::token_url`]; its algorithms are
+/// the discovery document's `dpop_signing_alg_values_supported`.
+pub const DPOP_CLIENT: &str = "dpop-client";
 
 /// A resource indicator (RFC 8707) the server knows; it grants
 /// `orders:read orders:write`.
@@ -75,6 +82,10 @@ pub struct ClientFixture {
     pub keys: BTreeMap<String, PathBuf>,
     /// A second `iss` the client's JWT bearer assertions may carry.
     pub service_account: Option<String>,
+    /// Its tokens are DPoP-bound: a token request without a proof fails.
+    pub dpop_bound_access_tokens: bool,
+    /// Its DPoP proofs must carry a nonce the server provided.
+    pub require_dpop_nonce: bool,
 }
 
 impl ClientFixture {
@@ -123,6 +134,8 @@ pub fn client_fixtures() -> Vec<ClientFixture> {
                 })
                 .unwrap_or_default(),
             service_account: client["service_account"].as_str().map(str::to_owned),
+            dpop_bound_access_tokens: client["dpop_bound_access_tokens"] == true,
+            require_dpop_nonce: client["require_dpop_nonce"] == true,
         })
         .collect()
 }
@@ -151,6 +164,52 @@ pub fn audiences(value: &Value) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// What the request log shows of a token request's `DPoP` header: its
+/// length, and the proof's header and claims decoded without any check
+/// (`None` where the proof has no such field). The `jti` is only said to be
+/// there. Read with [`logged_dpop_proof`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct LoggedDpopProof {
+    /// Length of the header value.
+    pub length: usize,
+    /// Whether the value decoded as a JWS with a JSON header and claims;
+    /// every field below is `None` or `false` when not.
+    pub decoded: bool,
+    pub typ: Option<String>,
+    pub alg: Option<String>,
+    /// `kty` of the embedded `jwk`.
+    pub jwk_kty: Option<String>,
+    /// `crv` of the embedded `jwk` (EC and OKP keys).
+    pub jwk_crv: Option<String>,
+    pub htm: Option<String>,
+    pub htu: Option<String>,
+    pub iat: Option<i64>,
+    pub has_jti: bool,
+    pub has_nonce: bool,
+    /// The proof's `nonce` (a value the server handed out, not a secret).
+    pub nonce: Option<String>,
+}
+
+/// The `DPoP` header of a logged token request ([`AuthorizationServer::requests`]),
+/// `None` when the request had none. Panics when a field has a type no
+/// proof should have; `request["dpop"]` is the raw entry.
+pub fn logged_dpop_proof(request: &Value) -> Option<LoggedDpopProof> {
+    match &request["dpop"] {
+        Value::Null => None,
+        dpop => Some(
+            serde_json::from_value(dpop.clone())
+                .unwrap_or_else(|e| panic!("the log's dpop entry {dpop}: {e}")),
+        ),
+    }
+}
+
+/// The `DPoP-Nonce` header the server answered a logged token request
+/// with, if any: on `use_dpop_nonce`, and with a token whenever the proof
+/// did not carry the newest nonce.
+pub fn logged_dpop_nonce(request: &Value) -> Option<&str> {
+    request["dpop_nonce"].as_str()
 }
 
 fn node_available() -> bool {
@@ -347,7 +406,10 @@ impl AuthorizationServer {
     /// `path`, `content_type`, `accept`, `authorization` (the scheme only),
     /// `form` (each field as sent, a list when repeated; `client_secret`,
     /// `client_assertion`, `assertion`, `subject_token` and `actor_token`
-    /// replaced by their length), `body_length` and the response `status`.
+    /// replaced by their length), `body_length`, `dpop` (what the `DPoP`
+    /// header showed, or null: [`logged_dpop_proof`]), the response
+    /// `status`, and `dpop_nonce` (the `DPoP-Nonce` answered, or null:
+    /// [`logged_dpop_nonce`]).
     pub async fn requests(&self) -> Vec<Value> {
         let response = self
             .http
@@ -380,8 +442,10 @@ impl AuthorizationServer {
 
     /// RFC 7662 introspection of `token`, authenticated as [`BASIC_CLIENT`].
     /// Besides `active`, `client_id`, `scope`, `aud`, `exp`, `iat`, `iss`,
-    /// `token_type`, the server adds `grant_type`, and per grant `audience`,
-    /// `resource`, `sub`, `act`, `subject_token_type`, `subject_client_id`.
+    /// `token_type` (`DPoP` for a DPoP-bound token, which also has
+    /// `cnf.jkt`, the RFC 7638 thumbprint of the proof's key), the server
+    /// adds `grant_type`, and per grant `audience`, `resource`, `sub`,
+    /// `act`, `subject_token_type`, `subject_client_id`.
     pub async fn introspect(&self, token: &str) -> Value {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("token", token)

@@ -1,6 +1,7 @@
 // Checks authorization-server.mjs from the outside with the npm package
 // `jose`: every client authentication method, every key type, the JWT bearer
-// grant and token exchange, and their errors.
+// grant and token exchange, DPoP (RFC 9449) and its nonces, and their
+// errors.
 //
 //   node authorization-server-selftest.mjs [issuer]
 //
@@ -84,14 +85,14 @@ async function post(form, headers = {}) {
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
     body,
   });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
-async function token(form, headers) {
+async function token(form, headers, tokenType = 'Bearer') {
   const response = await post(form, headers);
   assert(response.status === 200, `status ${response.status}: ${JSON.stringify(response.body)}`);
   assert(typeof response.body.access_token === 'string', 'no access_token');
-  assert(response.body.token_type === 'Bearer', `token_type ${response.body.token_type}`);
+  assert(response.body.token_type === tokenType, `token_type ${response.body.token_type}`);
   return response.body;
 }
 
@@ -394,6 +395,215 @@ await check('token exchange errors (RFC 8693 §2.2.2)', async () => {
   await error({ ...base, audience: ['orders-api', 'unknown-api'] }, {}, 400, 'invalid_target');
 });
 
+// --- DPoP (RFC 9449) ---------------------------------------------------------
+
+const dpopClient = clients['dpop-client'];
+const dpopAuth = { authorization: basic(dpopClient.client_id, dpopClient.client_secret) };
+const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'];
+
+/** A fresh DPoP key: `{ alg, privateKey, jwk }` (the public JWK). */
+async function dpopKey(alg = 'ES256') {
+  const { privateKey, publicKey } = await jose.generateKeyPair(alg);
+  return { alg, privateKey, jwk: await jose.exportJWK(publicKey) };
+}
+
+/** A DPoP proof (RFC 9449 §4.2) for a POST to the token endpoint. */
+function dpopProof(key, claims = {}, header = {}) {
+  return new jose.SignJWT({
+    htm: 'POST',
+    htu: tokenUrl,
+    jti: crypto.randomUUID(),
+    iat: now(),
+    ...claims,
+  })
+    .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...header })
+    .sign(key.privateKey);
+}
+
+/** The answer to a proof without a nonce: 400 use_dpop_nonce; its DPoP-Nonce. */
+async function dpopNonce(key, form, headers) {
+  const response = await post(form, { ...headers, dpop: await dpopProof(key) });
+  assert(
+    response.status === 400 && response.body.error === 'use_dpop_nonce',
+    `wanted 400 use_dpop_nonce, got ${response.status} ${JSON.stringify(response.body)}`,
+  );
+  const nonce = response.headers.get('dpop-nonce');
+  assert(typeof nonce === 'string' && nonce.length > 0, 'no DPoP-Nonce header');
+  return nonce;
+}
+
+/** Introspection of a DPoP-bound token: `cnf.jkt` is the key's thumbprint. */
+async function assertBoundTo(value, key) {
+  const info = await introspect(value);
+  const thumbprint = await jose.calculateJwkThumbprint(key.jwk);
+  assert(info.active === true, JSON.stringify(info));
+  assert(info.token_type === 'DPoP', `introspected token_type ${info.token_type}`);
+  assert(info.cnf?.jkt === thumbprint, `cnf ${JSON.stringify(info.cnf)}, thumbprint ${thumbprint}`);
+  return info;
+}
+
+const CLIENT_CREDENTIALS = { grant_type: 'client_credentials', scope: 'orders:read' };
+
+await check('discovery lists the DPoP proof algorithms', async () => {
+  const algs = discovery.dpop_signing_alg_values_supported ?? [];
+  for (const alg of DPOP_ALGORITHMS) assert(algs.includes(alg), `no ${alg} in ${JSON.stringify(algs)}`);
+  assert(!algs.some((alg) => alg.startsWith('HS')), `symmetric algorithms in ${JSON.stringify(algs)}`);
+  return algs.join(' ');
+});
+
+await check('dpop-client: use_dpop_nonce first, then a DPoP-bound token with the nonce', async () => {
+  const key = await dpopKey();
+  const nonce = await dpopNonce(key, CLIENT_CREDENTIALS, dpopAuth);
+  const response = await post(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: await dpopProof(key, { nonce }) });
+  assert(response.status === 200, `status ${response.status}: ${JSON.stringify(response.body)}`);
+  assert(response.body.token_type === 'DPoP', `token_type ${response.body.token_type}`);
+  const info = await assertBoundTo(response.body.access_token, key);
+  assert(info.client_id === dpopClient.client_id && info.scope === 'orders:read', JSON.stringify(info));
+  const again = response.headers.get('dpop-nonce');
+  return `nonce of ${nonce.length} characters; ${again ? 'a new nonce' : 'no new nonce'} with the token`;
+});
+
+await check('dpop-client: every DPoP algorithm, one nonce for several proofs', async () => {
+  const nonce = await dpopNonce(await dpopKey(), CLIENT_CREDENTIALS, dpopAuth);
+  for (const alg of DPOP_ALGORITHMS) {
+    // eslint-disable-next-line no-await-in-loop
+    const key = await dpopKey(alg);
+    // eslint-disable-next-line no-await-in-loop
+    const issued = await token(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: await dpopProof(key, { nonce }) }, 'DPoP');
+    // eslint-disable-next-line no-await-in-loop
+    await assertBoundTo(issued.access_token, key);
+  }
+});
+
+await check('dpop-client: no proof is invalid_grant, a wrong secret still invalid_client', async () => {
+  await error(CLIENT_CREDENTIALS, dpopAuth, 400, 'invalid_grant');
+  const key = await dpopKey();
+  await error(CLIENT_CREDENTIALS, {
+    authorization: basic(dpopClient.client_id, 'wrong'),
+    dpop: await dpopProof(key),
+  }, 401, 'invalid_client');
+});
+
+await check('a proof for another htu, htm, typ or key, or an unknown nonce, is refused', async () => {
+  const key = await dpopKey();
+  const nonce = await dpopNonce(key, CLIENT_CREDENTIALS, dpopAuth);
+  const refused = async (proof, code = 'invalid_dpop_proof') => {
+    const response = await post(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: proof });
+    assert(
+      response.status === 400 && response.body.error === code,
+      `wanted 400 ${code}, got ${response.status} ${JSON.stringify(response.body)}`,
+    );
+    return response;
+  };
+  await refused(await dpopProof(key, { nonce, htu: `${tokenUrl}/` }));
+  await refused(await dpopProof(key, { nonce, htu: discovery.introspection_endpoint }));
+  await refused(await dpopProof(key, { nonce, htu: tokenUrl.replace('127.0.0.1', 'localhost') }));
+  await refused(await dpopProof(key, { nonce, htm: 'GET' }));
+  await refused(await dpopProof(key, { nonce }, { typ: 'JWT' }));
+  await refused(await dpopProof(key, { nonce, jti: undefined }));
+  const other = await dpopKey();
+  await refused(await dpopProof(key, { nonce }, { jwk: other.jwk }));
+  await refused('not-a-jwt');
+  const unknown = await refused(await dpopProof(key, { nonce: 'not-a-nonce-of-this-server' }), 'use_dpop_nonce');
+  assert(unknown.headers.get('dpop-nonce'), 'no DPoP-Nonce with the unknown nonce');
+  // The query and fragment of htu are not compared (RFC 9449 §4.3).
+  await token(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: await dpopProof(key, { nonce, htu: `${tokenUrl}?x=1` }) }, 'DPoP');
+});
+
+await check('a replayed DPoP proof is refused', async () => {
+  const key = await dpopKey('EdDSA');
+  const nonce = await dpopNonce(key, CLIENT_CREDENTIALS, dpopAuth);
+  const proof = await dpopProof(key, { nonce });
+  await token(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: proof }, 'DPoP');
+  return `replay: ${await error(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: proof }, 400, 'invalid_grant')}`;
+});
+
+await check('a client without require_dpop_nonce: DPoP-bound without a nonce, told the nonce', async () => {
+  const { client_id: id, client_secret: secret } = clients['basic-client'];
+  const key = await dpopKey();
+  const response = await post(CLIENT_CREDENTIALS, { authorization: basic(id, secret), dpop: await dpopProof(key) });
+  assert(response.status === 200 && response.body.token_type === 'DPoP', JSON.stringify(response.body));
+  assert(response.headers.get('dpop-nonce'), 'no DPoP-Nonce with the token');
+  await assertBoundTo(response.body.access_token, key);
+  // Without a nonce, a proof older than five minutes asks for one.
+  const stale = await post(CLIENT_CREDENTIALS, {
+    authorization: basic(id, secret),
+    dpop: await dpopProof(key, { iat: now() - 600 }),
+  });
+  assert(stale.status === 400 && stale.body.error === 'use_dpop_nonce', JSON.stringify(stale.body));
+  // And without a proof nothing changes.
+  await token(CLIENT_CREDENTIALS, { authorization: basic(id, secret) });
+});
+
+await check('token exchange with a DPoP proof issues a DPoP-bound token', async () => {
+  const key = await dpopKey();
+  const form = {
+    grant_type: GRANT_TOKEN_EXCHANGE,
+    subject_token: await subjectToken(),
+    subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+    audience: 'orders-api',
+  };
+  const nonce = await dpopNonce(key, form, dpopAuth);
+  const issued = await token(form, { ...dpopAuth, dpop: await dpopProof(key, { nonce }) }, 'DPoP');
+  assert(issued.issued_token_type === TOKEN_TYPE_ACCESS_TOKEN, `issued_token_type ${issued.issued_token_type}`);
+  const info = await assertBoundTo(issued.access_token, key);
+  assert(info.grant_type === GRANT_TOKEN_EXCHANGE && info.sub === 'basic-client', JSON.stringify(info));
+  await error(form, dpopAuth, 400, 'invalid_grant');
+  // A client without require_dpop_nonce needs no nonce; the DPoP-bound
+  // token may itself be the subject token.
+  const { client_id: id, client_secret: secret } = clients['post-client'];
+  const other = await dpopKey('ES384');
+  const again = await token({
+    ...form, subject_token: issued.access_token, client_id: id, client_secret: secret,
+  }, { dpop: await dpopProof(other) }, 'DPoP');
+  await assertBoundTo(again.access_token, other);
+});
+
+await check('jwt-bearer with a DPoP proof issues a DPoP-bound token', async () => {
+  const client = clients['jwt-bearer-client'];
+  const key = await dpopKey('PS256');
+  const assertion = await bearerAssertion(client, 'p256', 'ES256');
+  const issued = await token({ grant_type: GRANT_JWT_BEARER, assertion }, { dpop: await dpopProof(key) }, 'DPoP');
+  await assertBoundTo(issued.access_token, key);
+});
+
+await check('the request log shows DPoP proofs without their jti, and the nonces answered', async () => {
+  const log = `${issuer}/test/requests`;
+  assert((await fetch(log, { method: 'DELETE' })).status === 204, 'DELETE');
+  const key = await dpopKey();
+  const first = await dpopProof(key);
+  const response = await post(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: first });
+  const nonce = response.headers.get('dpop-nonce');
+  const second = await dpopProof(key, { nonce });
+  await token(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: second }, 'DPoP');
+  await post(CLIENT_CREDENTIALS, { ...dpopAuth, dpop: 'not-a-jwt' });
+  const entries = await (await fetch(log)).json();
+  assert(entries.length === 3, `${entries.length} entries`);
+  const [refused, issued, malformed] = entries;
+  const shape = (entry, proof, sentNonce) => {
+    const { dpop } = entry;
+    const claims = jose.decodeJwt(proof);
+    assert(dpop.length === proof.length && dpop.decoded === true, JSON.stringify(dpop));
+    assert(dpop.typ === 'dpop+jwt' && dpop.alg === 'ES256', JSON.stringify(dpop));
+    assert(dpop.jwk_kty === 'EC' && dpop.jwk_crv === 'P-256', JSON.stringify(dpop));
+    assert(dpop.htm === 'POST' && dpop.htu === tokenUrl && dpop.iat === claims.iat, JSON.stringify(dpop));
+    assert(dpop.has_jti === true && dpop.jti === undefined, JSON.stringify(dpop));
+    assert(dpop.has_nonce === (sentNonce !== null) && dpop.nonce === sentNonce, JSON.stringify(dpop));
+  };
+  shape(refused, first, null);
+  assert(refused.status === 400 && refused.dpop_nonce === nonce, JSON.stringify(refused));
+  shape(issued, second, nonce);
+  assert(issued.status === 200, JSON.stringify(issued));
+  assert(issued.dpop_nonce === null || typeof issued.dpop_nonce === 'string', JSON.stringify(issued));
+  assert(malformed.dpop.length === 9 && malformed.dpop.decoded === false, JSON.stringify(malformed.dpop));
+  assert(malformed.status === 400 && malformed.dpop_nonce === null, JSON.stringify(malformed));
+  const text = JSON.stringify(entries);
+  for (const proof of [first, second]) {
+    assert(!text.includes(proof), 'a proof is in the log');
+    assert(!text.includes(jose.decodeJwt(proof).jti), 'a jti is in the log');
+  }
+});
+
 // --- request log -------------------------------------------------------------
 
 await check('the request log redacts secrets and records the wire shape', async () => {
@@ -407,6 +617,7 @@ await check('the request log redacts secrets and records the wire shape', async 
   assert(entry.method === 'POST' && entry.path === '/token' && entry.status === 200, JSON.stringify(entry));
   assert(entry.content_type.startsWith('application/x-www-form-urlencoded'), entry.content_type);
   assert(entry.authorization === null, 'authorization');
+  assert(entry.dpop === null && entry.dpop_nonce === null, `dpop ${entry.dpop}, dpop_nonce ${entry.dpop_nonce}`);
   assert(entry.form.client_secret === secret.length, `client_secret ${entry.form.client_secret}`);
   assert(entry.form.client_id === id && entry.form.scope === 'orders:read', JSON.stringify(entry.form));
   assert(!JSON.stringify(entries).includes(secret), 'the secret is in the log');

@@ -46,6 +46,17 @@ if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 655
 const watchStdin = !args.includes('--no-stdin');
 
 const { default: Provider, errors } = await import('oidc-provider');
+// The DPoP proof check oidc-provider runs inside its own grants (signature,
+// `typ`, `htm`, `htu`, `iat`, nonce), reused by the two grants registered
+// below so that they bind tokens exactly like client_credentials does. It
+// resolves to `{ thumbprint, jti, iat }`, or undefined without a `DPoP`
+// header, and throws `invalid_dpop_proof`, or `use_dpop_nonce` after setting
+// `DPoP-Nonce`. The package documents no API for this: the import is tied
+// to the pinned 8.8.1.
+const {
+  default: validateDpopProof,
+  DPOP_OK_WINDOW,
+} = await import('oidc-provider/lib/helpers/validate_dpop.js');
 
 const fixtures = loadFixtures();
 const clientsById = new Map(fixtures.clients.map((client) => [client.client_id, client]));
@@ -58,6 +69,9 @@ const SUPPORTED_ALGORITHMS = [
   'ES256', 'ES384', 'ES512',
   'EdDSA',
 ];
+// DPoP proofs are signed with a key of their own, embedded as `jwk`: every
+// asymmetric algorithm above (oidc-provider's default is ES256 and EdDSA).
+const DPOP_ALGORITHMS = SUPPORTED_ALGORITHMS.filter((alg) => !alg.startsWith('HS'));
 // Lifetime of the tokens the two registered grants issue (seconds).
 const ISSUED_TOKEN_TTL = 600;
 // The longest lifetime accepted for a JWT bearer assertion (seconds).
@@ -90,6 +104,7 @@ function providerMetadata(client) {
   };
   if (client.client_secret !== undefined) metadata.client_secret = client.client_secret;
   if (client.jwks) metadata.jwks = client.jwks;
+  if (client.dpop_bound_access_tokens) metadata.dpop_bound_access_tokens = true;
   return metadata;
 }
 
@@ -128,6 +143,43 @@ function checkResources(resources) {
 }
 
 // ---------------------------------------------------------------------------
+// DPoP (RFC 9449)
+
+/**
+ * `features.dPoP.requireNonce`: a proof must carry a nonce this server
+ * provided when its client has `require_dpop_nonce` in the fixtures.
+ * oidc-provider asks after client authentication, so the client is known.
+ */
+function requiresDpopNonce(ctx) {
+  const id = ctx.oidc?.client?.clientId;
+  return id !== undefined && clientsById.get(id)?.require_dpop_nonce === true;
+}
+
+/**
+ * Binds `token` to the proof's key (`cnf.jkt`, `token_type` DPoP), as
+ * client_credentials does: each proof `jti` once per client, and no token
+ * without a proof for a client with `dpop_bound_access_tokens`.
+ */
+async function bindToProof(ctx, token, proof) {
+  const { client, provider } = ctx.oidc;
+  if (!proof) {
+    if (client.dpopBoundAccessTokens) {
+      throw new errors.InvalidGrant('DPoP proof JWT not provided');
+    }
+    return;
+  }
+  const unique = await provider.ReplayDetection.unique(
+    client.clientId,
+    proof.jti,
+    Math.floor(Date.now() / 1000) + DPOP_OK_WINDOW,
+  );
+  if (!unique) {
+    throw new errors.InvalidGrant('DPoP proof JWT Replay detected');
+  }
+  token.setThumbprint('jkt', proof.thumbprint);
+}
+
+// ---------------------------------------------------------------------------
 // urn:ietf:params:oauth:grant-type:jwt-bearer (RFC 7523 §2.1)
 
 /** The keys that verify an assertion for this client, and their algorithms. */
@@ -152,6 +204,7 @@ function assertionIssuers(client) {
 async function jwtBearerGrant(ctx, next) {
   const { client: providerClient, params, provider } = ctx.oidc;
   const client = clientsById.get(providerClient.clientId);
+  const proof = await validateDpopProof(ctx);
   if (!params.assertion) {
     throw new errors.InvalidRequest('missing required parameter \'assertion\'');
   }
@@ -197,11 +250,12 @@ async function jwtBearerGrant(ctx, next) {
     sub: payload.sub ?? payload.iss,
     assertion_iss: payload.iss,
   };
+  await bindToProof(ctx, token, proof);
   ctx.oidc.entity('ClientCredentials', token);
   const value = await token.save();
   ctx.body = {
     access_token: value,
-    token_type: 'Bearer',
+    token_type: token.tokenType,
     expires_in: token.expiration,
     scope: token.scope || undefined,
   };
@@ -248,6 +302,7 @@ async function tokenExchangeGrant(ctx, next) {
   const { client: providerClient, params, provider } = ctx.oidc;
   const client = clientsById.get(providerClient.clientId);
   const accepted = acceptedTokenTypes(client);
+  const proof = await validateDpopProof(ctx);
 
   if (!params.subject_token) {
     throw new errors.InvalidRequest('missing required parameter \'subject_token\'');
@@ -327,12 +382,13 @@ async function tokenExchangeGrant(ctx, next) {
       }
       : undefined),
   };
+  await bindToProof(ctx, token, proof);
   ctx.oidc.entity('ClientCredentials', token);
   const value = await token.save();
   ctx.body = {
     access_token: value,
     issued_token_type: TOKEN_TYPE_ACCESS_TOKEN,
-    token_type: 'Bearer',
+    token_type: token.tokenType,
     expires_in: token.expiration,
     scope: token.scope || undefined,
   };
@@ -362,6 +418,52 @@ function redact(form) {
     }
   }
   return out;
+}
+
+/**
+ * What the log shows of a `DPoP` header: its length and the proof's fields
+ * that identify how it was made, decoded without any check. The `jti` is
+ * only said to be there; the key shows as its type and curve. `decoded` is
+ * false when the header is not a JWS with a JSON header and claims.
+ */
+function describeProof(value) {
+  const entry = {
+    length: value.length,
+    decoded: false,
+    typ: null,
+    alg: null,
+    jwk_kty: null,
+    jwk_crv: null,
+    htm: null,
+    htu: null,
+    iat: null,
+    has_jti: false,
+    has_nonce: false,
+    nonce: null,
+  };
+  let header;
+  let claims;
+  try {
+    header = jose.decodeProtectedHeader(value);
+    claims = jose.decodeJwt(value);
+  } catch {
+    return entry;
+  }
+  const jwk = header.jwk !== null && typeof header.jwk === 'object' ? header.jwk : {};
+  return {
+    ...entry,
+    decoded: true,
+    typ: header.typ ?? null,
+    alg: header.alg ?? null,
+    jwk_kty: jwk.kty ?? null,
+    jwk_crv: jwk.crv ?? null,
+    htm: claims.htm ?? null,
+    htu: claims.htu ?? null,
+    iat: claims.iat ?? null,
+    has_jti: claims.jti !== undefined,
+    has_nonce: claims.nonce !== undefined,
+    nonce: claims.nonce ?? null,
+  };
 }
 
 async function readBody(req) {
@@ -413,6 +515,7 @@ async function testRoutes(ctx, next) {
   const isForm = ctx.is('application/x-www-form-urlencoded');
   const form = isForm ? querystring.parse(raw.toString('utf8')) : undefined;
   const authorization = ctx.get('authorization');
+  const proof = ctx.headers.dpop;
   const entry = {
     method: ctx.method,
     path: ctx.path,
@@ -421,7 +524,9 @@ async function testRoutes(ctx, next) {
     authorization: authorization ? authorization.split(' ')[0] : null,
     form: form ? redact(form) : null,
     body_length: raw.length,
+    dpop: proof === undefined ? null : describeProof(proof),
     status: null,
+    dpop_nonce: null,
   };
   requestLog.push(entry);
   let body = raw;
@@ -435,6 +540,7 @@ async function testRoutes(ctx, next) {
     await next();
   } finally {
     entry.status = ctx.status;
+    entry.dpop_nonce = ctx.response.get('DPoP-Nonce') || null;
   }
 }
 
@@ -456,7 +562,10 @@ function configuration() {
       'client_secret_jwt',
       'private_key_jwt',
     ],
-    enabledJWA: { clientAuthSigningAlgValues: SUPPORTED_ALGORITHMS },
+    enabledJWA: {
+      clientAuthSigningAlgValues: SUPPORTED_ALGORITHMS,
+      dPoPSigningAlgValues: DPOP_ALGORITHMS,
+    },
     extraParams: ['audience'],
     async extraTokenClaims(ctx, token) {
       const claims = { ...token.extra };
@@ -483,6 +592,16 @@ function configuration() {
         allowedPolicy: async () => true,
       },
       revocation: { enabled: true },
+      // RFC 9449. A request without a `DPoP` header is not affected; one
+      // with a proof gets a DPoP-bound token. Nonces (RFC 9449 §8) derive
+      // from this secret: a new one every minute, each accepted for three to
+      // four minutes after it is handed out; required where
+      // requiresDpopNonce says.
+      dPoP: {
+        enabled: true,
+        nonceSecret: crypto.randomBytes(32),
+        requireNonce: requiresDpopNonce,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: async () => undefined,
