@@ -155,6 +155,11 @@ async fn metadata_of_another_issuer_is_refused_and_nothing_is_sent() {
     assert!(!err.is_retryable());
     assert_error_shows_no_secret(&err, &[CLIENT_SECRET]);
     assert!(token_requests(&server).await.is_empty());
+    // A wrong document is not asked for again on every call.
+    let asked = metadata_requests(&server).await;
+    let again = oauth2.get_token("p", None).await.expect_err("still wrong");
+    assert_eq!(again.code(), "issuer_mismatch");
+    assert_eq!(metadata_requests(&server).await, asked);
 }
 
 #[tokio::test]

@@ -48,8 +48,10 @@ pub(crate) struct Discovery {
     /// whether one ended meanwhile and its outcome is the caller's too.
     ended: AtomicU64,
     /// The error of the last fetch, when it failed with nothing to fall
-    /// back on: what the callers that waited for it get.
-    last_error: Mutex<Option<OAuth2Error>>,
+    /// back on: what the callers that waited for it get, and, when it is
+    /// no passing failure (a mismatched issuer, unusable metadata), what
+    /// every caller gets until the instant with it, without a request.
+    last_error: Mutex<Option<(OAuth2Error, Instant)>>,
 }
 
 /// Metadata that passed its checks, and when to fetch it again.
@@ -134,6 +136,16 @@ impl Discovery {
         {
             return Ok(Arc::clone(&fetched.metadata));
         }
+        if held.is_none()
+            && let Some((error, until)) = self.lock_last_error().as_ref()
+            && !error.is_unavailable()
+            && request.clock.now() < *until
+        {
+            // A document that is wrong stays wrong for a while: asking on
+            // every token request would only load the issuer. A passing
+            // failure is the breaker's to pace.
+            return Err(error.clone());
+        }
         let seen = self.ended.load(Ordering::Acquire);
         let _flight = match (self.flight.try_lock(), held) {
             (Ok(flight), _) => flight,
@@ -152,7 +164,7 @@ impl Discovery {
                 return Ok(Arc::clone(&fetched.metadata));
             }
         } else if self.ended.load(Ordering::Acquire) != seen
-            && let Some(error) = self.lock_last_error().clone()
+            && let Some((error, _)) = self.lock_last_error().clone()
         {
             return Err(error);
         }
@@ -184,7 +196,7 @@ impl Discovery {
                 Ok(Arc::clone(&stale.metadata))
             }
             (Err(error), None) => {
-                *self.lock_last_error() = Some(error.clone());
+                *self.lock_last_error() = Some((error.clone(), now + self.retry_interval));
                 Err(error)
             }
         };
@@ -192,7 +204,7 @@ impl Discovery {
         outcome
     }
 
-    fn lock_last_error(&self) -> std::sync::MutexGuard<'_, Option<OAuth2Error>> {
+    fn lock_last_error(&self) -> std::sync::MutexGuard<'_, Option<(OAuth2Error, Instant)>> {
         self.last_error.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
