@@ -16,6 +16,7 @@ use super::error::{JwsError, KeyError};
 use super::signing_key::{SigningKey, default_algorithm};
 use crate::http_signature::keys::{DecodedKey, parse_pem_or_jwk};
 use crate::oauth2::Secret;
+use crate::oauth2::scrubbed_json::ScrubbedJson;
 
 const BASE64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -255,8 +256,12 @@ fn jwk_alg_and_kid(text: &str) -> Result<(Option<JwsAlgorithm>, Option<String>),
     if !text.starts_with('{') {
         return Ok((None, None));
     }
-    let jwk: Map<String, Value> = serde_json::from_str(text)
+    // The document holds the private members: zeroed when dropped.
+    let document = ScrubbedJson::parse(text.as_bytes())
         .map_err(|_| crate::http_signature::KeyError::malformed("JWK is not a JSON object"))?;
+    let jwk = document
+        .object()
+        .ok_or_else(|| crate::http_signature::KeyError::malformed("JWK is not a JSON object"))?;
     let member = |name: &'static str| -> Result<Option<&str>, KeyError> {
         match jwk.get(name) {
             None => Ok(None),

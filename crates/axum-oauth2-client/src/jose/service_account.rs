@@ -5,11 +5,12 @@
 use std::fmt;
 
 use reqwest::Url;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::algorithm::JwsAlgorithm;
 use super::client_key::ClientKey;
 use super::error::KeyError;
+use crate::oauth2::scrubbed_json::ScrubbedJson;
 
 /// A parsed Google service account key file.
 ///
@@ -84,8 +85,10 @@ impl ServiceAccountKey {
     /// [`ServiceAccountError`] naming the field that is missing or wrong.
     pub fn from_json(json: &str) -> Result<Self, ServiceAccountError> {
         // serde_json's messages could quote the file: none is passed on.
-        let file: Map<String, Value> =
-            serde_json::from_str(json).map_err(|_| ServiceAccountError::NotJson)?;
+        // The file holds the private key: zeroed when dropped.
+        let document =
+            ScrubbedJson::parse(json.as_bytes()).map_err(|_| ServiceAccountError::NotJson)?;
+        let file = document.object().ok_or(ServiceAccountError::NotJson)?;
         let field = |name: &'static str| -> Result<&str, ServiceAccountError> {
             match file.get(name) {
                 None | Some(Value::Null) => Err(ServiceAccountError::MissingField { field: name }),
@@ -159,13 +162,15 @@ mod tests {
     const KEY_FRAGMENT: &str = "hbhMR8Eq0ZDl4pfi5fKFADEvmYSjetX0XFWZFmELdJwy3rjtQl1uFKn";
 
     fn without(field: &str) -> String {
-        let mut file: Map<String, Value> = serde_json::from_str(FILE).unwrap_or_default();
+        let mut file: serde_json::Map<String, Value> =
+            serde_json::from_str(FILE).unwrap_or_default();
         file.remove(field);
         Value::Object(file).to_string()
     }
 
     fn with(field: &str, value: Value) -> String {
-        let mut file: Map<String, Value> = serde_json::from_str(FILE).unwrap_or_default();
+        let mut file: serde_json::Map<String, Value> =
+            serde_json::from_str(FILE).unwrap_or_default();
         file.insert(field.to_owned(), value);
         Value::Object(file).to_string()
     }

@@ -22,6 +22,7 @@ mod grant;
 mod provider;
 mod provider_config;
 mod route;
+pub(crate) mod scrubbed_json;
 mod secret;
 mod service;
 mod time;
