@@ -26,11 +26,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod challenge;
 mod key;
+mod nonce;
 mod proof;
 mod thumbprint;
 
 pub use key::DpopKey;
 
+#[expect(unused_imports, reason = "used by the token and resource requests")]
+pub(crate) use challenge::{asks_for_nonce, is_use_dpop_nonce};
+#[expect(unused_imports, reason = "used by the token and resource requests")]
+pub(crate) use nonce::{DPOP_NONCE, NonceCache, parse_nonce};
 #[expect(unused_imports, reason = "used by the token and resource requests")]
 pub(crate) use proof::{DPOP, ath, proof};
