@@ -46,7 +46,13 @@
 //! [`jose`] signs the JWT assertions of RFC 7523: `private_key_jwt` and
 //! `client_secret_jwt` client authentication, and the JWT bearer grant
 //! (Google service account keys included).
+//!
+//! # DPoP
+//!
+//! [`dpop`] holds the keys and proofs of RFC 9449 (sender-constrained
+//! access tokens).
 
+pub mod dpop;
 mod env;
 mod extension;
 pub mod http_signature;

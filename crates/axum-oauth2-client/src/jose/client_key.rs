@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use super::algorithm::JwsAlgorithm;
 use super::certificate::Certificate;
 use super::error::{JwsError, KeyError};
+use super::public_jwk::public_jwk;
 use super::signing_key::{SigningKey, default_algorithm};
 use crate::http_signature::keys::{DecodedKey, parse_pem_or_jwk};
 use crate::oauth2::Secret;
@@ -133,9 +134,21 @@ impl ClientKey {
         Self::from_decoded(alg, DecodedKey::Symmetric(Zeroizing::new(secret.to_vec())))
     }
 
+    /// A fresh P-256 key that signs `ES256`, generated from a CSPRNG (see
+    /// `SigningKey::generate_es256`). It has no key id and no certificate.
+    pub(crate) fn generate_es256() -> Self {
+        Self::from_signing_key(JwsAlgorithm::ES256, SigningKey::generate_es256())
+    }
+
     fn from_decoded(algorithm: JwsAlgorithm, key: DecodedKey) -> Result<Self, KeyError> {
-        let key = SigningKey::new(algorithm, key)?;
-        Ok(Self {
+        Ok(Self::from_signing_key(
+            algorithm,
+            SigningKey::new(algorithm, key)?,
+        ))
+    }
+
+    fn from_signing_key(algorithm: JwsAlgorithm, key: SigningKey) -> Self {
+        Self {
             algorithm,
             key: Arc::new(key),
             kid: None,
@@ -143,7 +156,7 @@ impl ClientKey {
             send_x5t: false,
             header: Arc::from(""),
         }
-        .with_header())
+        .with_header()
     }
 
     /// Sets the `kid` header parameter (RFC 7515 §4.1.4), replacing one
@@ -207,11 +220,33 @@ impl ClientKey {
     /// [`JwsError::Signing`] when the signature primitive fails,
     /// [`JwsError::Encoding`] when the claims do not serialise.
     pub fn sign_jwt(&self, claims: &Map<String, Value>) -> Result<Secret, JwsError> {
+        self.sign_with_header(&self.header, claims)
+    }
+
+    /// The public half of this key as a JWK with its public members only
+    /// (see `public_jwk`), or `None` for a shared secret.
+    pub(crate) fn public_jwk(&self) -> Option<Map<String, Value>> {
+        public_jwk(&self.key)
+    }
+
+    /// Signs `claims` in the JWS compact serialization (RFC 7515 §7.1)
+    /// under a protected header the caller has built and base64url-encoded
+    /// itself (for JWTs whose header differs from [`ClientKey::sign_jwt`]'s,
+    /// such as DPoP proofs, RFC 9449 §4.2). The header must name this key's
+    /// algorithm in `alg`.
+    ///
+    /// # Errors
+    /// As [`ClientKey::sign_jwt`].
+    pub(crate) fn sign_with_header(
+        &self,
+        encoded_header: &str,
+        claims: &impl Serialize,
+    ) -> Result<Secret, JwsError> {
         let payload = Zeroizing::new(serde_json::to_vec(claims).map_err(|_| JwsError::Encoding)?);
         let mut signing_input = Zeroizing::new(String::with_capacity(
-            self.header.len() + 1 + base64::encoded_len(payload.len(), false).unwrap_or(0),
+            encoded_header.len() + 1 + base64::encoded_len(payload.len(), false).unwrap_or(0),
         ));
-        signing_input.push_str(&self.header);
+        signing_input.push_str(encoded_header);
         signing_input.push('.');
         BASE64URL.encode_string(&*payload, &mut signing_input);
         let signature = self

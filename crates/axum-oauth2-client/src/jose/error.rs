@@ -48,6 +48,14 @@ pub enum KeyError {
         /// The key type found.
         found: KeyType,
     },
+    /// A shared-secret (`HS*`) algorithm was asked for, or implied by an
+    /// `oct` key, where only a public-key algorithm will do: DPoP proofs are
+    /// verified with the public key they carry (RFC 9449 §4.2, §4.3).
+    #[error("{algorithm} is a shared-secret algorithm; a public-key algorithm is required")]
+    SymmetricAlgorithm {
+        /// The algorithm asked for or implied.
+        algorithm: JwsAlgorithm,
+    },
     /// The certificate is not a PEM `CERTIFICATE` block holding a DER X.509
     /// certificate (RFC 5280 §4.1).
     #[error("malformed certificate: {reason}")]
@@ -72,6 +80,7 @@ impl KeyError {
             KeyError::TypeMismatch { .. } => "key_type_mismatch",
             KeyError::Weak { .. } => "weak_key",
             KeyError::PublicKey { .. } => "public_key_for_signing",
+            KeyError::SymmetricAlgorithm { .. } => "symmetric_algorithm",
             KeyError::MalformedCertificate { .. } => "malformed_certificate",
             KeyError::CertificateMismatch => "certificate_mismatch",
         }
@@ -137,6 +146,10 @@ mod tests {
             }
             .code(),
             KeyError::Decode(crate::http_signature::KeyError::malformed("x")).code(),
+            KeyError::SymmetricAlgorithm {
+                algorithm: JwsAlgorithm::HS256,
+            }
+            .code(),
             JwsError::MissingAudience.code(),
             JwsError::Encoding.code(),
         ];
@@ -147,6 +160,7 @@ mod tests {
                 "malformed_certificate",
                 "public_key_for_signing",
                 "malformed_key",
+                "symmetric_algorithm",
                 "missing_audience",
                 "claims_encoding",
             ]

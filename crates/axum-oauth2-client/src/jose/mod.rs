@@ -39,6 +39,7 @@ mod certificate;
 mod client_assertion;
 mod client_key;
 mod error;
+mod public_jwk;
 mod service_account;
 mod signing_key;
 

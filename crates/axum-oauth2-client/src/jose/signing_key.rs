@@ -3,6 +3,7 @@
 //! RFC 8037 §3.1 for `EdDSA`).
 
 use hmac::{Hmac, KeyInit, Mac};
+use p256::elliptic_curve::Generate as _;
 use p256::pkcs8::EncodePublicKey;
 use rsa::signature::{self, SignatureEncoding as _, Signer as _};
 use rsa::traits::PublicKeyParts as _;
@@ -99,6 +100,15 @@ impl SigningKey {
             }
             _ => return Err(KeyError::TypeMismatch { algorithm, found }),
         })
+    }
+
+    /// A fresh P-256 key for `ES256`, its scalar drawn from the thread-local
+    /// CSPRNG (`rand::rng()`: ChaCha12 seeded from the operating system),
+    /// for keys that live only as long as the process, such as DPoP keys
+    /// (RFC 9449 §2).
+    pub(crate) fn generate_es256() -> Self {
+        let secret = p256::SecretKey::generate_from_rng(&mut rand::rng());
+        Self::Es256(secret.into())
     }
 
     /// The JWS Signature over `signing_input` (RFC 7515 §5.1 step 5): raw
