@@ -25,7 +25,6 @@ const MAX_FIELD_LEN: usize = 8 * 1024;
 /// stops at the first byte it cannot read; a malformed challenge list
 /// never panics and is `false` unless the nonce request came before the
 /// damage.
-#[cfg_attr(not(test), expect(dead_code, reason = "read by the resource requests"))]
 pub(crate) fn asks_for_nonce(headers: &HeaderMap) -> bool {
     headers
         .get_all(WWW_AUTHENTICATE)
@@ -39,7 +38,6 @@ pub(crate) fn asks_for_nonce(headers: &HeaderMap) -> bool {
 
 /// Whether a token endpoint's error body is `{"error":"use_dpop_nonce"}`
 /// (RFC 9449 §8; RFC 6749 §5.2 error response), whatever else it holds.
-#[cfg_attr(not(test), expect(dead_code, reason = "read by the token requests"))]
 pub(crate) fn is_use_dpop_nonce(body: &[u8]) -> bool {
     #[derive(Deserialize)]
     struct ErrorBody<'a> {

@@ -34,9 +34,6 @@ mod thumbprint;
 
 pub use key::DpopKey;
 
-#[expect(unused_imports, reason = "used by the token and resource requests")]
 pub(crate) use challenge::{asks_for_nonce, is_use_dpop_nonce};
-#[expect(unused_imports, reason = "used by the token and resource requests")]
-pub(crate) use nonce::{DPOP_NONCE, NonceCache, parse_nonce};
-#[expect(unused_imports, reason = "used by the token and resource requests")]
-pub(crate) use proof::{DPOP, ath, proof};
+pub(crate) use nonce::NonceCache;
+pub(crate) use proof::{DPOP, dpop_header};

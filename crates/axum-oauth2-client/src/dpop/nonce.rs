@@ -73,10 +73,6 @@ impl Default for NonceCache {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used by the token and resource requests")
-)]
 impl NonceCache {
     /// A cache of at most `capacity` origins (at least one).
     pub(crate) fn new(capacity: usize) -> Self {

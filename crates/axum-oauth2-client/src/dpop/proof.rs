@@ -19,7 +19,6 @@ const BASE64URL: base64::engine::GeneralPurpose = base64::engine::general_purpos
 
 /// The request header that carries a proof (RFC 9449 §4.1). Like every
 /// header carrying a credential, it should be marked sensitive.
-#[expect(dead_code, reason = "sent by the token and resource requests")]
 pub(crate) const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// The `typ` of a proof (RFC 9449 §4.2).
@@ -130,6 +129,16 @@ pub(crate) fn target_uri(url: &Url) -> Cow<'_, str> {
     htu.push_str("://");
     htu.push_str(&url[Position::BeforeHost..Position::AfterPath]);
     Cow::Owned(htu)
+}
+
+/// A proof as the `DPoP` header's value. A proof is base64url and dots,
+/// always a valid header value; marked sensitive, as it binds a request to
+/// a token.
+pub(crate) fn dpop_header(proof: &Secret) -> http::HeaderValue {
+    let mut value = http::HeaderValue::from_str(proof.expose_secret())
+        .unwrap_or_else(|_| http::HeaderValue::from_static(""));
+    value.set_sensitive(true);
+    value
 }
 
 #[cfg(test)]

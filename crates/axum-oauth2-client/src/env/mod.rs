@@ -16,6 +16,7 @@
 //! cannot be read, an unknown signing algorithm's name and an invalid
 //! covered component.
 
+mod dpop_vars;
 mod error;
 mod key_vars;
 mod parse;
@@ -43,6 +44,10 @@ pub(crate) const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER, CACHE_MAX_ENTRIES
 /// The per-provider settings. One can end another (`TIMEOUT_SECONDS` ends
 /// `CONNECT_TIMEOUT_SECONDS`); discovery takes the longest that matches.
 pub(crate) const SETTINGS: &[&str] = &[
+    "DPOP_ALLOW_BEARER",
+    "DPOP_KEY_FILE",
+    "DPOP_KEY_ALG",
+    "DPOP",
     "ASSERTION_LIFETIME_SECONDS",
     "ASSERTION_AUDIENCE",
     "ASSERTION_SUBJECT",

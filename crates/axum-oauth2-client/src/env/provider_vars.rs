@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+use super::dpop_vars::DpopVars;
 use super::error::ConfigError;
 use super::key_vars::{KeyVars, service_account};
 use super::parse::{list, parse_bool, parse_count, parse_seconds, read_secret_file, token_params};
@@ -56,6 +57,10 @@ pub(super) struct ProviderVars {
     assertion_issuer: Option<String>,
     assertion_subject: Option<String>,
     scope_in_assertion: Option<String>,
+    dpop: Option<String>,
+    dpop_key_file: Option<String>,
+    dpop_key_alg: Option<String>,
+    dpop_allow_bearer: Option<String>,
 }
 
 impl ProviderVars {
@@ -340,6 +345,16 @@ impl ProviderVars {
                 });
             }
             provider = provider.allowed_origins(origins);
+        }
+        let (dpop, allow_bearer) = DpopVars {
+            enabled: self.dpop,
+            key_file: self.dpop_key_file,
+            alg: self.dpop_key_alg,
+            allow_bearer: self.dpop_allow_bearer,
+        }
+        .into_key(&var)?;
+        if let Some(key) = dpop {
+            provider = provider.dpop(key).dpop_allow_bearer(allow_bearer);
         }
         if let Some(signer) = signing.into_signer(&var)? {
             provider = provider.signer(Arc::new(signer));

@@ -8,7 +8,7 @@ use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Error, Middleware, Next};
 
 use super::requested_token::RequestedToken;
-use crate::oauth2::Binding;
+use crate::oauth2::{Attached, Binding};
 use crate::{OAuth2Error, OAuth2Service};
 
 /// A [`Middleware`] that gives every request of a
@@ -92,7 +92,14 @@ impl Middleware for OAuth2Middleware {
         let used = prepare(&binding, &mut request).await?;
         let response = checked(&binding, next.clone().run(request, extensions).await?)?;
         let status = response.status();
-        match binding.after(used, &sent, status, response.url(), replay.is_some()) {
+        match binding.after(
+            &used,
+            &sent,
+            status,
+            response.url(),
+            response.headers(),
+            replay.is_some(),
+        ) {
             crate::oauth2::Answer::Return => Ok(response),
             crate::oauth2::Answer::Unauthorized => {
                 Err(Error::middleware(binding.unauthorized(status)))
@@ -103,6 +110,7 @@ impl Middleware for OAuth2Middleware {
                 };
                 prepare(&binding, &mut request).await?;
                 let response = checked(&binding, next.run(request, extensions).await?)?;
+                binding.keep_nonce(response.url(), response.headers());
                 if response.status() == StatusCode::UNAUTHORIZED {
                     return Err(Error::middleware(binding.unauthorized(response.status())));
                 }
@@ -116,9 +124,10 @@ impl Middleware for OAuth2Middleware {
 async fn prepare(
     binding: &Binding<'_>,
     request: &mut Request,
-) -> reqwest_middleware::Result<crate::oauth2::TokenId> {
+) -> reqwest_middleware::Result<Attached> {
+    let (method, url) = (request.method().clone(), request.url().clone());
     let used = binding
-        .attach(request.headers_mut())
+        .attach(&method, &url, request.headers_mut())
         .await
         .map_err(Error::middleware)?;
     if let Some(signer) = binding.signer(None) {

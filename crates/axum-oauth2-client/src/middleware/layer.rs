@@ -12,7 +12,7 @@ use http_body_util::BodyExt as _;
 use reqwest::{StatusCode, Url};
 use tower::{Layer, Service, ServiceExt as _};
 
-use crate::oauth2::{Answer, Binding, TokenId, TokenRequest};
+use crate::oauth2::{Answer, Attached, Binding, TokenRequest};
 use crate::{OAuth2Error, OAuth2Service};
 
 /// What both layers' services share: they answer what the service below
@@ -213,7 +213,7 @@ where
         let status = response.status();
         // Nothing below a tower client follows redirects for it: the
         // URL that answered is the one that was sent.
-        match binding.after(used, &sent, status, &sent, true) {
+        match binding.after(&used, &sent, status, &sent, response.headers(), true) {
             Answer::Return => Ok(response),
             Answer::Unauthorized => Err(binding.unauthorized(status).into()),
             Answer::Retry => {
@@ -225,6 +225,7 @@ where
                     .call(request)
                     .await
                     .map_err(Into::into)?;
+                binding.keep_nonce(&sent, response.headers());
                 if response.status() == StatusCode::UNAUTHORIZED {
                     return Err(binding.unauthorized(response.status()).into());
                 }
@@ -251,12 +252,13 @@ async fn prepare<B>(
     binding: &Binding<'_>,
     url: &Url,
     mut request: http::Request<B>,
-) -> Result<(http::Request<B>, TokenId), BoxError>
+) -> Result<(http::Request<B>, Attached), BoxError>
 where
     B: http_body::Body<Data = Bytes> + Clone,
     B::Error: Into<BoxError>,
 {
-    let used = binding.attach(request.headers_mut()).await?;
+    let method = request.method().clone();
+    let used = binding.attach(&method, url, request.headers_mut()).await?;
     if let Some(signer) = binding.signer(None) {
         let body = request
             .body()

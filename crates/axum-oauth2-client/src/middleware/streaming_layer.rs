@@ -85,11 +85,21 @@ where
             )
             .into());
         }
-        let used = binding.attach(request.headers_mut()).await?;
+        let method = request.method().clone();
+        let used = binding
+            .attach(&method, &sent, request.headers_mut())
+            .await?;
         let response = inner.call(request).await.map_err(Into::into)?;
         // Not replayable: a 401 drops the token (within the budget) and
         // is itself the answer.
-        binding.after(used, &sent, response.status(), &sent, false);
+        binding.after(
+            &used,
+            &sent,
+            response.status(),
+            &sent,
+            response.headers(),
+            false,
+        );
         Ok(response)
     });
 }

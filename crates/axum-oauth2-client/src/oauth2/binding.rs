@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap};
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 
 use super::cache::token::TokenData;
 use super::cache::{Slot, TokenId};
@@ -18,7 +18,16 @@ use super::fetch_options::is_allowed;
 use super::provider::{Answer, Provider};
 use super::service::OAuth2Service;
 use super::token_request::TokenRequest;
+use super::url::redacted_url;
+use crate::dpop::asks_for_nonce;
 use crate::http_signature::Signer;
+
+/// What one attempt attached: the token (to drop exactly that one after a
+/// 401) and the DPoP nonce its proof carried.
+pub(crate) struct Attached {
+    pub(crate) token: TokenId,
+    nonce: Option<Arc<str>>,
+}
 
 /// A request's provider and token slot, after its URL passed the
 /// provider's checks.
@@ -77,30 +86,63 @@ impl Binding<'_> {
     }
 
     /// Sets the token as `Authorization` (marked sensitive) in `headers`,
-    /// from the cache or once the single request for it has answered.
-    pub(crate) async fn attach(&self, headers: &mut HeaderMap) -> Result<TokenId, OAuth2Error> {
-        self.slot
+    /// from the cache or once the single request for it has answered, and
+    /// for a DPoP token its proof of `method` and `url` (RFC 9449 §7).
+    pub(crate) async fn attach(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &mut HeaderMap,
+    ) -> Result<Attached, OAuth2Error> {
+        let token = self
+            .slot
             .with_token(self.provider.request_fn(self.request), |token| {
                 check_access_token(&self.provider.name, token)?;
                 headers.insert(AUTHORIZATION, token.authorization());
                 Ok(TokenId::of(token))
             })
-            .await?
+            .await??;
+        let nonce = self.provider.prove(method, url, headers)?;
+        Ok(Attached { token, nonce })
     }
 
-    /// What the request does after the upstream answered `status` from
-    /// `answered` (see [`Provider::after_status`]); a request that cannot
-    /// be replayed returns its 401.
+    /// What the request does after the upstream answered `status` with
+    /// `headers` from `answered` (see [`Provider::after_status`]); a
+    /// request that cannot be replayed returns its 401.
+    ///
+    /// With DPoP, the answer's `DPoP-Nonce` is kept for its origin, and a
+    /// 401 challenge `use_dpop_nonce` (RFC 9449 §9) is answered by one
+    /// retry with the nonce and the same token: it says nothing of the
+    /// token.
+    /// Keeps the `DPoP-Nonce` of an answer from `answered`, for a provider
+    /// with DPoP (RFC 9449 §8.2: any answer may carry the next nonce).
+    pub(crate) fn keep_nonce(&self, answered: &Url, headers: &HeaderMap) {
+        if let Some(dpop) = &self.provider.dpop {
+            dpop.nonces.update(answered, headers);
+        }
+    }
+
     pub(crate) fn after(
         &self,
-        used: TokenId,
+        used: &Attached,
         sent: &Url,
         status: StatusCode,
         answered: &Url,
+        headers: &HeaderMap,
         replayable: bool,
     ) -> Answer {
+        self.keep_nonce(answered, headers);
+        if let Some(dpop) = &self.provider.dpop {
+            if status == StatusCode::UNAUTHORIZED && answered == sent && asks_for_nonce(headers) {
+                let fresh = dpop.nonces.get(sent);
+                if fresh.is_some() && fresh != used.nonce {
+                    tracing::info!(provider = self.name(), url = %redacted_url(sent), "upstream asks for a DPoP nonce; retrying once with it");
+                    return Answer::Retry.filter_replay(replayable, self.name(), sent);
+                }
+            }
+        }
         self.provider
-            .after_status(&self.slot, used, sent, status, answered)
+            .after_status(&self.slot, used.token, sent, status, answered)
             .filter_replay(replayable, self.name(), sent)
     }
 

@@ -11,10 +11,12 @@ use super::cache::{CacheKey, Grant, KeyedCache, Slot};
 use super::config::OAuth2Config;
 use super::discovery::Discovery;
 use super::error::OAuth2Error;
+use super::provider::Dpop;
 use super::provider::Provider;
 use super::provider_config::{AuthMethod, GrantType, ProviderConfig};
 use super::service::{Inner, OAuth2Service};
 use super::url::{check_token_url, is_loopback, redacted_url};
+use crate::dpop::NonceCache;
 use crate::oauth2::endpoint::breaker::Breaker;
 use crate::oauth2::time::clock::{Clock, SystemClock};
 
@@ -166,6 +168,10 @@ impl OAuth2ServiceBuilder {
                 auth_method = if config.method_is_set() || discovery.is_none() { config.method().as_str() } else { "(discovered)" },
                 "OAuth2 provider configured"
             );
+            let dpop = config.dpop.clone().map(|key| Dpop {
+                key,
+                nonces: NonceCache::default(),
+            });
             providers.push(Arc::new(Provider {
                 client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
                 name,
@@ -179,6 +185,7 @@ impl OAuth2ServiceBuilder {
                 keyed: Default::default(),
                 discovery,
                 announced: AtomicBool::new(false),
+                dpop,
             }));
         }
         providers.sort_by(|a, b| a.name.cmp(&b.name));

@@ -158,6 +158,17 @@ pub enum OAuth2Error {
         reason: String,
     },
 
+    /// The server asked for a DPoP nonce (RFC 9449 §8) and refused the
+    /// proof that carried the one it gave: no third request is made.
+    /// Code `dpop_nonce_rejected`.
+    #[error("provider `{provider}` refused the DPoP nonce it asked for ({status})")]
+    DpopNonceRejected {
+        /// The provider concerned.
+        provider: String,
+        /// The HTTP status of the refusal.
+        status: StatusCode,
+    },
+
     /// The upstream API refused the request with 401 even though a fresh
     /// token was tried: this request's one retry, or a token another
     /// request forced within the forced refresh interval. Code
@@ -337,6 +348,7 @@ impl OAuth2Error {
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::InvalidConfig { .. } => "invalid_config",
             Self::AssertionFailed { .. } => "assertion_failed",
+            Self::DpopNonceRejected { .. } => "dpop_nonce_rejected",
             Self::TokenRequestFailed { .. } => "token_request_failed",
             Self::TokenEndpointError { .. } => "token_endpoint_error",
             Self::TokenEndpointUnavailable { .. } => "token_endpoint_unavailable",
@@ -363,6 +375,7 @@ impl OAuth2Error {
             Self::UnknownProvider { provider }
             | Self::InvalidConfig { provider, .. }
             | Self::AssertionFailed { provider, .. }
+            | Self::DpopNonceRejected { provider, .. }
             | Self::TokenRequestFailed { provider, .. }
             | Self::TokenEndpointError { provider, .. }
             | Self::TokenEndpointUnavailable { provider, .. }
@@ -387,6 +400,7 @@ impl OAuth2Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::TokenEndpointError { status, .. }
+            | Self::DpopNonceRejected { status, .. }
             | Self::InvalidTokenResponse { status, .. }
             | Self::Unauthorized { status, .. }
             | Self::DiscoveryFailed { status, .. } => Some(*status),

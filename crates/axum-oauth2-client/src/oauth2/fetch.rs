@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use reqwest::{IntoUrl, StatusCode, Url};
 
+use super::binding::Attached;
 use super::binding::Binding;
-use super::cache::TokenId;
 use super::error::OAuth2Error;
 use super::fetch_options::FetchOptions;
 use super::provider::{Answer, Provider};
@@ -51,6 +51,9 @@ impl OAuth2Service {
                 std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
             invalid(format!("the URL is invalid{cause}"))
         })?;
+        // A fragment is never sent (RFC 9110 §7.1): the URL that answers
+        // has none, and the 401 check compares the two.
+        url.set_fragment(None);
         if let Some(query) = &options.query {
             let joined = match url.query() {
                 Some(existing) if !existing.is_empty() => format!("{existing}&{query}"),
@@ -76,12 +79,20 @@ impl OAuth2Service {
             .await?;
         let response = self.send(binding.provider, request).await?;
         let replayable = options.stream.is_none();
-        match binding.after(used, &url, response.status(), response.url(), replayable) {
+        match binding.after(
+            &used,
+            &url,
+            response.status(),
+            response.url(),
+            response.headers(),
+            replayable,
+        ) {
             Answer::Return => Ok(response),
             Answer::Unauthorized => Err(binding.unauthorized(response.status())),
             Answer::Retry => {
                 let (request, _) = self.prepare(&binding, url, &options, signer).await?;
                 let response = self.send(binding.provider, request).await?;
+                binding.keep_nonce(response.url(), response.headers());
                 if response.status() == StatusCode::UNAUTHORIZED {
                     return Err(binding.unauthorized(response.status()));
                 }
@@ -98,7 +109,7 @@ impl OAuth2Service {
         url: Url,
         options: &FetchOptions,
         signer: Option<&Arc<dyn Signer>>,
-    ) -> Result<(reqwest::Request, TokenId), OAuth2Error> {
+    ) -> Result<(reqwest::Request, Attached), OAuth2Error> {
         let mut request = reqwest::Request::new(options.method.clone(), url);
         *request.headers_mut() = options.headers.clone();
         if let Some(body) = &options.body {
@@ -117,7 +128,8 @@ impl OAuth2Service {
         if let Some(version) = options.version {
             *request.version_mut() = version;
         }
-        let used = binding.attach(request.headers_mut()).await?;
+        let (method, url) = (request.method().clone(), request.url().clone());
+        let used = binding.attach(&method, &url, request.headers_mut()).await?;
         if let Some(signer) = signer {
             binding.sign(&**signer, &mut request).await?;
         }

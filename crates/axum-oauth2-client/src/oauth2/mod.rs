@@ -28,6 +28,7 @@ mod service;
 mod time;
 mod token_params;
 mod token_request;
+mod upstream_proof;
 mod url;
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`).
@@ -40,6 +41,7 @@ pub mod fuzzing {
         let exchange = Expected {
             exchange: true,
             requested_token_type: Some("urn:ietf:params:oauth:token-type:jwt"),
+            ..Expected::default()
         };
         let _ = parse_token_response(data, exchange);
         let _ = super::error::TokenEndpointErrorBody::parse(data);
@@ -61,8 +63,8 @@ pub use service::OAuth2Service;
 pub use time::clock::{Clock, ManualClock, SystemClock};
 pub use token_params::TokenParams;
 
+pub(crate) use binding::Attached;
 pub(crate) use binding::Binding;
-pub(crate) use cache::TokenId;
 pub(crate) use discovery::check_issuer;
 pub(crate) use provider::Answer;
 pub(crate) use token_request::TokenRequest;

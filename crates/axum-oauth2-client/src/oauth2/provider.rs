@@ -17,6 +17,7 @@ use super::provider_config::ProviderConfig;
 use super::token_params::ParamsView;
 use super::token_request::{OwnedTokenRequest, TokenRequest};
 use super::url::{is_loopback, redacted_url};
+use crate::dpop::{DpopKey, NonceCache};
 use crate::oauth2::cache::token::TokenData;
 use crate::oauth2::endpoint::breaker::Breaker;
 use crate::oauth2::endpoint::response::{Expected, jwt_lifetime};
@@ -46,6 +47,16 @@ pub(crate) struct Provider {
     pub(crate) discovery: Option<Discovery>,
     /// Set once the discovered endpoint and method have been logged.
     pub(crate) announced: AtomicBool,
+    /// The DPoP key and the nonces servers gave (RFC 9449), for a provider
+    /// whose tokens are bound to a key.
+    pub(crate) dpop: Option<Dpop>,
+}
+
+/// A provider's DPoP state: its key and the last nonce of each origin
+/// (the token endpoint's and the upstreams').
+pub(crate) struct Dpop {
+    pub(crate) key: DpopKey,
+    pub(crate) nonces: NonceCache,
 }
 
 /// What a request does after the upstream answered.
@@ -198,6 +209,7 @@ impl Provider {
                         Expected {
                             exchange: true,
                             requested_token_type: options.requested_token_type.as_deref(),
+                            ..Expected::default()
                         },
                         // An exchanged token does not outlive its subject.
                         jwt_lifetime(options.subject_token.expose_secret()),
@@ -229,13 +241,25 @@ impl Provider {
 
     /// The cache key of a keyed request: the digest of exactly the fields
     /// [`request_fn`](Self::request_fn) sends.
+    ///
+    /// A token bound to a DPoP key is keyed by the key's thumbprint too
+    /// (RFC 7638): another key, another token.
     pub(crate) fn digest(&self, request: TokenRequest<'_>) -> [u8; 32] {
+        let jkt = self
+            .dpop
+            .as_ref()
+            .map(|dpop| ("dpop_jkt", dpop.key.thumbprint()));
         match request {
-            TokenRequest::Configured => digest(self.own_fields(ParamsView::NONE)),
-            TokenRequest::With(params) => digest(self.own_fields(params.view())),
-            TokenRequest::Exchange(options) => {
-                digest(token_exchange::fields(options, self.config.params.view()))
+            TokenRequest::Configured => {
+                digest(jkt.into_iter().chain(self.own_fields(ParamsView::NONE)))
             }
+            TokenRequest::With(params) => {
+                digest(jkt.into_iter().chain(self.own_fields(params.view())))
+            }
+            TokenRequest::Exchange(options) => digest(
+                jkt.into_iter()
+                    .chain(token_exchange::fields(options, self.config.params.view())),
+            ),
         }
     }
 
@@ -277,6 +301,7 @@ impl Provider {
                     token_url: &route.token_url,
                     method: route.method,
                     jwt_bearer: own && self.config.grant == GrantType::JwtBearer,
+                    dpop: self.dpop.as_ref(),
                     issuer: self.config.issuer.as_deref(),
                     clock: &*self.clock,
                     refresh_buffer: self.refresh_buffer,

@@ -10,6 +10,7 @@ use reqwest::Url;
 use super::secret::Secret;
 use super::token_params::TokenParams;
 use super::url::redacted_url;
+use crate::dpop::DpopKey;
 use crate::http_signature::Signer;
 use crate::jose::{ClientKey, ServiceAccountKey};
 use crate::oauth2::endpoint::breaker::BreakerPolicy;
@@ -192,6 +193,11 @@ pub struct ProviderConfig {
     pub(crate) auth_method: Option<AuthMethod>,
     pub(crate) grant: GrantType,
     pub(crate) assertion: AssertionSettings,
+    /// The key DPoP proofs are signed with (RFC 9449), when tokens are
+    /// bound to one.
+    pub(crate) dpop: Option<DpopKey>,
+    /// Whether a `Bearer` answer to a DPoP token request is taken.
+    pub(crate) dpop_allow_bearer: bool,
     pub(crate) params: TokenParams,
     pub(crate) default_lifetime: Duration,
     pub(crate) timeout: Duration,
@@ -333,6 +339,8 @@ impl ProviderConfig {
             client_key,
             grant: GrantType::default(),
             assertion: AssertionSettings::default(),
+            dpop: None,
+            dpop_allow_bearer: false,
             auth_method: None,
             params: TokenParams::new(),
             default_lifetime: Self::DEFAULT_LIFETIME,
@@ -486,6 +494,29 @@ impl ProviderConfig {
         self
     }
 
+    /// Binds the provider's tokens to `key` with DPoP (RFC 9449): every
+    /// token request carries a proof signed with it (a `DPoP-Nonce` the
+    /// server asks for is taken and the request sent once more), the
+    /// server's `token_type: DPoP` tokens are sent as `Authorization: DPoP
+    /// …` with a proof per upstream request (`ath` binding it to the
+    /// token), and an upstream's `use_dpop_nonce` challenge is answered by
+    /// one retry with its nonce. A `Bearer` answer is refused unless
+    /// [`dpop_allow_bearer`](Self::dpop_allow_bearer).
+    #[must_use]
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// Takes a `Bearer` token in answer to a DPoP token request (a server
+    /// that does not bind this client's tokens); default `false`: such an
+    /// answer is `invalid_token_response`.
+    #[must_use]
+    pub fn dpop_allow_bearer(mut self, allow: bool) -> Self {
+        self.dpop_allow_bearer = allow;
+        self
+    }
+
     /// Sends the `scope` inside the JWT bearer grant's assertion instead
     /// of the form (Google service accounts).
     #[must_use]
@@ -614,6 +645,8 @@ impl fmt::Debug for ProviderConfig {
             .field("auth_method", &self.auth_method)
             .field("grant", &self.grant)
             .field("assertion", &self.assertion)
+            .field("dpop", &self.dpop)
+            .field("dpop_allow_bearer", &self.dpop_allow_bearer)
             .field("params", &self.params)
             .field("default_lifetime", &self.default_lifetime)
             .field("timeout", &self.timeout)

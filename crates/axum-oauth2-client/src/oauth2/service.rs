@@ -135,13 +135,14 @@ impl OAuth2Service {
         let exchanged = exchange.is_some();
         // A hit completes here, before any nested future is built.
         match slot.try_hit(|token| set_authorization(request, token, exchanged)) {
-            Ok(Some(_)) => return Ok(()),
+            Ok(Some(_)) if provider.dpop.is_none() => return Ok(()),
+            Ok(Some(_)) => return prove(provider, request),
             Ok(None) => return Err(not_access_token(&provider.name)),
             Err(_) => {}
         }
         provider.check_open()?;
         match attach(&slot, provider.request_fn(request_for), request, exchanged).await? {
-            Some(_) => Ok(()),
+            Some(_) => prove(provider, request),
             None => Err(not_access_token(&provider.name)),
         }
     }
@@ -278,6 +279,16 @@ impl OAuth2Service {
         let all = || self.inner.providers.iter().map(|p| &p.keyed);
         Ok(self.inner.keyed.slot(&provider.keyed, all, digest, key))
     }
+}
+
+/// Adds the DPoP proof of `request` (RFC 9449 §7), for a provider whose
+/// token is bound to its key. Not inlined: the bearer hit path stays
+/// as small as it was.
+#[inline(never)]
+fn prove(provider: &Provider, request: &mut reqwest::Request) -> Result<(), OAuth2Error> {
+    let (method, url) = (request.method().clone(), request.url().clone());
+    provider.prove(&method, &url, request.headers_mut())?;
+    Ok(())
 }
 
 /// Sets the token of `slot` as the request's `Authorization` header

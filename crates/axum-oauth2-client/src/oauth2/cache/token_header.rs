@@ -39,6 +39,11 @@ impl TokenHeader {
         header(b"Bearer ", token.expose_secret().as_bytes()).map(Self::One)
     }
 
+    /// `DPoP <token>` (RFC 9449 §7.1), or `None` as for [`bearer`](Self::bearer).
+    pub(crate) fn dpop(token: &Secret) -> Option<Self> {
+        header(b"DPoP ", token.expose_secret().as_bytes()).map(Self::One)
+    }
+
     /// One copy per core, when there is more than one core.
     pub(crate) fn per_core(self) -> Self {
         let copies = copies();

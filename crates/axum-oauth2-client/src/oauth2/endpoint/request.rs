@@ -9,6 +9,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use reqwest::Url;
@@ -20,10 +21,12 @@ use super::body::{ReadError, read_capped};
 use super::client_auth::{ClientAuth, authenticate};
 use super::response::{Expected, jwt_lifetime, parse_token_response};
 use super::retry;
+use crate::dpop::{DPOP, dpop_header, is_use_dpop_nonce};
 use crate::oauth2::cache::token::{TokenData, schedule};
 use crate::oauth2::cache::token_header::TokenHeader;
 use crate::oauth2::error::{OAuth2Error, TokenEndpointErrorBody};
 use crate::oauth2::grant::jwt_bearer;
+use crate::oauth2::provider::Dpop;
 use crate::oauth2::provider_config::{AuthMethod, ProviderConfig};
 use crate::oauth2::time::clock::Clock;
 
@@ -48,6 +51,9 @@ pub(crate) struct TokenEndpoint<'a> {
     /// Whether the request is the JWT bearer grant (RFC 7523 §2.1), whose
     /// assertion is signed for each attempt.
     pub(crate) jwt_bearer: bool,
+    /// The provider's DPoP key and nonces, when its tokens are bound to a
+    /// key (RFC 9449 §5).
+    pub(crate) dpop: Option<&'a Dpop>,
     /// The issuer identifier, when one is configured (an assertion `aud`).
     pub(crate) issuer: Option<&'a str>,
     pub(crate) clock: &'a dyn Clock,
@@ -100,45 +106,73 @@ async fn attempt_token(
         refresh_buffer,
         ..
     } = *endpoint;
-    let (request, body) = build_request(endpoint, params)?;
-    let request = request.timeout(timeout);
-    let sent_at = clock.now();
-    let response = request
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| OAuth2Error::transport(provider, e))?;
-    let status = response.status();
-    if response.url() != endpoint.token_url {
-        // Only a client given to the builder follows redirects; the answer
-        // of another URL is no token endpoint's.
-        return Err(OAuth2Error::invalid_response(
-            provider,
-            status,
-            "the answer came from another URL than the token URL (token requests must not follow redirects)",
-        ));
-    }
-    let retry_after = retry::retry_after(response.headers());
-    let body = read_capped(response, MAX_RESPONSE_BYTES)
-        .await
-        .map_err(|e| match e {
-            ReadError::Transport(e) => OAuth2Error::transport(provider, e),
-            ReadError::TooLarge => OAuth2Error::invalid_response(
+    // RFC 9449 §8: a server that wants a nonce answers 400
+    // `use_dpop_nonce` with one; the request goes once more with it.
+    let mut nonce_retried = false;
+    let (sent_at, status, body) = loop {
+        let (request, body, nonce_sent) = build_request(endpoint, params)?;
+        let request = request.timeout(timeout);
+        let sent_at = clock.now();
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| OAuth2Error::transport(provider, e))?;
+        let status = response.status();
+        if response.url() != endpoint.token_url {
+            // Only a client given to the builder follows redirects; the
+            // answer of another URL is no token endpoint's.
+            return Err(OAuth2Error::invalid_response(
                 provider,
                 status,
-                format!("body exceeds {MAX_RESPONSE_BYTES} bytes"),
-            ),
-        })?;
-
-    if !status.is_success() {
+                "the answer came from another URL than the token URL (token requests must not follow redirects)",
+            ));
+        }
+        if let Some(dpop) = endpoint.dpop {
+            dpop.nonces.update(endpoint.token_url, response.headers());
+        }
+        let retry_after = retry::retry_after(response.headers());
+        let body = read_capped(response, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| match e {
+                ReadError::Transport(e) => OAuth2Error::transport(provider, e),
+                ReadError::TooLarge => OAuth2Error::invalid_response(
+                    provider,
+                    status,
+                    format!("body exceeds {MAX_RESPONSE_BYTES} bytes"),
+                ),
+            })?;
+        if status.is_success() {
+            break (sent_at, status, body);
+        }
+        if let Some(dpop) = endpoint.dpop
+            && status == reqwest::StatusCode::BAD_REQUEST
+            && is_use_dpop_nonce(&body)
+        {
+            let fresh = dpop.nonces.get(endpoint.token_url);
+            if !nonce_retried && fresh.is_some() && fresh != nonce_sent {
+                nonce_retried = true;
+                continue;
+            }
+            // A nonce it gave, refused again (or none given): no third try.
+            return Err(OAuth2Error::DpopNonceRejected {
+                provider: provider.to_owned(),
+                status,
+            });
+        }
         return Err(OAuth2Error::TokenEndpointError {
             provider: provider.to_owned(),
             status,
             body: Box::new(TokenEndpointErrorBody::parse(&body)),
             retry_after,
         });
-    }
+    };
 
+    let expected = Expected {
+        dpop: endpoint.dpop.is_some(),
+        dpop_allow_bearer: config.dpop_allow_bearer,
+        ..expected
+    };
     let parsed = parse_token_response(&body, expected)
         .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
     let mut lifetime = parsed
@@ -171,7 +205,12 @@ async fn attempt_token(
     );
     Ok(TokenData {
         id: 0,
-        header: TokenHeader::bearer(&parsed.access_token).ok_or_else(|| {
+        header: if parsed.dpop {
+            TokenHeader::dpop(&parsed.access_token)
+        } else {
+            TokenHeader::bearer(&parsed.access_token)
+        }
+        .ok_or_else(|| {
             OAuth2Error::invalid_response(
                 provider,
                 status,
@@ -196,7 +235,7 @@ async fn attempt_token(
 fn build_request(
     endpoint: &TokenEndpoint<'_>,
     params: &[(&str, &str)],
-) -> Result<(reqwest::RequestBuilder, bytes::Bytes), OAuth2Error> {
+) -> Result<(reqwest::RequestBuilder, bytes::Bytes, Option<Arc<str>>), OAuth2Error> {
     let TokenEndpoint {
         http,
         provider,
@@ -211,6 +250,26 @@ fn build_request(
         .post(token_url.clone())
         .header(ACCEPT, "application/json")
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+    // RFC 9449 §5: a proof of the key the token is to be bound to, with
+    // the server's last nonce.
+    let mut nonce_sent = None;
+    if let Some(dpop) = endpoint.dpop {
+        nonce_sent = dpop.nonces.get(token_url);
+        let proof = dpop
+            .key
+            .proof_at(
+                &reqwest::Method::POST,
+                token_url,
+                None,
+                nonce_sent.as_deref(),
+                now,
+            )
+            .map_err(|e| OAuth2Error::AssertionFailed {
+                provider: provider.to_owned(),
+                reason: format!("the DPoP proof cannot be signed: {e}"),
+            })?;
+        request = request.header(DPOP, dpop_header(&proof));
+    }
     let auth = authenticate(provider, config, method, token_url, issuer, now)?;
     if let ClientAuth::Header(value) = &auth {
         request = request.header(AUTHORIZATION, value.clone());
@@ -238,7 +297,7 @@ fn build_request(
             )
             .chain(auth.fields()),
     );
-    Ok((request, bytes::Bytes::from_owner(form)))
+    Ok((request, bytes::Bytes::from_owner(form), nonce_sent))
 }
 
 /// `application/x-www-form-urlencoded` pairs in a buffer sized up front for

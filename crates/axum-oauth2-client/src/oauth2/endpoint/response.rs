@@ -26,6 +26,8 @@ pub(crate) struct TokenResponse {
     pub(crate) issued_token_type: Option<String>,
     /// `token_type` was `N_A` (RFC 8693 §2.2.1): not an access token.
     pub(crate) not_access_token: bool,
+    /// `token_type` was `DPoP`: the token is bound to the proof's key.
+    pub(crate) dpop: bool,
 }
 
 /// What a token request asked for, which its answer must match.
@@ -37,6 +39,11 @@ pub(crate) struct Expected<'a> {
     pub(crate) exchange: bool,
     /// The `requested_token_type` sent, which `issued_token_type` must equal.
     pub(crate) requested_token_type: Option<&'a str>,
+    /// A DPoP proof was sent (RFC 9449 §5): `token_type: DPoP` is taken,
+    /// and `Bearer` only with `dpop_allow_bearer`.
+    pub(crate) dpop: bool,
+    /// Whether a `Bearer` answer to a DPoP request is taken.
+    pub(crate) dpop_allow_bearer: bool,
 }
 
 /// The `issued_token_type` of an access token (RFC 8693 §3).
@@ -101,8 +108,20 @@ pub(crate) fn parse_token_response(
         }
     }
     let mut not_access_token = false;
+    let mut dpop = false;
     match map.get("token_type") {
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {
+            if expected.dpop && !expected.dpop_allow_bearer {
+                return Err(
+                    "token_type is Bearer in answer to a DPoP request: the token is not bound to the key (allow it with dpop_allow_bearer)"
+                        .to_owned(),
+                );
+            }
+        }
+        // RFC 9449 §5.1: the token is bound to the proof's key.
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("dpop") && expected.dpop => {
+            dpop = true;
+        }
         // RFC 8693 §2.2.1: a token that is not an access token.
         Some(Value::String(t))
             if t == "N_A"
@@ -148,6 +167,7 @@ pub(crate) fn parse_token_response(
         scope: text("scope")?,
         issued_token_type: issued_token_type.map(str::to_owned),
         not_access_token,
+        dpop,
     })
 }
 
@@ -215,6 +235,7 @@ mod tests {
         let expected = Expected {
             exchange: true,
             requested_token_type: requested,
+            ..Expected::default()
         };
         parse_token_response(body.as_bytes(), expected)
     }
