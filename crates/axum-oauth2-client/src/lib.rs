@@ -46,6 +46,14 @@
 //! [`jose`] signs the JWT assertions of RFC 7523: `private_key_jwt` and
 //! `client_secret_jwt` client authentication, and the JWT bearer grant
 //! (Google service account keys included).
+//!
+//! # Mutual TLS
+//!
+//! A provider with a [`TlsIdentity`] presents its client certificate to
+//! the token endpoint and to its upstreams (RFC 8705): the certificate can
+//! authenticate the client (`tls_client_auth`,
+//! `self_signed_tls_client_auth`) and the tokens issued are bound to it.
+//! [`TlsRoots`] replaces the trusted CAs for a private identity provider.
 
 mod env;
 mod extension;
@@ -65,5 +73,5 @@ pub use oauth2::{
     ACCESS_TOKEN_TYPE, AccessToken, AssertionAudience, AuthMethod, AuthorizationServerMetadata,
     BreakerPolicy, Clock, FetchOptions, GrantType, ManualClock, OAuth2Config, OAuth2Error,
     OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy, Secret, SystemClock,
-    TokenEndpointErrorBody, TokenExchangeOptions, TokenParams,
+    TlsError, TlsIdentity, TlsRoots, TokenEndpointErrorBody, TokenExchangeOptions, TokenParams,
 };

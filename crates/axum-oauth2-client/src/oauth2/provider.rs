@@ -32,9 +32,10 @@ pub(crate) struct Provider {
     pub(crate) config: ProviderConfig,
     /// Client for the token endpoint: the provider's timeouts, no redirects.
     pub(crate) token_http: reqwest::Client,
-    /// Client for upstream calls when the provider confines its tokens to
-    /// allowed origins and no client was given: it follows a redirect only
-    /// to an allowed origin. `None`: the service's client.
+    /// Client for upstream calls when no client was given and the provider
+    /// confines its tokens to allowed origins (it follows a redirect only
+    /// to an allowed origin), presents a TLS client certificate or trusts
+    /// its own CAs. `None`: the service's client.
     pub(crate) upstream_http: Option<reqwest::Client>,
     /// Set by [`OAuth2Service::shutdown`]: no token request starts after it.
     pub(crate) closed: AtomicBool,
@@ -115,6 +116,7 @@ impl Provider {
                 metadata.token_endpoint_auth_methods_supported(),
                 self.config.client_secret.is_some(),
                 self.config.client_key.is_some(),
+                self.config.tls_identity.is_some(),
             )
             .and_then(AuthMethod::from_name)
             .ok_or_else(|| OAuth2Error::InvalidMetadata {
@@ -130,10 +132,16 @@ impl Provider {
             })?,
             _ => self.config.method(),
         };
-        // A configured token URL overrides the metadata's.
+        // A configured token URL overrides the metadata's. A client that
+        // presents a certificate, to authenticate or to have its tokens
+        // bound to it, uses the mutual-TLS alias (RFC 8705 §5).
+        let mtls = method.is_tls() || self.config.tls_identity.is_some();
         let token_url = match (&self.config.token_url, &metadata) {
             (Some(url), _) => url.clone(),
-            (None, Some(metadata)) => metadata.token_endpoint().clone(),
+            (None, Some(metadata)) => match metadata.mtls_token_endpoint() {
+                Some(alias) if mtls => alias.clone(),
+                _ => metadata.token_endpoint().clone(),
+            },
             (None, None) => {
                 return Err(OAuth2Error::InvalidConfig {
                     provider: self.name.to_string(),
