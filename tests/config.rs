@@ -671,7 +671,9 @@ fn unusable_tls_files_name_the_variable_never_the_key() {
     let cert = mtls_fixture("client.pem");
     let key = mtls_fixture("client.key");
     let other_key = mtls_fixture("untrusted.key");
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    // (variables, the variable the error names, its code)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             vec![("OAUTH2_V_TLS_CERT_FILE", &cert)],
             "OAUTH2_V_TLS_KEY_FILE",
