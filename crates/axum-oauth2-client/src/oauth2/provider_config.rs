@@ -276,8 +276,12 @@ impl ProviderConfig {
     /// OpenID Connect Discovery 1.0): the token endpoint and, unless
     /// [`auth_method`](Self::auth_method) sets one, the best client
     /// authentication method it supports for the credentials given
-    /// (`private_key_jwt` with a key; else `client_secret_basic`,
-    /// `client_secret_post`, `client_secret_jwt`). The metadata is fetched
+    /// (`private_key_jwt` with a key; else `tls_client_auth`, then
+    /// `self_signed_tls_client_auth`, with a [`TlsIdentity`]; else
+    /// `client_secret_basic`, `client_secret_post`, `client_secret_jwt`).
+    /// With a TLS identity or a mutual-TLS method, token requests go to the
+    /// metadata's `mtls_endpoint_aliases.token_endpoint` when it lists one
+    /// (RFC 8705 §5). The metadata is fetched
     /// with the first token request (with its retries and circuit breaker,
     /// so that start-up never fails because the identity provider is
     /// briefly down), kept, and refreshed daily. The metadata's `issuer`
