@@ -586,3 +586,178 @@ fn an_issuer_replaces_the_token_url_and_leaves_the_method_to_discovery() {
         assert_eq!(e.variable(), "OAUTH2_OKTA_ISSUER", "{why}: {e}");
     }
 }
+
+fn mtls_fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/mtls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn a_tls_certificate_alone_makes_tls_client_auth_and_the_ca_file_is_read() {
+    let config = OAuth2Config::from_vars(vars(&[
+        ("OAUTH2_VAULT_TOKEN_URL", "https://127.0.0.1:8443/token"),
+        ("OAUTH2_VAULT_CLIENT_ID", "orders-service"),
+        ("OAUTH2_VAULT_TLS_CERT_FILE", &mtls_fixture("client.pem")),
+        ("OAUTH2_VAULT_TLS_KEY_FILE", &mtls_fixture("client.key")),
+        ("OAUTH2_VAULT_CA_FILE", &mtls_fixture("ca.pem")),
+    ]))
+    .expect("valid");
+    let vault = config.get("vault").expect("vault");
+    assert_eq!(vault.method(), AuthMethod::TlsClientAuth);
+    assert!(vault.secret().is_none());
+    let identity = vault.identity().expect("identity");
+    assert_eq!(
+        identity.x5t_s256(),
+        "PDmQX_-1UeRMo2szgvTHLbWDKlRsfQnJ6-07h5iU-LE"
+    );
+    assert_eq!(identity.subject(), "CN=orders-service");
+    let roots = vault.trusted_roots().expect("roots");
+    assert_eq!(roots.subjects(), ["CN=mtls test CA"]);
+    assert!(!roots.trusts_built_in_roots());
+
+    // The key never shows, in the provider's Debug or the config's.
+    let shown = format!("{config:?}");
+    let key = std::fs::read_to_string(mtls_fixture("client.key")).expect("key");
+    for line in key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!shown.contains(line), "{shown}");
+    }
+    assert!(shown.contains("CN=orders-service"), "{shown}");
+
+    // A secret keeps its default method; the certificate still goes along.
+    let config = OAuth2Config::from_vars(vars(&[
+        ("OAUTH2_VAULT_TOKEN_URL", "https://127.0.0.1:8443/token"),
+        ("OAUTH2_VAULT_CLIENT_ID", "orders-service"),
+        ("OAUTH2_VAULT_CLIENT_SECRET", "s3cr3t"),
+        ("OAUTH2_VAULT_TLS_CERT_FILE", &mtls_fixture("client.pem")),
+        ("OAUTH2_VAULT_TLS_KEY_FILE", &mtls_fixture("client.key")),
+    ]))
+    .expect("valid");
+    let vault = config.get("vault").expect("vault");
+    assert_eq!(vault.method(), AuthMethod::ClientSecretBasic);
+    assert!(vault.identity().is_some());
+
+    let config = OAuth2Config::from_vars(vars(&[
+        ("OAUTH2_VAULT_TOKEN_URL", "https://127.0.0.1:8443/token"),
+        ("OAUTH2_VAULT_CLIENT_ID", "orders-service"),
+        ("OAUTH2_VAULT_AUTH_METHOD", "self_signed_tls_client_auth"),
+        (
+            "OAUTH2_VAULT_TLS_CERT_FILE",
+            &mtls_fixture("self-signed.pem"),
+        ),
+        (
+            "OAUTH2_VAULT_TLS_KEY_FILE",
+            &mtls_fixture("self-signed.key"),
+        ),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        config.get("vault").expect("vault").method(),
+        AuthMethod::SelfSignedTlsClientAuth
+    );
+}
+
+#[test]
+fn unusable_tls_files_name_the_variable_never_the_key() {
+    // A secret, so that each case fails for its TLS variable alone.
+    let base = [
+        ("OAUTH2_V_TOKEN_URL", "https://a/token"),
+        ("OAUTH2_V_CLIENT_ID", "id"),
+        ("OAUTH2_V_CLIENT_SECRET", "s"),
+    ];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all: Vec<(&str, &str)> = base.to_vec();
+        all.extend_from_slice(extra);
+        err(&all)
+    };
+    let cert = mtls_fixture("client.pem");
+    let key = mtls_fixture("client.key");
+    let other_key = mtls_fixture("untrusted.key");
+    // (variables, the variable the error names, its code)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![("OAUTH2_V_TLS_CERT_FILE", &cert)],
+            "OAUTH2_V_TLS_KEY_FILE",
+            "missing_variable",
+        ),
+        (
+            vec![("OAUTH2_V_TLS_KEY_FILE", &key)],
+            "OAUTH2_V_TLS_CERT_FILE",
+            "missing_variable",
+        ),
+        (
+            vec![("OAUTH2_V_AUTH_METHOD", "tls_client_auth")],
+            "OAUTH2_V_TLS_CERT_FILE",
+            "missing_variable",
+        ),
+        (
+            // The certificate is not for this key.
+            vec![
+                ("OAUTH2_V_TLS_CERT_FILE", &cert),
+                ("OAUTH2_V_TLS_KEY_FILE", &other_key),
+            ],
+            "OAUTH2_V_TLS_CERT_FILE",
+            "invalid_variable",
+        ),
+        (
+            // Swapped: a key where the chain goes.
+            vec![
+                ("OAUTH2_V_TLS_CERT_FILE", &key),
+                ("OAUTH2_V_TLS_KEY_FILE", &key),
+            ],
+            "OAUTH2_V_TLS_CERT_FILE",
+            "invalid_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_V_TLS_CERT_FILE", &cert),
+                ("OAUTH2_V_TLS_KEY_FILE", &cert),
+            ],
+            "OAUTH2_V_TLS_KEY_FILE",
+            "invalid_variable",
+        ),
+        (
+            vec![
+                ("OAUTH2_V_TLS_CERT_FILE", &cert),
+                ("OAUTH2_V_TLS_KEY_FILE", "/nonexistent/client.key"),
+            ],
+            "OAUTH2_V_TLS_KEY_FILE",
+            "unreadable_file",
+        ),
+        (
+            vec![("OAUTH2_V_CA_FILE", &key)],
+            "OAUTH2_V_CA_FILE",
+            "invalid_variable",
+        ),
+        (
+            vec![("OAUTH2_V_CA_FILE", "/nonexistent/ca.pem")],
+            "OAUTH2_V_CA_FILE",
+            "unreadable_file",
+        ),
+    ];
+    let mut key_lines = Vec::new();
+    for file in [&key, &other_key] {
+        let text = std::fs::read_to_string(file).expect("key");
+        key_lines.extend(
+            text.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .map(str::to_owned),
+        );
+    }
+    for (extra, variable, code) in cases {
+        let e = with(&extra);
+        assert_eq!(e.variable(), variable, "{extra:?}: {e}");
+        assert_eq!(e.code(), code, "{extra:?}: {e}");
+        let shown = format!("{e} {e:?}");
+        for line in &key_lines {
+            assert!(!shown.contains(line.as_str()), "{shown}");
+        }
+    }
+    let mismatch = with(&[
+        ("OAUTH2_V_TLS_CERT_FILE", &cert),
+        ("OAUTH2_V_TLS_KEY_FILE", &other_key),
+    ]);
+    assert!(
+        mismatch.to_string().contains("OAUTH2_V_TLS_KEY_FILE"),
+        "names the key's variable too: {mismatch}"
+    );
+}

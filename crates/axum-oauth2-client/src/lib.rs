@@ -51,6 +51,14 @@
 //!
 //! [`dpop`] holds the keys and proofs of RFC 9449 (sender-constrained
 //! access tokens).
+//!
+//! # Mutual TLS
+//!
+//! A provider with a [`TlsIdentity`] presents its client certificate to
+//! the token endpoint and to its upstreams (RFC 8705): the certificate can
+//! authenticate the client (`tls_client_auth`,
+//! `self_signed_tls_client_auth`) and the tokens issued are bound to it.
+//! [`TlsRoots`] replaces the trusted CAs for a private identity provider.
 
 pub mod dpop;
 mod env;
@@ -71,5 +79,5 @@ pub use oauth2::{
     ACCESS_TOKEN_TYPE, AccessToken, AssertionAudience, AuthMethod, AuthorizationServerMetadata,
     BreakerPolicy, Clock, FetchOptions, GrantType, ManualClock, OAuth2Config, OAuth2Error,
     OAuth2Service, OAuth2ServiceBuilder, ProviderConfig, RetryPolicy, Secret, SystemClock,
-    TokenEndpointErrorBody, TokenExchangeOptions, TokenParams,
+    TlsError, TlsIdentity, TlsRoots, TokenEndpointErrorBody, TokenExchangeOptions, TokenParams,
 };

@@ -91,7 +91,7 @@ pub(super) fn service_account(
 
 /// A key or certificate file's text; the error names the variable and the
 /// path, never the contents.
-fn read_file(
+pub(super) fn read_file(
     var: &dyn Fn(&str) -> String,
     setting: &str,
     path: &str,

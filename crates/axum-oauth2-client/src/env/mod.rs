@@ -22,6 +22,7 @@ mod key_vars;
 mod parse;
 mod provider_vars;
 mod signing_vars;
+mod tls_vars;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -56,6 +57,9 @@ pub(crate) const SETTINGS: &[&str] = &[
     "SERVICE_ACCOUNT_FILE",
     "CLIENT_CERT_FILE",
     "CLIENT_CERT_X5T",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "CA_FILE",
     "CLIENT_KEY_FILE",
     "CLIENT_KEY_ALG",
     "CLIENT_KEY_ID",

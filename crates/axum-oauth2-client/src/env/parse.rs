@@ -72,17 +72,28 @@ const MAX_SECRET_FILE: u64 = 64 * 1024;
 /// Reads a secret file: a regular file (symbolic links followed, as
 /// container runtimes mount secrets) of at most 64 KiB, in UTF-8.
 pub(super) fn read_secret_file(path: &str) -> std::io::Result<String> {
+    read_capped_file(path, MAX_SECRET_FILE)
+}
+
+/// The largest CA bundle read: a whole system bundle fits.
+pub(super) const MAX_CA_FILE: u64 = 1024 * 1024;
+
+/// Reads a regular UTF-8 file of at most `max` bytes.
+pub(super) fn read_capped_file(path: &str, max: u64) -> std::io::Result<String> {
     use std::io::{Error, ErrorKind, Read};
     let file = std::fs::File::open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
     }
-    if metadata.len() > MAX_SECRET_FILE {
-        return Err(Error::new(ErrorKind::InvalidData, "larger than 64 KiB"));
+    if metadata.len() > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {} KiB", max / 1024),
+        ));
     }
     let mut contents = String::new();
-    file.take(MAX_SECRET_FILE).read_to_string(&mut contents)?;
+    file.take(max).read_to_string(&mut contents)?;
     Ok(contents)
 }
 

@@ -12,6 +12,7 @@ use super::error::ConfigError;
 use super::key_vars::{KeyVars, service_account};
 use super::parse::{list, parse_bool, parse_count, parse_seconds, read_secret_file, token_params};
 use super::signing_vars::SigningVars;
+use super::tls_vars::TlsVars;
 use crate::oauth2::{
     AssertionAudience, AuthMethod, BreakerPolicy, GrantType, ProviderConfig, RetryPolicy, Secret,
     check_issuer, check_token_url,
@@ -50,6 +51,9 @@ pub(super) struct ProviderVars {
     client_key_id: Option<String>,
     client_cert_file: Option<String>,
     client_cert_x5t: Option<String>,
+    tls_cert_file: Option<String>,
+    tls_key_file: Option<String>,
+    ca_file: Option<String>,
     service_account_file: Option<String>,
     grant: Option<String>,
     assertion_audience: Option<String>,
@@ -180,6 +184,12 @@ impl ProviderVars {
         }
         .into_key(&var)?
         .or_else(|| service_account.as_ref().map(|a| a.key().clone()));
+        let (tls_identity, tls_roots) = TlsVars {
+            cert_file: self.tls_cert_file,
+            key_file: self.tls_key_file,
+            ca_file: self.ca_file,
+        }
+        .into_tls(&var)?;
 
         let grant = match (self.grant.as_deref(), &service_account) {
             (Some(name), _) => GrantType::from_name(name).ok_or_else(|| ConfigError::Invalid {
@@ -197,7 +207,7 @@ impl ProviderVars {
         let explicit = match self.auth_method.as_deref() {
             Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| ConfigError::Invalid {
                 variable: var("AUTH_METHOD"),
-                reason: "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none".into(),
+                reason: "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none".into(),
             })?),
             None => None,
         };
@@ -210,6 +220,10 @@ impl ProviderVars {
                 AuthMethod::PrivateKeyJwt
             }
             None if key.is_some() => AuthMethod::None,
+            // The certificate alone authenticates the client (RFC 8705 §2.1).
+            None if tls_identity.is_some() && grant == GrantType::ClientCredentials => {
+                AuthMethod::TlsClientAuth
+            }
             None => {
                 return Err(ConfigError::Missing {
                     variable: var("CLIENT_SECRET"),
@@ -224,6 +238,11 @@ impl ProviderVars {
         if (method == AuthMethod::PrivateKeyJwt || grant == GrantType::JwtBearer) && key.is_none() {
             return Err(ConfigError::Missing {
                 variable: var("CLIENT_KEY_FILE"),
+            });
+        }
+        if method.is_tls() && tls_identity.is_none() {
+            return Err(ConfigError::Missing {
+                variable: var("TLS_CERT_FILE"),
             });
         }
 
@@ -243,6 +262,12 @@ impl ProviderVars {
         }
         if let Some(issuer) = issuer {
             provider = provider.issuer(issuer);
+        }
+        if let Some(identity) = tls_identity {
+            provider = provider.tls_identity(identity);
+        }
+        if let Some(roots) = tls_roots {
+            provider = provider.tls_roots(roots);
         }
         if let Some(account) = &service_account {
             provider = provider

@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use x509_cert::der::{Decode as _, Encode as _};
 
 use super::error::KeyError;
-use super::signing_key::decoded_public_key_der;
+use super::signing_key::{SigningKey, decoded_public_key_der};
 use crate::http_signature::keys::{decode_spki, parse_pem};
 
 const BEGIN_CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----";
@@ -30,6 +30,8 @@ pub(crate) struct Certificate {
     /// encodes keys; `None` when the key type is one this crate cannot sign
     /// with (so no client key can match it).
     pub(crate) public_key_der: Option<Vec<u8>>,
+    /// The subject's distinguished name (RFC 4514 form), for logs.
+    pub(crate) subject: String,
 }
 
 impl Certificate {
@@ -69,7 +71,17 @@ impl Certificate {
             x5t_s256: b64.encode(Sha256::digest(der)),
             x5t: b64.encode(Sha1::digest(der)),
             public_key_der,
+            subject: cert.tbs_certificate().subject().to_string(),
         })
+    }
+
+    /// [`KeyError::CertificateMismatch`] unless the subject public key is
+    /// the public half of `key` (a shared secret matches no certificate).
+    pub(crate) fn check_key(&self, key: &SigningKey) -> Result<(), KeyError> {
+        match (self.public_key_der.as_deref(), key.public_key_der()) {
+            (Some(cert), Some(own)) if cert == own => Ok(()),
+            _ => Err(KeyError::CertificateMismatch),
+        }
     }
 }
 
@@ -95,6 +107,7 @@ mod tests {
         // ... | openssl dgst -sha1 -binary | base64url
         assert_eq!(cert.x5t, "NlnddWYs3c2zLzhONOc8F4r8Neo");
         assert!(cert.public_key_der.is_some());
+        assert!(cert.subject.contains("CN="), "{}", cert.subject);
         Ok(())
     }
 

@@ -179,13 +179,7 @@ impl ClientKey {
     /// public key is not this key's public half.
     pub fn certificate_pem(mut self, pem: &str) -> Result<Self, KeyError> {
         let certificate = Certificate::from_pem(pem)?;
-        match (
-            certificate.public_key_der.as_deref(),
-            self.key.public_key_der(),
-        ) {
-            (Some(cert), Some(own)) if cert == own => {}
-            _ => return Err(KeyError::CertificateMismatch),
-        }
+        certificate.check_key(&self.key)?;
         self.certificate = Some(Arc::new(certificate));
         Ok(self.with_header())
     }

@@ -44,7 +44,9 @@ mod service_account;
 mod signing_key;
 
 pub use algorithm::{JwsAlgorithm, UnknownJwsAlgorithm};
+pub(crate) use certificate::Certificate;
 pub use client_assertion::ClientAssertion;
 pub use client_key::ClientKey;
 pub use error::{JwsError, KeyError};
 pub use service_account::{ServiceAccountError, ServiceAccountKey};
+pub(crate) use signing_key::SigningKey;

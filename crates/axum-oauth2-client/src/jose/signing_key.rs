@@ -111,6 +111,21 @@ impl SigningKey {
         Self::Es256(secret.into())
     }
 
+    /// A private key read from PEM (PKCS#8, PKCS#1 or SEC1), bound to the
+    /// algorithm it implies ([`default_algorithm`]): for a key whose use is
+    /// not a JWS, such as a TLS client key, whose public half has to match a
+    /// certificate. A JWK is refused: PEM is what TLS stacks read.
+    pub(crate) fn from_private_pem(text: &str) -> Result<Self, KeyError> {
+        if text.trim_start().starts_with('{') {
+            return Err(crate::http_signature::KeyError::malformed(
+                "expected a PEM private key, not a JWK",
+            )
+            .into());
+        }
+        let decoded = crate::http_signature::keys::parse_pem_or_jwk(text)?;
+        Self::new(default_algorithm(&decoded), decoded)
+    }
+
     /// The JWS Signature over `signing_input` (RFC 7515 §5.1 step 5): raw
     /// RSA signature bytes, ECDSA as fixed-width `R || S` (RFC 7518 §3.4,
     /// not DER), the 64-byte Ed25519 signature, or the HMAC output.

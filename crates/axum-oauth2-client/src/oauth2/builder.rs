@@ -15,6 +15,7 @@ use super::provider::Dpop;
 use super::provider::Provider;
 use super::provider_config::{AuthMethod, GrantType, ProviderConfig};
 use super::service::{Inner, OAuth2Service};
+use super::tls;
 use super::url::{check_token_url, is_loopback, redacted_url};
 use crate::dpop::NonceCache;
 use crate::oauth2::endpoint::breaker::Breaker;
@@ -25,7 +26,10 @@ use crate::oauth2::time::clock::{Clock, SystemClock};
 /// rustls, a 10 s connect timeout and at most 10 redirects, none from
 /// `https` down to plain `http` off loopback (the `Authorization` header is
 /// never carried to another origin). A provider with allowed origins gets
-/// a client of its own that follows a redirect only to one of them.
+/// a client of its own that follows a redirect only to one of them; so does
+/// a provider with a [`TlsIdentity`](crate::TlsIdentity) (its client
+/// presents the certificate, RFC 8705 §3, and only its own upstream calls
+/// do) or [`TlsRoots`](crate::TlsRoots).
 #[must_use]
 pub struct OAuth2ServiceBuilder {
     config: OAuth2Config,
@@ -55,6 +59,11 @@ impl OAuth2ServiceBuilder {
     /// Sends upstream requests with `client` (its timeouts, proxies, TLS),
     /// for every provider.
     ///
+    /// The providers' TLS identities and roots are not added to it: a
+    /// provider whose tokens are bound to its certificate (RFC 8705 §3)
+    /// needs `client` to present that certificate itself
+    /// ([`TlsIdentity::reqwest_identity`](crate::TlsIdentity::reqwest_identity)).
+    ///
     /// Its redirect policy is yours: the service cannot check the hops it
     /// follows, only where they ended. For a provider with allowed origins,
     /// an answer from any other origin is refused with
@@ -77,8 +86,13 @@ impl OAuth2ServiceBuilder {
     /// wherever a 307 points. An answer that comes from any URL but the
     /// token URL is refused with `invalid_token_response`.
     ///
+    /// A provider's TLS identity and roots are not added to `client`
+    /// either: for `tls_client_auth` it must present the certificate
+    /// itself. The check of `cnf.x5t#S256` still uses the provider's
+    /// identity when it has one.
+    ///
     /// Default: one client per provider, with its connect and total
-    /// timeouts and no redirects.
+    /// timeouts, no redirects, and its TLS identity and roots.
     pub fn token_http_client(mut self, client: reqwest::Client) -> Self {
         self.token_http = Some(client);
         self
@@ -133,24 +147,37 @@ impl OAuth2ServiceBuilder {
                 return Err(invalid("the client id is empty".into()));
             }
             config.params.check().map_err(invalid)?;
-            check_credentials(&config).map_err(invalid)?;
+            check_credentials(&config, self.token_http.is_some()).map_err(invalid)?;
+            let identity = config.tls_identity.as_ref();
+            let roots = config.tls_roots.as_ref();
             let token_http = match &self.token_http {
                 Some(client) => client.clone(),
-                None => reqwest::Client::builder()
-                    .connect_timeout(config.connect_timeout)
-                    .timeout(config.timeout)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| {
-                        invalid(format!("the token endpoint client cannot be built: {e}"))
-                    })?,
+                None => tls::configure(
+                    reqwest::Client::builder()
+                        .connect_timeout(config.connect_timeout)
+                        .timeout(config.timeout)
+                        .redirect(reqwest::redirect::Policy::none()),
+                    identity,
+                    roots,
+                )
+                .build()
+                .map_err(|e| invalid(format!("the token endpoint client cannot be built: {e}")))?,
             };
-            let upstream_http = match &config.allowed_origins {
-                Some(allowed) if !custom_http => Some(
-                    upstream_client(Some(allowed.clone()), self.upstream_timeout)
+            // A provider's certificate goes to its own upstreams only, and
+            // with every call: a token bound to it (RFC 8705 §3) is useless
+            // on a connection without it.
+            let own_upstream_client =
+                config.allowed_origins.is_some() || identity.is_some() || roots.is_some();
+            let upstream_http = if own_upstream_client && !custom_http {
+                let builder =
+                    upstream_builder(config.allowed_origins.clone(), self.upstream_timeout);
+                Some(
+                    tls::configure(builder, identity, roots)
+                        .build()
                         .map_err(|e| invalid(format!("the HTTP client cannot be built: {e}")))?,
-                ),
-                _ => None,
+                )
+            } else {
+                None
             };
             let name: Arc<str> = name.as_str().into();
             let key = CacheKey {
@@ -166,6 +193,7 @@ impl OAuth2ServiceBuilder {
                 token_url = config.token_url.as_ref().map(redacted_url).unwrap_or_else(|| "(discovered)".into()),
                 issuer = config.issuer.as_deref().unwrap_or_default(),
                 auth_method = if config.method_is_set() || discovery.is_none() { config.method().as_str() } else { "(discovered)" },
+                client_certificate = config.tls_identity.as_ref().map(|i| i.x5t_s256()).unwrap_or_default(),
                 "OAuth2 provider configured"
             );
             let dpop = config.dpop.clone().map(|key| Dpop {
@@ -201,9 +229,16 @@ impl OAuth2ServiceBuilder {
 
 /// Why a provider's credentials cannot make its token requests: each
 /// authentication method and grant has what it needs, and no more secret
-/// than it uses is required.
-fn check_credentials(config: &ProviderConfig) -> Result<(), String> {
+/// than it uses is required. A mutual-TLS method needs a TLS identity
+/// unless the token endpoint client was given (it presents its own).
+fn check_credentials(config: &ProviderConfig, custom_token_client: bool) -> Result<(), String> {
     let method = config.method();
+    if method.is_tls() && config.tls_identity.is_none() && !custom_token_client {
+        return Err(format!(
+            "{} needs a TLS client identity (certificate and key)",
+            method.as_str()
+        ));
+    }
     let secret = config.client_secret.as_ref().map(|s| s.expose_secret());
     if method.needs_secret() && secret.is_none_or(str::is_empty) {
         return Err(format!("{} needs a client secret", method.as_str()));
@@ -265,6 +300,15 @@ fn upstream_client(
     allowed: Option<Vec<url::Origin>>,
     timeout: Option<Duration>,
 ) -> reqwest::Result<reqwest::Client> {
+    upstream_builder(allowed, timeout).build()
+}
+
+/// The builder of [`upstream_client`], for a provider to add its TLS
+/// identity and roots to.
+fn upstream_builder(
+    allowed: Option<Vec<url::Origin>>,
+    timeout: Option<Duration>,
+) -> reqwest::ClientBuilder {
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         let previous = attempt.previous();
         let from = previous.last();
@@ -291,5 +335,5 @@ fn upstream_client(
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
     }
-    builder.build()
+    builder
 }

@@ -6,7 +6,8 @@
 //! [`cache`] holds tokens with single flight and background refresh;
 //! [`service`] ties them together behind [`OAuth2Service`], whose requests
 //! follow the rules of [`binding`] (for [`fetch`] and the middlewares).
-//! [`discovery`] finds a provider's token endpoint from its issuer.
+//! [`discovery`] finds a provider's token endpoint from its issuer;
+//! [`tls`] holds the client certificate and CAs of mutual TLS (RFC 8705).
 
 mod binding;
 mod builder;
@@ -26,6 +27,7 @@ pub(crate) mod scrubbed_json;
 mod secret;
 mod service;
 mod time;
+mod tls;
 mod token_params;
 mod token_request;
 mod upstream_proof;
@@ -61,6 +63,7 @@ pub use provider_config::{AssertionAudience, AuthMethod, GrantType, ProviderConf
 pub use secret::Secret;
 pub use service::OAuth2Service;
 pub use time::clock::{Clock, ManualClock, SystemClock};
+pub use tls::{TlsError, TlsIdentity, TlsRoots};
 pub use token_params::TokenParams;
 
 pub(crate) use binding::Attached;

@@ -32,9 +32,10 @@ pub(crate) struct Provider {
     pub(crate) config: ProviderConfig,
     /// Client for the token endpoint: the provider's timeouts, no redirects.
     pub(crate) token_http: reqwest::Client,
-    /// Client for upstream calls when the provider confines its tokens to
-    /// allowed origins and no client was given: it follows a redirect only
-    /// to an allowed origin. `None`: the service's client.
+    /// Client for upstream calls when no client was given and the provider
+    /// confines its tokens to allowed origins (it follows a redirect only
+    /// to an allowed origin), presents a TLS client certificate or trusts
+    /// its own CAs. `None`: the service's client.
     pub(crate) upstream_http: Option<reqwest::Client>,
     /// Set by [`OAuth2Service::shutdown`]: no token request starts after it.
     pub(crate) closed: AtomicBool,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::secret::Secret;
+use super::tls::{TlsIdentity, TlsRoots};
 use super::token_params::TokenParams;
 use super::url::redacted_url;
 use crate::dpop::DpopKey;
@@ -17,7 +18,7 @@ use crate::oauth2::endpoint::breaker::BreakerPolicy;
 use crate::oauth2::endpoint::retry::RetryPolicy;
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1,
-/// RFC 7523 §2.2, OpenID Connect Core §9).
+/// RFC 7523 §2.2, OpenID Connect Core §9, RFC 8705 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMethod {
@@ -32,6 +33,14 @@ pub enum AuthMethod {
     /// A JWT signed with the client's private key as `client_assertion`
     /// (Entra ID certificates, Okta, Auth0, Keycloak): no secret at all.
     PrivateKeyJwt,
+    /// Mutual TLS with a certificate the authorization server checks
+    /// against a PKI, by its subject (RFC 8705 §2.1): the form carries
+    /// `client_id` and no secret, the TLS handshake the client's
+    /// [`TlsIdentity`].
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate the client registered
+    /// itself (RFC 8705 §2.2): `client_id` in the form, no secret.
+    SelfSignedTlsClientAuth,
     /// No client authentication: the grant's assertion identifies the
     /// client (Google service accounts, RFC 7523 §2.1).
     None,
@@ -39,8 +48,10 @@ pub enum AuthMethod {
 
 impl AuthMethod {
     /// Every method.
-    pub const ALL: [AuthMethod; 5] = [
+    pub const ALL: [AuthMethod; 7] = [
         AuthMethod::PrivateKeyJwt,
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
         AuthMethod::ClientSecretJwt,
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
@@ -56,6 +67,8 @@ impl AuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::ClientSecretJwt => "client_secret_jwt",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
             Self::None => "none",
         }
     }
@@ -74,6 +87,13 @@ impl AuthMethod {
             self,
             Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
         )
+    }
+
+    /// Whether the client authenticates by the certificate it presents in
+    /// the TLS handshake (RFC 8705 §2).
+    #[must_use]
+    pub fn is_tls(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
     }
 }
 
@@ -162,7 +182,8 @@ impl Default for AssertionSettings {
 /// 300 s when the token endpoint sends no `expires_in` (and the token is not
 /// a JWT with an `exp` claim), a 10 s timeout for a whole token request and
 /// 5 s to connect, the [`RetryPolicy`] and [`BreakerPolicy`] defaults, any
-/// upstream origin, `http` token URLs on loopback hosts only, no signer.
+/// upstream origin, `http` token URLs on loopback hosts only, no signer, no
+/// TLS client certificate and the built-in root CAs.
 ///
 /// ```
 /// use std::time::Duration;
@@ -188,6 +209,11 @@ pub struct ProviderConfig {
     pub(crate) client_id: String,
     pub(crate) client_secret: Option<Secret>,
     pub(crate) client_key: Option<ClientKey>,
+    /// The certificate the provider's clients present (RFC 8705).
+    pub(crate) tls_identity: Option<TlsIdentity>,
+    /// The CAs the provider's clients trust instead of (or beside) the
+    /// built-in ones.
+    pub(crate) tls_roots: Option<TlsRoots>,
     /// The method set; `None`: discovery picks one, else the credentials'
     /// default ([`ProviderConfig::method`]).
     pub(crate) auth_method: Option<AuthMethod>,
@@ -267,8 +293,12 @@ impl ProviderConfig {
     /// OpenID Connect Discovery 1.0): the token endpoint and, unless
     /// [`auth_method`](Self::auth_method) sets one, the best client
     /// authentication method it supports for the credentials given
-    /// (`private_key_jwt` with a key; else `client_secret_basic`,
-    /// `client_secret_post`, `client_secret_jwt`). The metadata is fetched
+    /// (`private_key_jwt` with a key; else `tls_client_auth`, then
+    /// `self_signed_tls_client_auth`, with a [`TlsIdentity`]; else
+    /// `client_secret_basic`, `client_secret_post`, `client_secret_jwt`).
+    /// With a TLS identity or a mutual-TLS method, token requests go to the
+    /// metadata's `mtls_endpoint_aliases.token_endpoint` when it lists one
+    /// (RFC 8705 §5). The metadata is fetched
     /// with the first token request (with its retries and circuit breaker,
     /// so that start-up never fails because the identity provider is
     /// briefly down), kept, and refreshed daily. The metadata's `issuer`
@@ -323,6 +353,21 @@ impl ProviderConfig {
             .auth_method(AuthMethod::PrivateKeyJwt)
     }
 
+    /// A provider whose client authenticates with its TLS certificate
+    /// (`tls_client_auth`, RFC 8705 §2.1; set
+    /// [`AuthMethod::SelfSignedTlsClientAuth`] for a self-signed one, §2.2):
+    /// no client secret, and the token endpoint and the upstreams see the
+    /// certificate ([`tls_identity`](Self::tls_identity)).
+    pub fn with_tls_identity(
+        token_url: Url,
+        client_id: impl Into<String>,
+        identity: TlsIdentity,
+    ) -> Self {
+        Self::with_credentials(Some(token_url), client_id.into(), None, None)
+            .tls_identity(identity)
+            .auth_method(AuthMethod::TlsClientAuth)
+    }
+
     /// A provider with these credentials, the client credentials grant and
     /// `client_secret_basic`.
     pub(crate) fn with_credentials(
@@ -337,6 +382,8 @@ impl ProviderConfig {
             client_id,
             client_secret,
             client_key,
+            tls_identity: None,
+            tls_roots: None,
             grant: GrantType::default(),
             assertion: AssertionSettings::default(),
             dpop: None,
@@ -451,6 +498,37 @@ impl ProviderConfig {
     #[must_use]
     pub fn client_key(mut self, key: ClientKey) -> Self {
         self.client_key = Some(key);
+        self
+    }
+
+    /// Presents `identity` in the TLS handshake of every token request and
+    /// of every upstream call that [`fetch`](crate::OAuth2Service::fetch)
+    /// makes (RFC 8705): for `tls_client_auth` /
+    /// `self_signed_tls_client_auth`, and so that tokens bound to the
+    /// certificate (RFC 8705 §3) work upstream. A discovered provider then
+    /// sends its token requests to the metadata's
+    /// `mtls_endpoint_aliases.token_endpoint` when it has one (RFC 8705
+    /// §5), and a JWT access token whose `cnf.x5t#S256` names another
+    /// certificate is refused (`invalid_token_response`).
+    ///
+    /// An HTTP client given to
+    /// [`OAuth2ServiceBuilder::http_client`](crate::OAuth2ServiceBuilder::http_client)
+    /// or [`token_http_client`](crate::OAuth2ServiceBuilder::token_http_client)
+    /// is used as it is: presenting the certificate is then that client's
+    /// job ([`TlsIdentity::reqwest_identity`]). Default: none.
+    #[must_use]
+    pub fn tls_identity(mut self, identity: TlsIdentity) -> Self {
+        self.tls_identity = Some(identity);
+        self
+    }
+
+    /// Trusts `roots` for the token endpoint, the issuer's metadata and the
+    /// upstreams, in place of the built-in root CAs unless
+    /// [`TlsRoots::with_built_in_roots`] keeps them. Not applied to HTTP
+    /// clients given to the builder. Default: the built-in roots.
+    #[must_use]
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.tls_roots = Some(roots);
         self
     }
 
@@ -592,6 +670,18 @@ impl ProviderConfig {
         self.client_key.as_ref()
     }
 
+    /// The TLS client identity, if the provider has one.
+    #[must_use]
+    pub fn identity(&self) -> Option<&TlsIdentity> {
+        self.tls_identity.as_ref()
+    }
+
+    /// The CAs trusted instead of (or beside) the built-in ones, if set.
+    #[must_use]
+    pub fn trusted_roots(&self) -> Option<&TlsRoots> {
+        self.tls_roots.as_ref()
+    }
+
     /// The grant of the provider's own token.
     #[must_use]
     pub fn grant_type(&self) -> GrantType {
@@ -600,7 +690,8 @@ impl ProviderConfig {
 
     /// The client authentication method: the one set, else the
     /// credentials' default (`client_secret_basic` with a secret,
-    /// `private_key_jwt` with a key alone, `none` without either). A
+    /// `private_key_jwt` with a key alone, `tls_client_auth` with a TLS
+    /// identity alone, `none` without any). A
     /// discovered provider without a method set uses the one its metadata
     /// allows instead.
     #[must_use]
@@ -610,6 +701,12 @@ impl ProviderConfig {
                 (Some(_), _) => AuthMethod::ClientSecretBasic,
                 (None, Some(_)) if self.grant == GrantType::ClientCredentials => {
                     AuthMethod::PrivateKeyJwt
+                }
+                (None, None)
+                    if self.tls_identity.is_some()
+                        && self.grant == GrantType::ClientCredentials =>
+                {
+                    AuthMethod::TlsClientAuth
                 }
                 _ => AuthMethod::None,
             })
@@ -642,6 +739,8 @@ impl fmt::Debug for ProviderConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("client_key", &self.client_key)
+            .field("tls_identity", &self.tls_identity)
+            .field("tls_roots", &self.tls_roots)
             .field("auth_method", &self.auth_method)
             .field("grant", &self.grant)
             .field("assertion", &self.assertion)

@@ -51,6 +51,7 @@ impl Provider {
                 &self.usable_methods(metadata),
                 self.config.client_secret.is_some(),
                 self.config.client_key.is_some(),
+                self.config.tls_identity.is_some(),
             )
             .and_then(AuthMethod::from_name)
             // RFC 6749 §4.4: client credentials are for confidential
@@ -69,10 +70,16 @@ impl Provider {
             })?,
             _ => self.config.method(),
         };
-        // A configured token URL overrides the metadata's.
+        // A configured token URL overrides the metadata's. A client that
+        // presents a certificate, to authenticate or to have its tokens
+        // bound to it, uses the mutual-TLS alias (RFC 8705 §5).
+        let mtls = method.is_tls() || self.config.tls_identity.is_some();
         let token_url = match (&self.config.token_url, &metadata) {
             (Some(url), _) => url.clone(),
-            (None, Some(metadata)) => metadata.token_endpoint().clone(),
+            (None, Some(metadata)) => match metadata.mtls_token_endpoint() {
+                Some(alias) if mtls => alias.clone(),
+                _ => metadata.token_endpoint().clone(),
+            },
             (None, None) => {
                 return Err(OAuth2Error::InvalidConfig {
                     provider: self.name.to_string(),

@@ -1,7 +1,8 @@
 //! Client authentication at the token endpoint: a secret in `Basic` or in
 //! the form (RFC 6749 §2.3.1), or a signed JWT as `client_assertion`
 //! (RFC 7523 §2.2, OpenID Connect Core §9: `client_secret_jwt`,
-//! `private_key_jwt`).
+//! `private_key_jwt`), or the TLS client certificate with `client_id` in
+//! the form (RFC 8705 §2: `tls_client_auth`, `self_signed_tls_client_auth`).
 //!
 //! A JWT is made for every attempt, retries included, with a fresh `jti`
 //! and `iat`: identity providers refuse a `jti` they have seen.
@@ -34,6 +35,9 @@ pub(crate) enum ClientAuth<'a> {
         client_id: &'a str,
         assertion: Secret,
     },
+    /// `client_id` alone: the TLS handshake authenticated the client
+    /// (RFC 8705 §2 requires the `client_id` parameter).
+    ClientId(&'a str),
     /// Nothing: the grant identifies the client.
     None,
 }
@@ -43,6 +47,7 @@ impl ClientAuth<'_> {
     pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         let pairs: [Option<(&str, &str)>; 3] = match self {
             Self::Header(_) | Self::None => [None, None, None],
+            Self::ClientId(client_id) => [Some(("client_id", client_id)), None, None],
             Self::Secret { client_id, secret } => [
                 Some(("client_id", client_id)),
                 Some(("client_secret", secret)),
@@ -115,6 +120,11 @@ pub(crate) fn authenticate<'a>(
                 client_id,
                 assertion,
             }
+        }
+        // The certificate is the HTTP client's: the provider's identity,
+        // or whatever a client given to the builder presents.
+        AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth => {
+            ClientAuth::ClientId(client_id)
         }
         AuthMethod::None => ClientAuth::None,
     })
@@ -211,6 +221,22 @@ mod tests {
             .expect("basic");
         let decoded = String::from_utf8(STANDARD.decode(encoded).expect("base64")).expect("utf8");
         assert_eq!(decoded, "client%3A1:s3cr3t%3A+%25x");
+    }
+
+    #[test]
+    fn tls_methods_send_the_client_id_and_no_secret() {
+        let url: Url = "https://mtls.idp.example/token".parse().expect("url");
+        let config = ProviderConfig::new(url.clone(), "orders", "unused-secret");
+        for method in [
+            AuthMethod::TlsClientAuth,
+            AuthMethod::SelfSignedTlsClientAuth,
+        ] {
+            let auth = authenticate("p", &config, method, &url, None, SystemTime::now())
+                .expect("authenticated");
+            let fields: Vec<_> = auth.fields().collect();
+            assert_eq!(fields, [("client_id", "orders")], "{}", method.as_str());
+            assert!(!matches!(auth, ClientAuth::Header(_)));
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use crate::oauth2::grant::jwt_bearer;
 use crate::oauth2::provider::Dpop;
 use crate::oauth2::provider_config::{AuthMethod, ProviderConfig};
 use crate::oauth2::time::clock::Clock;
+use crate::oauth2::tls::confirmation::check_certificate_binding;
 
 /// The largest token endpoint answer read; a longer one is refused while
 /// it is being read, so a hostile server cannot make the client buffer
@@ -65,6 +66,9 @@ pub(crate) struct TokenEndpoint<'a> {
 /// Requests a token with the grant's `params` and returns it ready to cache,
 /// retrying transient failures as the provider's
 /// [`RetryPolicy`](super::retry::RetryPolicy) says.
+///
+/// A JWT access token bound to another certificate than the provider's
+/// TLS identity (`cnf.x5t#S256`, RFC 8705 §3.1) is refused.
 ///
 /// The lifetime is `expires_in`, else the `exp` claim when the token is a
 /// JWT, else the provider's default, and never more than `max_lifetime`
@@ -175,6 +179,10 @@ async fn attempt_token(
     };
     let parsed = parse_token_response(&body, expected)
         .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
+    if let Some(identity) = &config.tls_identity {
+        check_certificate_binding(parsed.access_token.expose_secret(), identity.x5t_s256())
+            .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
+    }
     let mut lifetime = parsed
         .expires_in
         .or_else(|| {

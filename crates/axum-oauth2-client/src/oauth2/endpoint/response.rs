@@ -171,10 +171,10 @@ pub(crate) fn parse_token_response(
     })
 }
 
-/// The lifetime a JWT's `exp` claim (RFC 7519 §4.1.4) announces, read
-/// without verifying the token: it only times the refresh, it grants
-/// nothing. `None` when the token is not a JWT or has no usable `exp`.
-pub(crate) fn jwt_lifetime(token: &str) -> Option<Duration> {
+/// The claims of a JWS compact serialization (RFC 7515 §7.1), read
+/// without verifying the signature; `None` when `token` is not a JWT whose
+/// payload is a JSON object (an opaque token, say).
+pub(crate) fn jwt_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
     use base64::Engine as _;
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
@@ -184,9 +184,17 @@ pub(crate) fn jwt_lifetime(token: &str) -> Option<Duration> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let Value::Object(claims) = serde_json::from_slice::<Value>(&raw).ok()? else {
-        return None;
-    };
+    match serde_json::from_slice::<Value>(&raw).ok()? {
+        Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
+/// The lifetime a JWT's `exp` claim (RFC 7519 §4.1.4) announces, read
+/// without verifying the token: it only times the refresh, it grants
+/// nothing. `None` when the token is not a JWT or has no usable `exp`.
+pub(crate) fn jwt_lifetime(token: &str) -> Option<Duration> {
+    let claims = jwt_claims(token)?;
     let exp = claims.get("exp")?.as_f64()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
