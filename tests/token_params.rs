@@ -184,12 +184,14 @@ async fn parameters_the_grant_sends_itself_are_refused_naming_them() {
 
 fn params() -> impl Strategy<Value = TokenParams> {
     let value = prop::sample::select(vec!["a", "b", "a,b", "x y"]);
+    let uri = prop::sample::select(vec!["https://a.example/", "https://b.example/x?y=1", "urn:c"]);
     let name = prop::sample::select(vec!["organization", "requested_token_use", "tenant"]);
     (
         prop::option::of(value.clone()),
         prop::collection::vec(value.clone(), 0..3),
-        prop::collection::vec(value.clone(), 0..3),
-        prop::collection::vec((name, value), 0..3),
+        prop::collection::vec(uri, 0..3),
+        // Names once each: a parameter is sent once (RFC 6749 §3.2).
+        prop::collection::btree_map(name, value, 0..3),
     )
         .prop_map(|(scope, audience, resource, extra)| {
             let mut params = TokenParams::new();
