@@ -97,6 +97,7 @@ impl TokenEndpoint {
 
 async fn issue(
     State(endpoint): State<TokenEndpoint>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Json<Value> {
     let settings = endpoint.settings;
@@ -111,9 +112,12 @@ async fn issue(
     if !settings.delay.is_zero() {
         tokio::time::sleep(settings.delay).await;
     }
+    // A request with a DPoP proof gets a token bound to its key (RFC 9449
+    // §5); the proof is not checked here.
+    let token_type = if headers.contains_key("dpop") { "DPoP" } else { "Bearer" };
     let mut body = json!({
         "access_token": jwt_like(&seed, settings.token_len),
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": settings.expires_in,
     });
     if exchange {
