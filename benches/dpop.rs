@@ -56,8 +56,11 @@ fn proofs(c: &mut Criterion) {
 /// A service whose provider's tokens come from a loopback endpoint, bound
 /// to `dpop` when given.
 fn service(token_url: &str, dpop: Option<DpopKey>) -> OAuth2Service {
-    let mut provider =
-        ProviderConfig::new(token_url.parse().expect("url"), "bench-client", "bench-secret");
+    let mut provider = ProviderConfig::new(
+        token_url.parse().expect("url"),
+        "bench-client",
+        "bench-secret",
+    );
     if let Some(key) = dpop {
         provider = provider.dpop(key);
     }

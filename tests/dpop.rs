@@ -261,11 +261,11 @@ async fn upstream_requests_carry_a_bound_proof_and_answer_a_nonce_challenge_with
         assert_eq!(claims["htm"], "GET");
         assert_eq!(claims["htu"], format!("{}/api/orders", server.uri()));
         assert_eq!(claims["ath"], ath.as_str());
-        // Nonces are kept per origin, and this origin's token endpoint
-        // gave `n-1` before its API asked for `rs-nonce-1`.
+        // The token endpoint's nonce `n-1` is its own: the API, on the
+        // same origin, gets only the one it asked for.
         assert_eq!(
             claims.get("nonce").and_then(Value::as_str),
-            [Some("n-1"), Some("rs-nonce-1")][i]
+            [None, Some("rs-nonce-1")][i]
         );
     }
 }
@@ -322,4 +322,123 @@ async fn the_dpop_key_never_shows_in_a_debug_or_a_log() {
         shown.contains(key.thumbprint()),
         "the thumbprint names the key"
     );
+}
+
+/// An upstream that answers every request with `status` and `headers`.
+async fn upstream_answering(server: &MockServer, template: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(template)
+        .mount(server)
+        .await;
+}
+
+fn nonce_challenge(nonce: Option<&str>) -> ResponseTemplate {
+    let template = ResponseTemplate::new(401)
+        .insert_header("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#);
+    match nonce {
+        Some(nonce) => template.insert_header("DPoP-Nonce", nonce),
+        None => template,
+    }
+}
+
+#[tokio::test]
+async fn a_second_nonce_challenge_or_one_without_a_nonce_is_rejected_and_keeps_the_token() {
+    for (first, always) in [(Some("rs-1"), true), (None, false)] {
+        let server = token_server(NonceDemanding::new("DPoP")).await;
+        upstream_answering(&server, nonce_challenge(first)).await;
+        let oauth2 = service("p", dpop_provider(&server));
+        let url = format!("{}/api/orders", server.uri());
+        let err = oauth2
+            .fetch("p", &url, FetchOptions::default())
+            .await
+            .expect_err("nonce refused");
+        assert_eq!(err.code(), "dpop_nonce_rejected", "{first:?}");
+        let calls = api_requests(&server).await.len();
+        assert_eq!(calls, if always { 2 } else { 1 }, "no third request");
+        assert_eq!(token_requests(&server).await.len(), 2, "the token was kept");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_token_after_a_nonce_retry_is_dropped() {
+    let server = token_server(NonceDemanding::new("DPoP")).await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(nonce_challenge(Some("rs-1")))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    upstream_answering(
+        &server,
+        ResponseTemplate::new(401)
+            .insert_header("WWW-Authenticate", r#"DPoP error="invalid_token""#),
+    )
+    .await;
+    let oauth2 = service("p", dpop_provider(&server));
+    let url = format!("{}/api/orders", server.uri());
+    let err = oauth2
+        .fetch("p", &url, FetchOptions::default())
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), "unauthorized");
+    assert_eq!(api_requests(&server).await.len(), 2, "no third request");
+    // The refused token is gone: the next call asks for a new one.
+    assert_eq!(oauth2.cached_tokens(), 0);
+}
+
+#[tokio::test]
+async fn the_middleware_sends_proofs_and_answers_a_nonce_challenge() {
+    let server = token_server(NonceDemanding::new("DPoP")).await;
+    nonce_demanding_upstream(&server).await;
+    let oauth2 = service("p", dpop_provider(&server));
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(axum_oauth2_client::middleware::OAuth2Middleware::new(oauth2, "p").expect("p"))
+        .build();
+    let res = client
+        .get(format!("{}/api/orders", server.uri()))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    let api = api_requests(&server).await;
+    assert_eq!(api.len(), 2);
+    let (_, claims) = proof(&api[1]);
+    assert_eq!(claims["nonce"], "rs-nonce-1");
+    assert!(claims["ath"].is_string());
+}
+
+#[tokio::test]
+async fn a_dpop_provider_follows_no_redirect_and_owns_the_dpop_header() {
+    let server = token_server(NonceDemanding::new("DPoP")).await;
+    let elsewhere = MockServer::start().await;
+    upstream_answering(
+        &server,
+        ResponseTemplate::new(307)
+            .insert_header("Location", format!("{}/x", elsewhere.uri()).as_str()),
+    )
+    .await;
+    let oauth2 = service("p", dpop_provider(&server));
+    let url = format!("{}/api/orders", server.uri());
+    let res = oauth2
+        .fetch("p", &url, FetchOptions::default())
+        .await
+        .expect("the 3xx is the answer");
+    assert_eq!(res.status(), 307);
+    assert!(
+        elsewhere
+            .received_requests()
+            .await
+            .expect("recording")
+            .is_empty()
+    );
+    let err = oauth2
+        .fetch(
+            "p",
+            &url,
+            FetchOptions::default().header("DPoP", "eyJ.forged.proof"),
+        )
+        .await
+        .expect_err("the client's own header");
+    assert_eq!(err.code(), "invalid_request");
 }

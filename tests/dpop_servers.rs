@@ -64,11 +64,20 @@ async fn the_authorization_server_binds_tokens_to_each_key_after_one_nonce_round
             .get_token("idp", None)
             .await
             .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
-        assert!(token.authorization().to_str().is_ok_and(|a| a.starts_with("DPoP ")));
+        assert!(
+            token
+                .authorization()
+                .to_str()
+                .is_ok_and(|a| a.starts_with("DPoP "))
+        );
         let info = server.introspect(token.secret()).await;
         assert_eq!(info["active"], true, "{alg:?}: {info}");
         assert_eq!(info["token_type"], "DPoP", "{alg:?}: {info}");
-        assert_eq!(info["cnf"]["jkt"], key.thumbprint(), "{alg:?}: bound to this key");
+        assert_eq!(
+            info["cnf"]["jkt"],
+            key.thumbprint(),
+            "{alg:?}: bound to this key"
+        );
 
         let requests = token_requests(&server).await;
         assert_eq!(requests.len(), 2, "{alg:?}: one use_dpop_nonce, one retry");
@@ -82,8 +91,7 @@ async fn the_authorization_server_binds_tokens_to_each_key_after_one_nonce_round
 }
 
 #[tokio::test]
-async fn a_bound_token_reaches_a_resource_server_that_checks_every_proof_and_asks_its_own_nonce()
-{
+async fn a_bound_token_reaches_a_resource_server_that_checks_every_proof_and_asks_its_own_nonce() {
     let Some(server) = AuthorizationServer::start() else {
         return;
     };
@@ -102,7 +110,11 @@ async fn a_bound_token_reaches_a_resource_server_that_checks_every_proof_and_ask
 
     api.require_nonce(true);
     let res = oauth2
-        .fetch("idp", url.as_str(), FetchOptions::default().method(reqwest::Method::POST))
+        .fetch(
+            "idp",
+            url.as_str(),
+            FetchOptions::default().method(reqwest::Method::POST),
+        )
         .await
         .expect("fetched with the resource server's nonce");
     assert_eq!(res.status(), 200);
@@ -123,7 +135,11 @@ async fn an_exchanged_token_is_bound_to_the_key_too() {
     };
     let subject = OAuth2Service::new(OAuth2Config::new().provider(
         "basic",
-        ProviderConfig::new(server.token_url(), BASIC_CLIENT, client_secret(BASIC_CLIENT)),
+        ProviderConfig::new(
+            server.token_url(),
+            BASIC_CLIENT,
+            client_secret(BASIC_CLIENT),
+        ),
     ))
     .expect("service")
     .get_token("basic", None)
@@ -139,5 +155,10 @@ async fn an_exchanged_token_is_bound_to_the_key_too() {
     let info = server.introspect(token.secret()).await;
     assert_eq!(info["active"], true, "{info}");
     assert_eq!(info["cnf"]["jkt"], key.thumbprint());
-    assert!(token.authorization().to_str().is_ok_and(|a| a.starts_with("DPoP ")));
+    assert!(
+        token
+            .authorization()
+            .to_str()
+            .is_ok_and(|a| a.starts_with("DPoP "))
+    );
 }

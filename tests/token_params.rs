@@ -184,7 +184,11 @@ async fn parameters_the_grant_sends_itself_are_refused_naming_them() {
 
 fn params() -> impl Strategy<Value = TokenParams> {
     let value = prop::sample::select(vec!["a", "b", "a,b", "x y"]);
-    let uri = prop::sample::select(vec!["https://a.example/", "https://b.example/x?y=1", "urn:c"]);
+    let uri = prop::sample::select(vec![
+        "https://a.example/",
+        "https://b.example/x?y=1",
+        "urn:c",
+    ]);
     let name = prop::sample::select(vec!["organization", "requested_token_use", "tenant"]);
     (
         prop::option::of(value.clone()),

@@ -114,7 +114,11 @@ async fn issue(
     }
     // A request with a DPoP proof gets a token bound to its key (RFC 9449
     // §5); the proof is not checked here.
-    let token_type = if headers.contains_key("dpop") { "DPoP" } else { "Bearer" };
+    let token_type = if headers.contains_key("dpop") {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
     let mut body = json!({
         "access_token": jwt_like(&seed, settings.token_len),
         "token_type": token_type,

@@ -46,10 +46,10 @@ impl DpopVars {
         };
         let alg = match self.alg.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(name) => Some(name.parse::<JwsAlgorithm>().map_err(|_| {
+            Some(name) => Some(name.parse::<JwsAlgorithm>().ok().filter(|a| !a.is_symmetric()).ok_or_else(|| {
                 invalid(
                     "DPOP_KEY_ALG",
-                    "is not a supported DPoP algorithm (ES256, ES384, PS256, RS256, EdDSA)".into(),
+                    "is not a supported DPoP algorithm (ES256, ES384, EdDSA, RS256, RS384, RS512, PS256, PS384, PS512)".into(),
                 )
             })?),
         };

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use http::Extensions;
-use reqwest::{Request, Response, StatusCode};
+use reqwest::{Request, Response};
 use reqwest_middleware::{Error, Middleware, Next};
 
 use super::requested_token::RequestedToken;
@@ -92,28 +92,38 @@ impl Middleware for OAuth2Middleware {
         let used = prepare(&binding, &mut request).await?;
         let response = checked(&binding, next.clone().run(request, extensions).await?)?;
         let status = response.status();
-        match binding.after(
+        let first = binding.after(
             &used,
             &sent,
             status,
             response.url(),
             response.headers(),
             replay.is_some(),
-        ) {
+        );
+        match first {
             crate::oauth2::Answer::Return => Ok(response),
             crate::oauth2::Answer::Unauthorized => {
                 Err(Error::middleware(binding.unauthorized(status)))
             }
-            crate::oauth2::Answer::Retry => {
+            crate::oauth2::Answer::NonceRejected => {
+                Err(Error::middleware(binding.nonce_rejected(status)))
+            }
+            crate::oauth2::Answer::Retry | crate::oauth2::Answer::RetryNonce => {
                 let Some(mut request) = replay else {
                     return Ok(response);
                 };
-                prepare(&binding, &mut request).await?;
+                let used = prepare(&binding, &mut request).await?;
                 let response = checked(&binding, next.run(request, extensions).await?)?;
-                binding.keep_nonce(response.url(), response.headers());
-                if response.status() == StatusCode::UNAUTHORIZED {
-                    return Err(Error::middleware(binding.unauthorized(response.status())));
-                }
+                binding
+                    .after_retry(
+                        first,
+                        &used,
+                        &sent,
+                        response.status(),
+                        response.url(),
+                        response.headers(),
+                    )
+                    .map_err(Error::middleware)?;
                 Ok(response)
             }
         }

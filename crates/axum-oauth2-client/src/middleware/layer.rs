@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use tower::{Layer, Service, ServiceExt as _};
 
 use crate::oauth2::{Answer, Attached, Binding, TokenRequest};
@@ -213,11 +213,13 @@ where
         let status = response.status();
         // Nothing below a tower client follows redirects for it: the
         // URL that answered is the one that was sent.
-        match binding.after(&used, &sent, status, &sent, response.headers(), true) {
+        let first = binding.after(&used, &sent, status, &sent, response.headers(), true);
+        match first {
             Answer::Return => Ok(response),
             Answer::Unauthorized => Err(binding.unauthorized(status).into()),
-            Answer::Retry => {
-                let (request, _) = prepare(&binding, &sent, replay).await?;
+            Answer::NonceRejected => Err(binding.nonce_rejected(status).into()),
+            Answer::Retry | Answer::RetryNonce => {
+                let (request, used) = prepare(&binding, &sent, replay).await?;
                 let response = inner
                     .ready()
                     .await
@@ -225,10 +227,14 @@ where
                     .call(request)
                     .await
                     .map_err(Into::into)?;
-                binding.keep_nonce(&sent, response.headers());
-                if response.status() == StatusCode::UNAUTHORIZED {
-                    return Err(binding.unauthorized(response.status()).into());
-                }
+                binding.after_retry(
+                    first,
+                    &used,
+                    &sent,
+                    response.status(),
+                    &sent,
+                    response.headers(),
+                )?;
                 Ok(response)
             }
         }

@@ -18,7 +18,6 @@ use super::fetch_options::is_allowed;
 use super::provider::{Answer, Provider};
 use super::service::OAuth2Service;
 use super::token_request::TokenRequest;
-use super::url::redacted_url;
 use crate::dpop::asks_for_nonce;
 use crate::http_signature::Signer;
 
@@ -106,22 +105,22 @@ impl Binding<'_> {
         Ok(Attached { token, nonce })
     }
 
-    /// What the request does after the upstream answered `status` with
-    /// `headers` from `answered` (see [`Provider::after_status`]); a
-    /// request that cannot be replayed returns its 401.
-    ///
-    /// With DPoP, the answer's `DPoP-Nonce` is kept for its origin, and a
-    /// 401 challenge `use_dpop_nonce` (RFC 9449 §9) is answered by one
-    /// retry with the nonce and the same token: it says nothing of the
-    /// token.
     /// Keeps the `DPoP-Nonce` of an answer from `answered`, for a provider
-    /// with DPoP (RFC 9449 §8.2: any answer may carry the next nonce).
+    /// with DPoP (RFC 9449 §9: any answer may carry the next nonce).
     pub(crate) fn keep_nonce(&self, answered: &Url, headers: &HeaderMap) {
         if let Some(dpop) = &self.provider.dpop {
             dpop.nonces.update(answered, headers);
         }
     }
 
+    /// What the request does after the upstream answered `status` with
+    /// `headers` from `answered` (see [`Provider::after_status`]); a
+    /// request that cannot be replayed returns its 401.
+    ///
+    /// With DPoP, the answer's `DPoP-Nonce` is kept for its origin, and a
+    /// 401 challenge `use_dpop_nonce` (RFC 9449 §9) says nothing of the
+    /// token: it is answered by one retry with the new nonce and the same
+    /// token, or, without a new nonce, fails `dpop_nonce_rejected`.
     pub(crate) fn after(
         &self,
         used: &Attached,
@@ -132,18 +131,58 @@ impl Binding<'_> {
         replayable: bool,
     ) -> Answer {
         self.keep_nonce(answered, headers);
-        if let Some(dpop) = &self.provider.dpop {
-            if status == StatusCode::UNAUTHORIZED && answered == sent && asks_for_nonce(headers) {
-                let fresh = dpop.nonces.get(sent);
-                if fresh.is_some() && fresh != used.nonce {
-                    tracing::info!(provider = self.name(), url = %redacted_url(sent), "upstream asks for a DPoP nonce; retrying once with it");
-                    return Answer::Retry.filter_replay(replayable, self.name(), sent);
-                }
-            }
+        if let Some(dpop) = &self.provider.dpop
+            && status == StatusCode::UNAUTHORIZED
+            && answered == sent
+            && asks_for_nonce(headers)
+        {
+            let fresh = dpop.nonces.get(sent);
+            let answer = if fresh.is_some() && fresh != used.nonce {
+                Answer::RetryNonce
+            } else {
+                Answer::NonceRejected
+            };
+            return answer.filter_replay(replayable, self.name(), sent);
         }
         self.provider
             .after_status(&self.slot, used.token, sent, status, answered)
             .filter_replay(replayable, self.name(), sent)
+    }
+
+    /// What the answer to the one retry means, given why it was made
+    /// (`first`): a 401 is final. After a nonce retry, a second nonce
+    /// challenge is `dpop_nonce_rejected`, and any other 401 from the URL
+    /// sent drops the token (within the forced refresh budget) before
+    /// failing `unauthorized`: the token itself was refused.
+    pub(crate) fn after_retry(
+        &self,
+        first: Answer,
+        used: &Attached,
+        sent: &Url,
+        status: StatusCode,
+        answered: &Url,
+        headers: &HeaderMap,
+    ) -> Result<(), OAuth2Error> {
+        self.keep_nonce(answered, headers);
+        if status != StatusCode::UNAUTHORIZED {
+            return Ok(());
+        }
+        if self.provider.dpop.is_some() && answered == sent && asks_for_nonce(headers) {
+            return Err(self.nonce_rejected(status));
+        }
+        if first == Answer::RetryNonce && answered == sent {
+            self.slot
+                .refused(used.token, self.provider.config.forced_refresh_interval);
+        }
+        Err(self.unauthorized(status))
+    }
+
+    /// `dpop_nonce_rejected`, with the status the upstream answered.
+    pub(crate) fn nonce_rejected(&self, status: StatusCode) -> OAuth2Error {
+        OAuth2Error::DpopNonceRejected {
+            provider: self.name().to_owned(),
+            status,
+        }
     }
 
     /// Signs `request` with `signer`, as `signing_failed` when it fails.

@@ -166,11 +166,26 @@ impl OAuth2ServiceBuilder {
             // A provider's certificate goes to its own upstreams only, and
             // with every call: a token bound to it (RFC 8705 §3) is useless
             // on a connection without it.
-            let own_upstream_client =
-                config.allowed_origins.is_some() || identity.is_some() || roots.is_some();
+            // A DPoP proof names the URL it is for (RFC 9449 §4.2): a
+            // redirect would carry it, with the token, to a URL it does not
+            // fit, or to another origin. A DPoP provider's upstream answers
+            // a 3xx as it is.
+            let own_upstream_client = config.allowed_origins.is_some()
+                || identity.is_some()
+                || roots.is_some()
+                || config.dpop.is_some();
+            if custom_http && (identity.is_some() || roots.is_some() || config.dpop.is_some()) {
+                tracing::warn!(
+                    provider = %name,
+                    "the HTTP client given to the builder is used as it is: it must present the provider's TLS certificate, trust its CA, and not follow redirects with DPoP proofs"
+                );
+            }
             let upstream_http = if own_upstream_client && !custom_http {
-                let builder =
+                let mut builder =
                     upstream_builder(config.allowed_origins.clone(), self.upstream_timeout);
+                if config.dpop.is_some() {
+                    builder = builder.redirect(reqwest::redirect::Policy::none());
+                }
                 Some(
                     tls::configure(builder, identity, roots)
                         .build()
@@ -198,6 +213,7 @@ impl OAuth2ServiceBuilder {
             );
             let dpop = config.dpop.clone().map(|key| Dpop {
                 key,
+                token_nonces: NonceCache::default(),
                 nonces: NonceCache::default(),
             });
             providers.push(Arc::new(Provider {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use reqwest::{IntoUrl, StatusCode, Url};
+use reqwest::{IntoUrl, Url};
 
 use super::binding::Attached;
 use super::binding::Binding;
@@ -19,7 +19,8 @@ impl OAuth2Service {
     ///
     /// `url` is parsed once (`&str`, `String` or [`Url`]). The request is
     /// built from `options`, gets `Authorization: Bearer …` (marked
-    /// sensitive), is then signed by the request's or the provider's
+    /// sensitive; `DPoP …` with its proof for a DPoP-bound token, RFC 9449
+    /// §7), is then signed by the request's or the provider's
     /// [`Signer`], and sent. Before any token is fetched, a URL outside the
     /// provider's allowed origins is refused with `origin_not_allowed`, and
     /// plain `http` off loopback with `insecure_url` (RFC 6750 §5.3).
@@ -33,6 +34,12 @@ impl OAuth2Service {
     /// request with a streaming body ([`FetchOptions::body_stream`]) cannot
     /// be replayed: its 401 is returned as it is. Every other status, 403
     /// included, is returned as it is and keeps the token.
+    ///
+    /// With DPoP, a 401 challenge `use_dpop_nonce` (RFC 9449 §9) keeps the
+    /// token: the request goes once more with the upstream's new nonce,
+    /// and a second challenge (or one without a new nonce) fails with
+    /// `dpop_nonce_rejected`. A DPoP provider's requests follow no
+    /// redirect: a proof names the one URL it is for.
     pub async fn fetch(
         &self,
         provider: &str,
@@ -79,23 +86,31 @@ impl OAuth2Service {
             .await?;
         let response = self.send(binding.provider, request).await?;
         let replayable = options.stream.is_none();
-        match binding.after(
+        let first = binding.after(
             &used,
             &url,
             response.status(),
             response.url(),
             response.headers(),
             replayable,
-        ) {
+        );
+        match first {
             Answer::Return => Ok(response),
             Answer::Unauthorized => Err(binding.unauthorized(response.status())),
-            Answer::Retry => {
-                let (request, _) = self.prepare(&binding, url, &options, signer).await?;
+            Answer::NonceRejected => Err(binding.nonce_rejected(response.status())),
+            Answer::Retry | Answer::RetryNonce => {
+                let (request, used) = self
+                    .prepare(&binding, url.clone(), &options, signer)
+                    .await?;
                 let response = self.send(binding.provider, request).await?;
-                binding.keep_nonce(response.url(), response.headers());
-                if response.status() == StatusCode::UNAUTHORIZED {
-                    return Err(binding.unauthorized(response.status()));
-                }
+                binding.after_retry(
+                    first,
+                    &used,
+                    &url,
+                    response.status(),
+                    response.url(),
+                    response.headers(),
+                )?;
                 Ok(response)
             }
         }

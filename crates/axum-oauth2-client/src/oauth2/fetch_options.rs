@@ -59,7 +59,7 @@ impl FetchOptions {
     /// Adds a header. An invalid name or value makes `fetch` fail with
     /// `invalid_request` (the value is not repeated in the message), and
     /// so does a header the client sets itself: `Host`, `Authorization`
-    /// (the managed token) and the hop-by-hop headers of RFC 9110 §7.6.1
+    /// (the managed token), `DPoP` (its proof) and the hop-by-hop headers of RFC 9110 §7.6.1
     /// (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Trailer`,
     /// `Upgrade`, `Proxy-*`), which would let a caller reshape the request
     /// on the wire.
@@ -241,8 +241,12 @@ pub(crate) fn is_allowed(name: &HeaderName) -> bool {
         TRANSFER_ENCODING,
         UPGRADE,
     ];
-    // Names are lower case in a HeaderName.
-    !(owned.contains(name) || name == "keep-alive" || name.as_str().starts_with("proxy-"))
+    // Names are lower case in a HeaderName. `DPoP` carries the client's
+    // own proof (RFC 9449 §4.1).
+    !(owned.contains(name)
+        || name == "keep-alive"
+        || name == "dpop"
+        || name.as_str().starts_with("proxy-"))
 }
 
 impl fmt::Debug for FetchOptions {

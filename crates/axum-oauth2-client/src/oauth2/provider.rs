@@ -53,10 +53,15 @@ pub(crate) struct Provider {
     pub(crate) dpop: Option<Dpop>,
 }
 
-/// A provider's DPoP state: its key and the last nonce of each origin
-/// (the token endpoint's and the upstreams').
+/// A provider's DPoP state: its key and the last nonce of each origin,
+/// kept apart for the authorization server and for the upstreams (RFC
+/// 9449 §8, §9): an upstream on the token endpoint's origin cannot replace
+/// the nonce a token request retries with.
 pub(crate) struct Dpop {
     pub(crate) key: DpopKey,
+    /// The token endpoint's nonces.
+    pub(crate) token_nonces: NonceCache,
+    /// The upstreams' nonces.
     pub(crate) nonces: NonceCache,
 }
 
@@ -67,8 +72,14 @@ pub(crate) enum Answer {
     Return,
     /// Send the request once more, with a new token.
     Retry,
+    /// Send the request once more with the same token and the DPoP nonce
+    /// the upstream asked for (RFC 9449 §9).
+    RetryNonce,
     /// Fail with `unauthorized`: the forced refresh budget is spent.
     Unauthorized,
+    /// Fail with `dpop_nonce_rejected`: the upstream asked for a nonce it
+    /// had been given, or gave none.
+    NonceRejected,
 }
 
 impl Answer {
@@ -80,7 +91,11 @@ impl Answer {
                 tracing::info!(provider, url = %redacted_url(sent), "upstream answered 401; retrying once with a new token");
                 Self::Retry
             }
-            Self::Retry | Self::Unauthorized if !replayable => {
+            Self::RetryNonce if replayable => {
+                tracing::info!(provider, url = %redacted_url(sent), "upstream asks for a DPoP nonce; retrying once with it");
+                Self::RetryNonce
+            }
+            Self::Retry | Self::RetryNonce | Self::Unauthorized if !replayable => {
                 tracing::info!(provider, url = %redacted_url(sent), "upstream answered 401; the body cannot be replayed");
                 Self::Return
             }

@@ -20,6 +20,7 @@ use super::exchange_options::TokenExchangeOptions;
 use super::provider::Provider;
 use super::token_params::TokenParams;
 use super::token_request::TokenRequest;
+use crate::dpop::DpopKey;
 use crate::oauth2::cache::token::{AccessToken, TokenData};
 
 /// Gets, caches, refreshes and attaches OAuth2 access tokens.
@@ -118,10 +119,13 @@ impl OAuth2Service {
 
     /// Sets `Authorization: Bearer …` (marked sensitive) on a request built
     /// elsewhere, with the provider's token or, with `exchange`, an
-    /// exchanged one. The token comes from the same cache as
-    /// [`get_token`](Self::get_token); on a hit no reference count is
-    /// touched. Unlike [`fetch`](Self::fetch) this neither checks the
-    /// allowed origins, nor signs, nor retries.
+    /// exchanged one; for a DPoP-bound token, `Authorization: DPoP …` and
+    /// the request's proof (RFC 9449 §7). The token comes from the same
+    /// cache as [`get_token`](Self::get_token); on a hit no reference
+    /// count is touched. Unlike [`fetch`](Self::fetch) this neither checks
+    /// the allowed origins, nor signs, nor retries, and it never sees the
+    /// answer: an upstream's DPoP nonce challenge needs `fetch` or a
+    /// middleware.
     pub async fn authorize(
         &self,
         provider: &str,
@@ -161,6 +165,17 @@ impl OAuth2Service {
         let provider = self.provider(provider)?;
         provider.check_open()?;
         Ok(provider.route().await?.metadata)
+    }
+
+    /// The key `provider`'s tokens are bound to with DPoP (RFC 9449), to
+    /// make proofs for requests sent with a token from
+    /// [`get_token`](Self::get_token); `None` without DPoP.
+    pub fn dpop_key(&self, provider: &str) -> Result<Option<DpopKey>, OAuth2Error> {
+        Ok(self
+            .provider(provider)?
+            .dpop
+            .as_ref()
+            .map(|d| d.key.clone()))
     }
 
     /// Shuts the service down for good: empties the cache, and from now on

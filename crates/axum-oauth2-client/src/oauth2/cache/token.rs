@@ -98,7 +98,8 @@ pub(crate) fn schedule(
 }
 
 impl AccessToken {
-    /// The token, for an `Authorization: Bearer` header. Keep it out of logs.
+    /// The token, for the `Authorization` header ([`authorization`](Self::authorization)
+    /// has the whole value). Keep it out of logs.
     #[must_use]
     pub fn secret(&self) -> &str {
         self.0.secret()
@@ -128,10 +129,21 @@ impl AccessToken {
         self.0.issued_token_type.as_deref()
     }
 
-    /// An `Authorization` header value (`Bearer …`), marked sensitive.
+    /// An `Authorization` header value, marked sensitive: `Bearer …`, or
+    /// `DPoP …` for a token bound to the provider's DPoP key (RFC 9449),
+    /// which a request must send with a proof ([`is_dpop`](Self::is_dpop);
+    /// [`OAuth2Service::fetch`](crate::OAuth2Service::fetch), `authorize`
+    /// and the middlewares add it; elsewhere make it with
+    /// [`OAuth2Service::dpop_key`](crate::OAuth2Service::dpop_key)).
     #[must_use]
     pub fn authorization(&self) -> HeaderValue {
         self.0.authorization()
+    }
+
+    /// Whether the token is bound to a DPoP key (`token_type: DPoP`).
+    #[must_use]
+    pub fn is_dpop(&self) -> bool {
+        self.0.header.as_bytes().starts_with(b"DPoP ")
     }
 }
 

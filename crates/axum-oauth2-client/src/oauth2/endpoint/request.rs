@@ -133,7 +133,8 @@ async fn attempt_token(
             ));
         }
         if let Some(dpop) = endpoint.dpop {
-            dpop.nonces.update(endpoint.token_url, response.headers());
+            dpop.token_nonces
+                .update(endpoint.token_url, response.headers());
         }
         let retry_after = retry::retry_after(response.headers());
         let body = read_capped(response, MAX_RESPONSE_BYTES)
@@ -153,8 +154,13 @@ async fn attempt_token(
             && status == reqwest::StatusCode::BAD_REQUEST
             && is_use_dpop_nonce(&body)
         {
-            let fresh = dpop.nonces.get(endpoint.token_url);
+            let fresh = dpop.token_nonces.get(endpoint.token_url);
             if !nonce_retried && fresh.is_some() && fresh != nonce_sent {
+                if endpoint.closed.load(std::sync::atomic::Ordering::Acquire) {
+                    return Err(OAuth2Error::ShuttingDown {
+                        provider: provider.to_owned(),
+                    });
+                }
                 nonce_retried = true;
                 continue;
             }
@@ -262,7 +268,7 @@ fn build_request(
     // the server's last nonce.
     let mut nonce_sent = None;
     if let Some(dpop) = endpoint.dpop {
-        nonce_sent = dpop.nonces.get(token_url);
+        nonce_sent = dpop.token_nonces.get(token_url);
         let proof = dpop
             .key
             .proof_at(
