@@ -92,7 +92,9 @@ pub(super) fn read_capped_file(path: &str, max: u64) -> std::io::Result<String> 
             format!("larger than {} KiB", max / 1024),
         ));
     }
-    let mut contents = String::new();
+    // Sized up front (plus one byte to see the end) so that reading never
+    // moves the buffer and leaves a copy of a key or secret behind.
+    let mut contents = String::with_capacity(metadata.len() as usize + 1);
     file.take(max).read_to_string(&mut contents)?;
     Ok(contents)
 }
