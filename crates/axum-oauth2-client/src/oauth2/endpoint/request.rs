@@ -29,7 +29,7 @@ use crate::oauth2::grant::jwt_bearer;
 use crate::oauth2::provider::Dpop;
 use crate::oauth2::provider_config::{AuthMethod, ProviderConfig};
 use crate::oauth2::time::clock::Clock;
-use crate::oauth2::tls::confirmation::check_certificate_binding;
+use crate::oauth2::tls::confirmation::{check_certificate_binding, check_key_binding};
 
 /// The largest token endpoint answer read; a longer one is refused while
 /// it is being read, so a hostile server cannot make the client buffer
@@ -187,6 +187,10 @@ async fn attempt_token(
         .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
     if let Some(identity) = &config.tls_identity {
         check_certificate_binding(parsed.access_token.expose_secret(), identity.x5t_s256())
+            .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
+    }
+    if let Some(dpop) = endpoint.dpop.filter(|_| parsed.dpop) {
+        check_key_binding(parsed.access_token.expose_secret(), dpop.key.thumbprint())
             .map_err(|reason| OAuth2Error::invalid_response(provider, status, reason))?;
     }
     let mut lifetime = parsed

@@ -1,8 +1,9 @@
-//! Certificate-bound access tokens (RFC 8705 §3): a JWT access token bound
-//! to the client certificate carries the certificate's SHA-256 thumbprint
-//! as `cnf.x5t#S256` (§3.1). A token bound to another certificate would be
-//! refused by every resource server this client presents its own to, so it
-//! is refused when it arrives.
+//! Bound access tokens (RFC 7800 `cnf`): a JWT access token bound to the
+//! client certificate carries its SHA-256 thumbprint as `cnf.x5t#S256`
+//! (RFC 8705 §3.1), one bound to a DPoP key the key's thumbprint as
+//! `cnf.jkt` (RFC 9449 §6.1). A token bound to another certificate or key
+//! would be refused by every resource server, so it is refused when it
+//! arrives.
 
 use serde_json::Value;
 
@@ -15,21 +16,53 @@ use crate::oauth2::endpoint::response::jwt_claims;
 /// read without verifying the signature, as a resource server will check
 /// them; this check only spares a token that cannot work.
 pub(crate) fn check_certificate_binding(access_token: &str, x5t_s256: &str) -> Result<(), String> {
+    check_binding(access_token, "x5t#S256", x5t_s256)
+}
+
+/// As [`check_certificate_binding`], for `cnf.jkt` and the DPoP key's
+/// RFC 7638 thumbprint (RFC 9449 §6.1).
+pub(crate) fn check_key_binding(access_token: &str, jkt: &str) -> Result<(), String> {
+    check_binding(access_token, "jkt", jkt)
+}
+
+fn check_binding(access_token: &str, member: &str, expected: &str) -> Result<(), String> {
     let Some(claims) = jwt_claims(access_token) else {
         return Ok(());
     };
     let Some(cnf) = claims.get("cnf") else {
         return Ok(());
     };
-    match cnf.as_object().map(|cnf| cnf.get("x5t#S256")) {
+    match cnf.as_object().map(|cnf| cnf.get(member)) {
         None => Err("the access token's cnf claim is not a JSON object (RFC 7800 §3.1)".into()),
         Some(None) => Ok(()),
-        Some(Some(Value::String(bound))) if bound == x5t_s256 => Ok(()),
-        Some(Some(Value::String(_))) => Err(
-            "the access token's cnf.x5t#S256 is not the thumbprint of the client certificate (RFC 8705 §3.1): it is bound to another certificate"
-                .into(),
-        ),
-        Some(Some(_)) => Err("the access token's cnf.x5t#S256 is not a string".into()),
+        Some(Some(Value::String(bound))) if bound == expected => Ok(()),
+        Some(Some(Value::String(_))) => Err(format!(
+            "the access token's cnf.{member} is not the thumbprint of the client's {}: it is bound to another",
+            if member == "jkt" {
+                "DPoP key"
+            } else {
+                "certificate"
+            }
+        )),
+        Some(Some(_)) => Err(format!("the access token's cnf.{member} is not a string")),
+    }
+}
+
+#[cfg(test)]
+mod key_binding_tests {
+    use base64::Engine as _;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_dpop_token_bound_to_another_key_is_refused() {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = |claims: Value| format!("e30.{}.sig", b64.encode(claims.to_string()));
+        assert!(check_key_binding(&jwt(json!({"cnf": {"jkt": "mine"}})), "mine").is_ok());
+        assert!(check_key_binding("opaque", "mine").is_ok());
+        let err = check_key_binding(&jwt(json!({"cnf": {"jkt": "other"}})), "mine");
+        assert!(err.is_err_and(|e| e.contains("cnf.jkt")));
     }
 }
 
