@@ -34,8 +34,9 @@ const HEADER_LEN: usize = 2 + NONCE_LEN;
 /// The keys that seal and open stored values: the first seals, every one
 /// opens (key rotation).
 ///
-/// Read from a key file with [`from_file`](Self::from_file) (one base64 key
-/// a line, see the crate's README). The key bytes are wiped when dropped
+/// Read from a key file with [`from_file`](Self::from_file): one key a
+/// line, each 32 random bytes in standard base64, made with
+/// `head -c 32 /dev/urandom | base64`. The key bytes are wiped when dropped
 /// and `Debug` shows only how many keys there are.
 #[derive(Clone)]
 pub struct EncryptionKeys {

@@ -34,7 +34,11 @@
 //! assert!(!format!("{token:?}").contains("eyJ"));
 //! ```
 
+// Sealing, encoding and the backend errors serve the backends; without
+// one (feature `redis`) only the public types are left.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 mod cipher;
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 mod error;
 mod key_file;
 mod lease_owner;
@@ -43,6 +47,7 @@ mod redis_store;
 #[cfg(feature = "redis")]
 mod store_config;
 mod store_key;
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 mod stored_token;
 mod token_store;
 
