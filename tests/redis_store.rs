@@ -743,3 +743,20 @@ async fn a_full_redis_refuses_writes_with_an_error() {
     // Reads still work.
     assert!(store.get(&key).await.expect("get").is_none());
 }
+
+#[tokio::test]
+async fn a_rediss_url_builds_a_tls_store_that_fails_fast_when_nothing_listens() {
+    // No TLS server here: this pins that `rediss://` is accepted and that a
+    // failed connection is an error within the bound, not a hang.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let config =
+        StoreConfig::new(&format!("rediss://127.0.0.1:{port}"), keys(&[1])).expect("config");
+    let store = RedisStore::new(config).expect("a TLS store");
+    let err = timed(store.get(&key("payments")))
+        .await
+        .expect_err("nothing listens");
+    assert!(err.is_retryable(), "{err}");
+}
