@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 pub mod authorization_server;
+pub mod redis_server;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

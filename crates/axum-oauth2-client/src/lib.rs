@@ -59,6 +59,12 @@
 //! authenticate the client (`tls_client_auth`,
 //! `self_signed_tls_client_auth`) and the tokens issued are bound to it.
 //! [`TlsRoots`] replaces the trusted CAs for a private identity provider.
+//!
+//! # A shared tier
+//!
+//! [`store`] holds the storage layer of a cache shared by replicas: the
+//! [`store::TokenStore`] trait and, with the `redis` feature, its Redis
+//! implementation, with every value encrypted.
 
 pub mod dpop;
 mod env;
@@ -67,6 +73,7 @@ pub mod http_signature;
 pub mod jose;
 pub mod middleware;
 mod oauth2;
+pub mod store;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 use parse::parse_count;
-pub(crate) use parse::parse_seconds;
+pub(crate) use parse::{parse_seconds, read_secret_file};
 use provider_vars::ProviderVars;
 
 use crate::oauth2::OAuth2Config;

@@ -71,7 +71,7 @@ const MAX_SECRET_FILE: u64 = 64 * 1024;
 
 /// Reads a secret file: a regular file (symbolic links followed, as
 /// container runtimes mount secrets) of at most 64 KiB, in UTF-8.
-pub(super) fn read_secret_file(path: &str) -> std::io::Result<String> {
+pub(crate) fn read_secret_file(path: &str) -> std::io::Result<String> {
     read_capped_file(path, MAX_SECRET_FILE)
 }
 

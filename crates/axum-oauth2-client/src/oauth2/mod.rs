@@ -69,6 +69,8 @@ pub use token_params::TokenParams;
 pub(crate) use binding::Attached;
 pub(crate) use binding::Binding;
 pub(crate) use discovery::check_issuer;
+#[cfg(feature = "redis")]
+pub(crate) use endpoint::breaker::Breaker;
 pub(crate) use provider::Answer;
 pub(crate) use token_request::TokenRequest;
 pub(crate) use url::check_token_url;

@@ -8,6 +8,9 @@
 //! opens it for another cool-down. A refusal such as `invalid_client` shows
 //! the endpoint is up, so it closes the breaker. Cached tokens that are
 //! still valid keep being served throughout: only token requests pass here.
+//!
+//! The same breaker guards the shared token store (`store::RedisStore`),
+//! named differently in its log lines.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -104,7 +107,8 @@ impl Drop for Pass<'_> {
                 until: self.admitted_at,
             };
             tracing::warn!(
-                "token endpoint probe ended without an outcome; the next request probes"
+                "{} probe ended without an outcome; the next request probes",
+                self.breaker.name
             );
         }
     }
@@ -114,13 +118,23 @@ impl Drop for Pass<'_> {
 pub(crate) struct Breaker {
     policy: BreakerPolicy,
     state: Mutex<State>,
+    /// What the breaker guards, in its log lines.
+    name: &'static str,
 }
 
 impl Breaker {
+    /// A token endpoint's breaker.
     pub(crate) fn new(policy: BreakerPolicy) -> Self {
+        Self::named(policy, "token endpoint")
+    }
+
+    /// A breaker in front of `name` (as its log lines call it).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn named(policy: BreakerPolicy, name: &'static str) -> Self {
         Self {
             policy,
             state: Mutex::new(State::Closed { failures: 0 }),
+            name,
         }
     }
 
@@ -165,7 +179,8 @@ impl Breaker {
                 tracing::warn!(
                     failures = failures + 1,
                     cooldown_secs = self.policy.cooldown.as_secs(),
-                    "token endpoint circuit opened"
+                    "{} circuit opened",
+                    self.name
                 );
                 State::Open {
                     until: now + self.policy.cooldown,
@@ -178,7 +193,7 @@ impl Breaker {
             (open @ State::Open { .. }, true) => open,
         };
         if admission == Admission::Probe && !unavailable {
-            tracing::info!("token endpoint probe succeeded; circuit closed");
+            tracing::info!("{} probe succeeded; circuit closed", self.name);
         }
     }
 }
