@@ -86,7 +86,17 @@ impl OAuth2Service {
         provider: &str,
         exchange: Option<&TokenExchangeOptions>,
     ) -> Result<AccessToken, OAuth2Error> {
-        self.token(provider, TokenRequest::of(exchange, None)).await
+        // The whole hit path in this one future: a nested async call would
+        // cost the hit a second state machine.
+        let request = TokenRequest::of(exchange, None);
+        let provider = self.provider(provider)?;
+        let slot = self.slot(provider, request)?;
+        if let Ok(token) = slot.try_hit(|token| AccessToken(Arc::clone(token))) {
+            return Ok(token);
+        }
+        // A miss after shutdown neither starts nor logs a request.
+        provider.check_open()?;
+        slot.get(provider.request_fn(request)).await
     }
 
     /// A valid access token for `provider`'s own grant with `params` over
@@ -98,21 +108,12 @@ impl OAuth2Service {
         provider: &str,
         params: &TokenParams,
     ) -> Result<AccessToken, OAuth2Error> {
-        self.token(provider, TokenRequest::of(None, Some(params)))
-            .await
-    }
-
-    async fn token(
-        &self,
-        provider: &str,
-        request: TokenRequest<'_>,
-    ) -> Result<AccessToken, OAuth2Error> {
+        let request = TokenRequest::of(None, Some(params));
         let provider = self.provider(provider)?;
         let slot = self.slot(provider, request)?;
         if let Ok(token) = slot.try_hit(|token| AccessToken(Arc::clone(token))) {
             return Ok(token);
         }
-        // A miss after shutdown neither starts nor logs a request.
         provider.check_open()?;
         slot.get(provider.request_fn(request)).await
     }
