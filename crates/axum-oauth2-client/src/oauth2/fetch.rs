@@ -125,8 +125,12 @@ impl OAuth2Service {
         options: &FetchOptions,
         signer: Option<&Arc<dyn Signer>>,
     ) -> Result<(reqwest::Request, Attached), OAuth2Error> {
+        // The token (and a DPoP proof of this method and URL) go into the
+        // headers before the URL moves into the request: no copy of it.
+        let mut headers = options.headers.clone();
+        let used = binding.attach(&options.method, &url, &mut headers).await?;
         let mut request = reqwest::Request::new(options.method.clone(), url);
-        *request.headers_mut() = options.headers.clone();
+        *request.headers_mut() = headers;
         if let Some(body) = &options.body {
             *request.body_mut() = Some(body.clone().into());
         } else if let Some(stream) = &options.stream {
@@ -143,8 +147,6 @@ impl OAuth2Service {
         if let Some(version) = options.version {
             *request.version_mut() = version;
         }
-        let (method, url) = (request.method().clone(), request.url().clone());
-        let used = binding.attach(&method, &url, request.headers_mut()).await?;
         if let Some(signer) = signer {
             binding.sign(&**signer, &mut request).await?;
         }
