@@ -442,3 +442,37 @@ async fn a_dpop_provider_follows_no_redirect_and_owns_the_dpop_header() {
         .expect_err("the client's own header");
     assert_eq!(err.code(), "invalid_request");
 }
+
+#[tokio::test]
+async fn an_rfc_9421_signature_covers_the_dpop_proof() {
+    use axum_oauth2_client::MessageSigner;
+    use axum_oauth2_client::http_signature::{ComponentId, SigningKey};
+    let server = token_server(NonceDemanding::new("DPoP")).await;
+    nonce_demanding_upstream(&server).await;
+    let signer = MessageSigner::new(SigningKey::hmac_sha256(&[9; 32]).expect("key"))
+        .key_id("k")
+        .components(
+            ComponentId::parse_list("@method @target-uri authorization dpop").expect("ids"),
+        );
+    let oauth2 = service("p", dpop_provider(&server).signer(Arc::new(signer)));
+    let url = format!("{}/api/orders", server.uri());
+    oauth2
+        .fetch("p", &url, FetchOptions::default())
+        .await
+        .expect("fetched");
+    let api = api_requests(&server).await;
+    assert_eq!(api.len(), 2, "the nonce retry is signed again");
+    for request in &api {
+        let input = header(request, "signature-input").expect("signed");
+        assert!(input.contains("\"dpop\""), "{input}");
+        assert!(
+            header(request, "dpop").is_some(),
+            "the proof is there to cover"
+        );
+    }
+    assert_ne!(
+        header(&api[0], "signature"),
+        header(&api[1], "signature"),
+        "a new proof, a new signature"
+    );
+}
