@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::error::TlsError;
-use super::pem::blocks;
+use super::pem::{blocks, certificate_blocks};
 use crate::jose::{Certificate, KeyError, SigningKey};
 
 /// The PEM labels of the private keys a TLS stack reads.
@@ -64,19 +64,8 @@ impl TlsIdentity {
     /// [`TlsError::Unusable`] when the TLS stack refuses them.
     pub fn from_pem(cert_chain_pem: &str, key_pem: &str) -> Result<Self, TlsError> {
         let mut chain = Vec::new();
-        for block in blocks(cert_chain_pem) {
-            let block = block.map_err(|e| TlsError::MalformedCertificate {
-                reason: e.to_string(),
-            })?;
-            if block.label != "CERTIFICATE" {
-                return Err(TlsError::MalformedCertificate {
-                    reason: format!(
-                        "the certificate chain holds a {:?} block; only CERTIFICATE blocks belong there",
-                        block.label
-                    ),
-                });
-            }
-            chain.push(block);
+        for block in certificate_blocks(cert_chain_pem, "the certificate chain") {
+            chain.push(block?);
         }
         let leaf = chain.first().ok_or(TlsError::NoCertificate)?;
         let certificate = Certificate::from_der(&leaf.der).map_err(TlsError::certificate)?;

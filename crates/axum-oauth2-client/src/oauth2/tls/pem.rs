@@ -48,6 +48,31 @@ pub(super) fn blocks(text: &str) -> impl Iterator<Item = Result<Block<'_>, KeyEr
     })
 }
 
+/// Every block of `text`, each of which must be a certificate: a block
+/// that does not decode, or of another kind (a key pasted into a chain or a
+/// CA bundle), ends the iteration with an error naming the kind and
+/// `what` holds it.
+pub(super) fn certificate_blocks<'a>(
+    text: &'a str,
+    what: &'static str,
+) -> impl Iterator<Item = Result<Block<'a>, super::error::TlsError>> {
+    use super::error::TlsError;
+    blocks(text).map(move |block| {
+        let block = block.map_err(|e| TlsError::MalformedCertificate {
+            reason: e.to_string(),
+        })?;
+        if block.label != "CERTIFICATE" {
+            return Err(TlsError::MalformedCertificate {
+                reason: format!(
+                    "{what} holds a {:?} block; only CERTIFICATE blocks belong there",
+                    block.label
+                ),
+            });
+        }
+        Ok(block)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

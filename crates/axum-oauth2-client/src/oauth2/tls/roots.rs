@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::error::TlsError;
-use super::pem::blocks;
+use super::pem::certificate_blocks;
 use crate::jose::Certificate;
 
 /// Trust anchors for a provider's token endpoint, its issuer's metadata
@@ -54,18 +54,8 @@ impl TlsRoots {
     pub fn from_pem(pem: &str) -> Result<Self, TlsError> {
         let mut certificates = Vec::new();
         let mut subjects = Vec::new();
-        for block in blocks(pem) {
-            let block = block.map_err(|e| TlsError::MalformedCertificate {
-                reason: e.to_string(),
-            })?;
-            if block.label != "CERTIFICATE" {
-                return Err(TlsError::MalformedCertificate {
-                    reason: format!(
-                        "the CA bundle holds a {:?} block; only CERTIFICATE blocks belong there",
-                        block.label
-                    ),
-                });
-            }
+        for block in certificate_blocks(pem, "the CA bundle") {
+            let block = block?;
             let certificate = Certificate::from_der(&block.der).map_err(TlsError::certificate)?;
             subjects.push(certificate.subject);
             certificates
