@@ -91,8 +91,7 @@ impl TokenExchangeOptions {
     /// Sets the requested `scope` (blank: none).
     #[must_use]
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        let scope = scope.into();
-        self.scope = (!scope.trim().is_empty()).then(|| scope.trim().to_owned());
+        self.scope = super::token_params::trimmed_scope(scope.into());
         self
     }
 

@@ -64,6 +64,12 @@ const MAX_VALUE: usize = 4096;
 /// The longest name of a parameter, in bytes.
 const MAX_NAME: usize = 64;
 
+/// A `scope` as sent: trimmed, and none when blank.
+pub(crate) fn trimmed_scope(scope: String) -> Option<String> {
+    let trimmed = scope.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
 /// A parameter name as a lenient server may read it: lower case, with `.`
 /// and `-` as `_`.
 fn fold(name: &str) -> String {
@@ -85,8 +91,7 @@ impl TokenParams {
     /// Sets the space-separated `scope` (blank: none).
     #[must_use]
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        let scope = scope.into();
-        self.scope = (!scope.trim().is_empty()).then(|| scope.trim().to_owned());
+        self.scope = trimmed_scope(scope.into());
         self
     }
 
