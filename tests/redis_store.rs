@@ -476,7 +476,7 @@ async fn a_waiter_gets_the_token_the_lease_holder_publishes() {
     };
     let started = Instant::now();
     let got = waiter
-        .wait_for(&key, Instant::now() + Duration::from_secs(2))
+        .wait_for(&key, None, Instant::now() + Duration::from_secs(2))
         .await
         .expect("wait_for")
         .expect("published");
@@ -514,7 +514,7 @@ async fn a_waiter_stops_when_the_lease_is_released_without_a_token_or_at_its_dea
     };
     let started = Instant::now();
     let got = store
-        .wait_for(&key, Instant::now() + Duration::from_secs(3))
+        .wait_for(&key, None, Instant::now() + Duration::from_secs(3))
         .await
         .expect("wait_for");
     assert!(got.is_none());
@@ -534,7 +534,7 @@ async fn a_waiter_stops_when_the_lease_is_released_without_a_token_or_at_its_dea
     );
     let started = Instant::now();
     let got = store
-        .wait_for(&key, Instant::now() + Duration::from_millis(200))
+        .wait_for(&key, None, Instant::now() + Duration::from_millis(200))
         .await
         .expect("wait_for");
     assert!(got.is_none());

@@ -62,9 +62,13 @@
 //!
 //! # A shared tier
 //!
-//! [`store`] holds the storage layer of a cache shared by replicas: the
-//! [`store::TokenStore`] trait and, with the `redis` feature, its Redis
-//! implementation, with every value encrypted.
+//! Replicas of a service share their tokens through a [`store::TokenStore`]
+//! under their in-process caches (`OAUTH2_CACHE_REDIS_URL`,
+//! [`OAuth2Config::token_store`], or any store through
+//! [`OAuth2ServiceBuilder::token_store`]): one token request per key for
+//! all replicas, a lease so that one replica requests while the others
+//! wait, every value encrypted, and a store that is down or slow costing
+//! only its time bound. With the `redis` feature, [`store::RedisStore`].
 
 pub mod dpop;
 mod env;

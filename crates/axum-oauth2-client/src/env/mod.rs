@@ -34,13 +34,23 @@ pub(crate) use parse::{parse_seconds, read_secret_file};
 use provider_vars::ProviderVars;
 
 use crate::oauth2::OAuth2Config;
+use crate::store::{self, StoreConfig, StoreError};
 
 const PREFIX: &str = "OAUTH2_";
 const REFRESH_BUFFER: &str = "OAUTH2_REFRESH_BUFFER_SECONDS";
 const CACHE_MAX_ENTRIES: &str = "OAUTH2_CACHE_MAX_ENTRIES";
 
-/// Settings of the whole extension that are not per provider.
-pub(crate) const GLOBAL_VARIABLES: &[&str] = &[REFRESH_BUFFER, CACHE_MAX_ENTRIES];
+/// Settings of the whole extension that are not per provider: the
+/// in-process cache's, then the shared store's ([`StoreConfig::VARIABLES`]).
+pub(crate) const GLOBAL_VARIABLES: &[&str] = &[
+    REFRESH_BUFFER,
+    CACHE_MAX_ENTRIES,
+    store::REDIS_URL,
+    store::ENCRYPTION_KEY_FILE,
+    store::NAMESPACE,
+    store::REDIS_TIMEOUT_MS,
+    store::LEASE_MS,
+];
 
 /// The per-provider settings. One can end another (`TIMEOUT_SECONDS` ends
 /// `CONNECT_TIMEOUT_SECONDS`); discovery takes the longest that matches.
@@ -152,6 +162,8 @@ impl OAuth2Config {
             config.cache_max_entries =
                 parse_count(CACHE_MAX_ENTRIES, value, 1, 10_000_000)? as usize;
         }
+        config.store = StoreConfig::from_vars(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(store_error)?;
 
         // Each variable belongs to exactly one provider, decided here.
         let mut providers: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
@@ -203,6 +215,18 @@ impl OAuth2Config {
         }
         Ok(config)
     }
+}
+
+/// A store setting that cannot be used, as a configuration error that
+/// names its variable.
+fn store_error(error: StoreError) -> ConfigError {
+    let variable = error.variable().unwrap_or(store::REDIS_URL).to_owned();
+    let reason = match &error {
+        StoreError::KeyFile { source, .. } => source.to_string(),
+        StoreError::InvalidConfig { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    };
+    ConfigError::Invalid { variable, reason }
 }
 
 #[cfg(test)]

@@ -171,8 +171,7 @@ impl Binding<'_> {
             return Err(self.nonce_rejected(status));
         }
         if first == Answer::RetryNonce && answered == sent {
-            self.slot
-                .refused(used.token, self.provider.config.forced_refresh_interval);
+            self.provider.refuse(&self.slot, used.token);
         }
         Err(self.unauthorized(status))
     }

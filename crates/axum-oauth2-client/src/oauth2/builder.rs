@@ -15,11 +15,13 @@ use super::provider::Dpop;
 use super::provider::Provider;
 use super::provider_config::{AuthMethod, GrantType, ProviderConfig};
 use super::service::{Inner, OAuth2Service};
+use super::shared_tier::SharedTier;
 use super::tls;
 use super::url::{check_token_url, is_loopback, redacted_url};
 use crate::dpop::NonceCache;
 use crate::oauth2::endpoint::breaker::Breaker;
 use crate::oauth2::time::clock::{Clock, SystemClock};
+use crate::store::TokenStore;
 
 ///
 /// Defaults: [`SystemClock`], and an HTTP client for upstream calls with
@@ -37,6 +39,7 @@ pub struct OAuth2ServiceBuilder {
     http: Option<reqwest::Client>,
     token_http: Option<reqwest::Client>,
     upstream_timeout: Option<Duration>,
+    store: Option<Arc<dyn TokenStore>>,
 }
 
 impl OAuth2ServiceBuilder {
@@ -47,6 +50,7 @@ impl OAuth2ServiceBuilder {
             http: None,
             token_http: None,
             upstream_timeout: None,
+            store: None,
         }
     }
 
@@ -107,9 +111,23 @@ impl OAuth2ServiceBuilder {
         self
     }
 
+    /// Shares tokens with the service's other replicas through `store`, a
+    /// second cache tier under the in-process one (see
+    /// [`store`](crate::store)). Replaces a store the configuration names
+    /// ([`OAuth2Config::token_store`], `OAUTH2_CACHE_REDIS_URL`).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// Builds the service. Fails with `invalid_config` when a provider's
-    /// settings are unusable or an HTTP client cannot be built.
+    /// settings are unusable, an HTTP client cannot be built, or the
+    /// configured token store cannot be (it needs a Tokio runtime).
     pub fn build(self) -> Result<OAuth2Service, OAuth2Error> {
+        let store = match self.store {
+            Some(store) => Some(store),
+            None => configured_store(&self.config)?,
+        };
         let custom_http = self.http.is_some();
         let http = match self.http {
             Some(client) => client,
@@ -211,6 +229,23 @@ impl OAuth2ServiceBuilder {
                 client_certificate = config.tls_identity.as_ref().map(|i| i.x5t_s256()).unwrap_or_default(),
                 "OAuth2 provider configured"
             );
+            let shared = store.as_ref().map(|store| {
+                SharedTier::new(
+                    Arc::clone(store),
+                    [
+                        config.token_url.as_ref().map_or("", Url::as_str),
+                        config.issuer.as_deref().unwrap_or_default(),
+                        &config.client_id,
+                        config.grant.as_str(),
+                        config.method().as_str(),
+                        config
+                            .tls_identity
+                            .as_ref()
+                            .map(|i| i.x5t_s256())
+                            .unwrap_or_default(),
+                    ],
+                )
+            });
             let dpop = config.dpop.clone().map(|key| Dpop {
                 key,
                 token_nonces: NonceCache::default(),
@@ -230,6 +265,7 @@ impl OAuth2ServiceBuilder {
                 discovery,
                 announced: AtomicBool::new(false),
                 dpop,
+                shared,
             }));
         }
         providers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -240,6 +276,39 @@ impl OAuth2ServiceBuilder {
                 keyed: KeyedCache::new(self.config.cache_max_entries, self.clock),
             }),
         })
+    }
+}
+
+/// The token store the configuration names, built here: a Redis store
+/// connects lazily, in the background, so it needs a Tokio runtime.
+#[cfg(feature = "redis")]
+fn configured_store(config: &OAuth2Config) -> Result<Option<Arc<dyn TokenStore>>, OAuth2Error> {
+    let Some(store) = &config.store else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| OAuth2Error::InvalidConfig {
+        provider: String::new(),
+        reason,
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(invalid(
+            "the token store must be built inside a Tokio runtime".to_owned(),
+        ));
+    }
+    let store = crate::store::RedisStore::new(store.clone())
+        .map_err(|e| invalid(format!("the token store cannot be built: {e}")))?;
+    tracing::info!(store = ?store, "tokens shared through the token store");
+    Ok(Some(Arc::new(store)))
+}
+
+#[cfg(not(feature = "redis"))]
+fn configured_store(config: &OAuth2Config) -> Result<Option<Arc<dyn TokenStore>>, OAuth2Error> {
+    match config.store {
+        None => Ok(None),
+        Some(_) => Err(OAuth2Error::InvalidConfig {
+            provider: String::new(),
+            reason: "a Redis token store is configured but the crate is built without its `redis` feature".to_owned(),
+        }),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct OAuth2Config {
     pub(crate) providers: BTreeMap<String, ProviderConfig>,
     pub(crate) refresh_buffer: Duration,
     pub(crate) cache_max_entries: usize,
+    /// The shared token store's settings, when tokens are shared.
+    pub(crate) store: Option<crate::store::StoreConfig>,
 }
 
 impl Default for OAuth2Config {
@@ -48,6 +50,7 @@ impl OAuth2Config {
             providers: BTreeMap::new(),
             refresh_buffer: Self::DEFAULT_REFRESH_BUFFER,
             cache_max_entries: Self::DEFAULT_CACHE_MAX_ENTRIES,
+            store: None,
         }
     }
 
@@ -74,6 +77,24 @@ impl OAuth2Config {
     pub fn cache_max_entries(mut self, max: usize) -> Self {
         self.cache_max_entries = max.max(1);
         self
+    }
+
+    /// Shares tokens between the replicas of the service through the
+    /// Redis store `config` describes (`OAUTH2_CACHE_REDIS_URL` and the
+    /// other `OAUTH2_CACHE_*` variables): a second cache tier under the
+    /// in-process one. The store is built, and connects in the background,
+    /// when the service is ([`OAuth2Service::new`](crate::OAuth2Service::new)),
+    /// which fails without the crate's `redis` feature.
+    #[must_use]
+    pub fn token_store(mut self, config: crate::store::StoreConfig) -> Self {
+        self.store = Some(config);
+        self
+    }
+
+    /// The shared token store's settings, if any.
+    #[must_use]
+    pub fn store(&self) -> Option<&crate::store::StoreConfig> {
+        self.store.as_ref()
     }
 
     /// The configured provider names, sorted.

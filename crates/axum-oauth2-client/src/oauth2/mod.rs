@@ -7,7 +7,9 @@
 //! [`service`] ties them together behind [`OAuth2Service`], whose requests
 //! follow the rules of [`binding`] (for [`fetch`] and the middlewares).
 //! [`discovery`] finds a provider's token endpoint from its issuer;
-//! [`tls`] holds the client certificate and CAs of mutual TLS (RFC 8705).
+//! [`tls`] holds the client certificate and CAs of mutual TLS (RFC 8705);
+//! [`shared_tier`] shares tokens between replicas through a
+//! [`TokenStore`](crate::store::TokenStore).
 
 mod binding;
 mod builder;
@@ -26,6 +28,7 @@ mod route;
 pub(crate) mod scrubbed_json;
 mod secret;
 mod service;
+mod shared_tier;
 mod time;
 mod tls;
 mod token_params;

@@ -14,6 +14,7 @@ use super::cache::{Grant, KeyedSlots, Request, Slot, TokenId, digest};
 use super::discovery::Discovery;
 use super::error::OAuth2Error;
 use super::provider_config::ProviderConfig;
+use super::shared_tier::{Context, SharedTier};
 use super::token_params::ParamsView;
 use super::token_request::{OwnedTokenRequest, TokenRequest};
 use super::url::{is_loopback, redacted_url};
@@ -51,6 +52,8 @@ pub(crate) struct Provider {
     /// The DPoP key and the nonces servers gave (RFC 9449), for a provider
     /// whose tokens are bound to a key.
     pub(crate) dpop: Option<Dpop>,
+    /// The store the replicas share tokens through, when one is configured.
+    pub(crate) shared: Option<SharedTier>,
 }
 
 /// A provider's DPoP state: its key and the last nonce of each origin,
@@ -170,11 +173,22 @@ impl Provider {
             tracing::info!(provider = name, url = %redacted_url(sent), "upstream answered 401 after a redirect; not retried");
             return Answer::Return;
         }
-        if slot.refused(used, self.config.forced_refresh_interval) {
+        if self.refuse(slot, used) {
             Answer::Retry
         } else {
             Answer::Unauthorized
         }
+    }
+
+    /// The upstream refused the token `used`: the slot drops it within the
+    /// forced refresh budget ([`Slot::refused`]), and the shared tier
+    /// will not hand it out again. Whether a retry may go ahead.
+    pub(crate) fn refuse(&self, slot: &Slot, used: TokenId) -> bool {
+        slot.refused(used, self.config.forced_refresh_interval, |dropped| {
+            if let Some(shared) = &self.shared {
+                shared.refused(dropped.secret());
+            }
+        })
     }
 
     /// `origin_not_allowed` when the provider confines its tokens and `url`
@@ -193,7 +207,8 @@ impl Provider {
     }
 
     /// What a slot calls when it needs a new token: the request's grant,
-    /// owning what it needs so that it can run in its own task.
+    /// owning what it needs so that it can run in its own task, through
+    /// the shared tier when there is one.
     pub(crate) fn request_fn<'a>(
         self: &'a Arc<Self>,
         request: TokenRequest<'a>,
@@ -202,39 +217,61 @@ impl Provider {
             let provider = Arc::clone(self);
             let request = request.to_owned();
             async move {
-                let (fields, own, expected, max): (Vec<(&str, &str)>, _, _, _) = match &request {
-                    OwnedTokenRequest::Configured => {
-                        // Every request to the provider carries this
-                        // token: one header copy per core keeps callers
-                        // off each other's cache lines.
-                        let fields: Vec<_> = provider.own_fields(ParamsView::NONE).collect();
-                        return provider
-                            .request(&fields, true, Expected::default(), None)
-                            .await
-                            .map(TokenData::per_core);
+                let data = match &provider.shared {
+                    Some(shared) => {
+                        let digest = provider.digest(request.view());
+                        let cx = Context {
+                            provider: &provider.name,
+                            clock: &*provider.clock,
+                            refresh_buffer: provider.refresh_buffer,
+                            dpop: provider.dpop.is_some(),
+                        };
+                        shared
+                            .token(cx, &digest, || provider.fetch_token(&request))
+                            .await?
                     }
-                    OwnedTokenRequest::With(params) => (
-                        provider.own_fields(params.view()).collect(),
-                        true,
-                        Expected::default(),
-                        None,
-                    ),
-                    OwnedTokenRequest::Exchange(options) => (
-                        token_exchange::fields(options, provider.config.params.view()).collect(),
-                        false,
-                        Expected {
-                            exchange: true,
-                            requested_token_type: options.requested_token_type.as_deref(),
-                            ..Expected::default()
-                        },
-                        // An exchanged token does not outlive its subject.
-                        jwt_lifetime(options.subject_token.expose_secret()),
-                    ),
+                    None => provider.fetch_token(&request).await?,
                 };
-                provider.request(&fields, own, expected, max).await
+                Ok(match request {
+                    // Every request to the provider carries this token:
+                    // one header copy per core keeps callers off each
+                    // other's cache lines.
+                    OwnedTokenRequest::Configured => data.per_core(),
+                    _ => data,
+                })
             }
             .boxed()
         }
+    }
+
+    /// Requests the token `request` names from the token endpoint.
+    async fn fetch_token(&self, request: &OwnedTokenRequest) -> Result<TokenData, OAuth2Error> {
+        let (fields, own, expected, max): (Vec<(&str, &str)>, _, _, _) = match request {
+            OwnedTokenRequest::Configured => (
+                self.own_fields(ParamsView::NONE).collect(),
+                true,
+                Expected::default(),
+                None,
+            ),
+            OwnedTokenRequest::With(params) => (
+                self.own_fields(params.view()).collect(),
+                true,
+                Expected::default(),
+                None,
+            ),
+            OwnedTokenRequest::Exchange(options) => (
+                token_exchange::fields(options, self.config.params.view()).collect(),
+                false,
+                Expected {
+                    exchange: true,
+                    requested_token_type: options.requested_token_type.as_deref(),
+                    ..Expected::default()
+                },
+                // An exchanged token does not outlive its subject.
+                jwt_lifetime(options.subject_token.expose_secret()),
+            ),
+        };
+        self.request(&fields, own, expected, max).await
     }
 
     /// The form fields of the provider's own grant with `own` over its

@@ -47,3 +47,14 @@ pub(crate) enum OwnedTokenRequest {
     With(TokenParams),
     Exchange(TokenExchangeOptions),
 }
+
+impl OwnedTokenRequest {
+    /// The request it owns.
+    pub(crate) fn view(&self) -> TokenRequest<'_> {
+        match self {
+            Self::Configured => TokenRequest::Configured,
+            Self::With(params) => TokenRequest::With(params),
+            Self::Exchange(options) => TokenRequest::Exchange(options),
+        }
+    }
+}

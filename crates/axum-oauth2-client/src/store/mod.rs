@@ -44,7 +44,6 @@ mod key_file;
 mod lease_owner;
 #[cfg(feature = "redis")]
 mod redis_store;
-#[cfg(feature = "redis")]
 mod store_config;
 mod store_key;
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -57,8 +56,9 @@ pub use key_file::KeyFileError;
 pub use lease_owner::LeaseOwner;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
-#[cfg(feature = "redis")]
-pub use store_config::{ENCRYPTION_KEY_FILE, NAMESPACE, REDIS_TIMEOUT_MS, REDIS_URL, StoreConfig};
+pub use store_config::{
+    ENCRYPTION_KEY_FILE, LEASE_MS, NAMESPACE, REDIS_TIMEOUT_MS, REDIS_URL, StoreConfig,
+};
 pub use store_key::{DEFAULT_NAMESPACE, Namespace, StoreKey, StoreKeyBuilder};
 pub use stored_token::{FINGERPRINT_LEN, StoredToken, TokenType, fingerprint};
-pub use token_store::TokenStore;
+pub use token_store::{DEFAULT_LEASE_TTL, TokenStore};

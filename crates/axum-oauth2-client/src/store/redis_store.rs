@@ -73,6 +73,7 @@ pub struct RedisStore {
     namespace: Namespace,
     timeout: Duration,
     poll_interval: Duration,
+    lease_ttl: Duration,
     breaker: Breaker,
     shown_url: String,
     delete_if: redis::Script,
@@ -105,17 +106,12 @@ impl RedisStore {
             namespace: config.namespace,
             timeout: config.timeout,
             poll_interval: config.poll_interval,
+            lease_ttl: config.lease_ttl,
             breaker: Breaker::named(config.breaker, "token store"),
             shown_url: config.shown_url,
             delete_if: redis::Script::new(DELETE_IF_FINGERPRINT),
             release: redis::Script::new(RELEASE_LEASE),
         })
-    }
-
-    /// The namespace the store's keys are built in.
-    #[must_use]
-    pub fn namespace(&self) -> &Namespace {
-        &self.namespace
     }
 
     /// Runs one Redis call within the time bound, through the breaker.
@@ -198,6 +194,14 @@ fn px(ttl: Duration) -> u64 {
 }
 
 impl TokenStore for RedisStore {
+    fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    fn lease_ttl(&self) -> Duration {
+        self.lease_ttl
+    }
+
     fn get<'a>(
         &'a self,
         key: &'a StoreKey,
@@ -302,11 +306,12 @@ impl TokenStore for RedisStore {
     }
 
     /// Polls every `poll_interval` (20 ms by default), one `MGET` of the
-    /// token and the lease each time, until the token is there, the lease
-    /// is gone or `deadline` passes.
+    /// token and the lease each time, until a token other than `seen` is
+    /// there, the lease is gone or `deadline` passes.
     fn wait_for<'a>(
         &'a self,
         key: &'a StoreKey,
+        seen: Option<&'a [u8; FINGERPRINT_LEN]>,
         deadline: Instant,
     ) -> BoxFuture<'a, Result<Option<StoredToken>, StoreError>> {
         Box::pin(async move {
@@ -320,7 +325,11 @@ impl TokenStore for RedisStore {
                             .query_async(&mut conn),
                     )
                     .await?;
-                if let Some(token) = value.and_then(|value| self.open(key, &value)) {
+                let unseen = |value: &Vec<u8>| seen.is_none_or(|seen| !value.starts_with(seen));
+                if let Some(token) = value
+                    .filter(unseen)
+                    .and_then(|value| self.open(key, &value))
+                {
                     return Ok(Some(token));
                 }
                 let now = Instant::now();
@@ -340,6 +349,7 @@ impl fmt::Debug for RedisStore {
             .field("namespace", &self.namespace)
             .field("keys", &self.keys)
             .field("timeout", &self.timeout)
+            .field("lease_ttl", &self.lease_ttl)
             .finish_non_exhaustive()
     }
 }

@@ -7,6 +7,7 @@
 //! | `OAUTH2_CACHE_ENCRYPTION_KEY_FILE` | the key file (required with the URL) | — |
 //! | `OAUTH2_CACHE_NAMESPACE` | the prefix of every key | `oauth2` |
 //! | `OAUTH2_CACHE_REDIS_TIMEOUT_MS` | the bound on every call, 1 to 10000 | `50` |
+//! | `OAUTH2_CACHE_LEASE_MS` | how long a replica waits for another's token request, 100 to 60000 | `5000` |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use super::cipher::EncryptionKeys;
 use super::error::StoreError;
 use super::store_key::Namespace;
+use super::token_store::DEFAULT_LEASE_TTL;
 use crate::{BreakerPolicy, Secret};
 
 /// The Redis URL.
@@ -25,8 +27,23 @@ pub const ENCRYPTION_KEY_FILE: &str = "OAUTH2_CACHE_ENCRYPTION_KEY_FILE";
 pub const NAMESPACE: &str = "OAUTH2_CACHE_NAMESPACE";
 /// The per-call time bound, in milliseconds.
 pub const REDIS_TIMEOUT_MS: &str = "OAUTH2_CACHE_REDIS_TIMEOUT_MS";
+/// The lease TTL, in milliseconds.
+pub const LEASE_MS: &str = "OAUTH2_CACHE_LEASE_MS";
 
 const MAX_TIMEOUT_MS: u64 = 10_000;
+const MAX_LEASE_MS: u64 = 60_000;
+
+/// A whole number of milliseconds from `min` to `max`, or an error naming
+/// `variable`.
+fn millis(variable: &str, value: &str, min: u64, max: u64) -> Result<Duration, StoreError> {
+    match value.trim().parse::<u64>() {
+        Ok(ms) if (min..=max).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(StoreError::invalid(
+            variable,
+            format!("must be a whole number of milliseconds from {min} to {max}"),
+        )),
+    }
+}
 
 /// How a [`RedisStore`](super::RedisStore) connects and behaves.
 ///
@@ -38,6 +55,7 @@ const MAX_TIMEOUT_MS: u64 = 10_000;
 /// `Debug` shows the URL's scheme, host and port only (a URL may carry a
 /// password) and no key.
 #[derive(Clone)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub struct StoreConfig {
     pub(crate) url: Secret,
     pub(crate) shown_url: String,
@@ -47,12 +65,18 @@ pub struct StoreConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) breaker: BreakerPolicy,
     pub(crate) poll_interval: Duration,
+    pub(crate) lease_ttl: Duration,
 }
 
 impl StoreConfig {
     /// Every variable [`from_vars`](Self::from_vars) reads.
-    pub const VARIABLES: &'static [&'static str] =
-        &[REDIS_URL, ENCRYPTION_KEY_FILE, NAMESPACE, REDIS_TIMEOUT_MS];
+    pub const VARIABLES: &'static [&'static str] = &[
+        REDIS_URL,
+        ENCRYPTION_KEY_FILE,
+        NAMESPACE,
+        REDIS_TIMEOUT_MS,
+        LEASE_MS,
+    ];
 
     /// A store at `url` (`redis://[user:password@]host[:port][/db]` or
     /// `rediss://…` for TLS) whose values `keys` seal.
@@ -71,6 +95,7 @@ impl StoreConfig {
             connect_timeout: Duration::from_secs(1),
             breaker: BreakerPolicy::default(),
             poll_interval: Duration::from_millis(20),
+            lease_ttl: DEFAULT_LEASE_TTL,
         })
     }
 
@@ -121,19 +146,21 @@ impl StoreConfig {
             config.namespace = Namespace::parse(NAMESPACE, namespace.trim())?;
         }
         if let Some(ms) = vars.get(REDIS_TIMEOUT_MS) {
-            config.timeout = match ms.trim().parse::<u64>() {
-                Ok(ms) if (1..=MAX_TIMEOUT_MS).contains(&ms) => Duration::from_millis(ms),
-                _ => {
-                    return Err(StoreError::invalid(
-                        REDIS_TIMEOUT_MS,
-                        format!(
-                            "must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}"
-                        ),
-                    ));
-                }
-            };
+            config.timeout = millis(REDIS_TIMEOUT_MS, ms, 1, MAX_TIMEOUT_MS)?;
+        }
+        if let Some(ms) = vars.get(LEASE_MS) {
+            config.lease_ttl = millis(LEASE_MS, ms, 100, MAX_LEASE_MS)?;
         }
         Ok(Some(config))
+    }
+
+    /// How long a lease lasts (default 5 s): the longest a replica waits
+    /// for another replica's token request before it makes its own, when
+    /// the holder is gone. Keep it above the token request's time bound.
+    #[must_use]
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_millis(1));
+        self
     }
 
     /// The prefix of every key (default `oauth2`).
@@ -196,6 +223,7 @@ impl fmt::Debug for StoreConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("breaker", &self.breaker)
             .field("poll_interval", &self.poll_interval)
+            .field("lease_ttl", &self.lease_ttl)
             .finish()
     }
 }

@@ -4,11 +4,16 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::store_key::Namespace;
+
 use super::error::StoreError;
 use super::lease_owner::LeaseOwner;
 use super::store_key::StoreKey;
 use super::stored_token::{FINGERPRINT_LEN, StoredToken};
 use crate::http_signature::BoxFuture;
+
+/// The lease TTL of a store that does not choose one.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
 
 /// A store of tokens shared by the replicas of a service, under the
 /// in-process cache.
@@ -29,9 +34,11 @@ use crate::http_signature::BoxFuture;
 ///    lease. A replica that fails to get a token releases the lease too,
 ///    so the others stop waiting at once.
 /// 3. A replica that lost the lease calls [`wait_for`](Self::wait_for)
-///    with a deadline of about the lease TTL. `Some` is the published
-///    token; `None` means the holder gave up or is slow: request the token
-///    yourself (and `put` it).
+///    with a deadline of about the lease TTL, passing the fingerprint of
+///    the token it already saw there, if any (one due for refresh). `Some`
+///    is a newly published token; `None` means the holder gave up or is
+///    slow: take the lease again, or request the token yourself (and `put`
+///    it).
 ///
 /// After an upstream 401, [`delete_if`](Self::delete_if) with the refused
 /// token's [`fingerprint`](super::fingerprint) removes it unless another
@@ -42,6 +49,16 @@ use crate::http_signature::BoxFuture;
 /// configured. Implementations bound every call in time, so a store that
 /// is down or slow never holds a caller up for long.
 pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
+    /// The namespace the service builds this store's keys in.
+    fn namespace(&self) -> &Namespace;
+
+    /// How long a lease lasts: the longest a replica waits for another
+    /// one's token request before it makes its own. Keep it above the
+    /// token request's own time bound. Default 5 s.
+    fn lease_ttl(&self) -> Duration {
+        DEFAULT_LEASE_TTL
+    }
+
     /// The token stored under `key`, if any is there and readable. A value
     /// that cannot be opened or parsed (another key, another format, an
     /// altered value) or that has expired is a miss, `Ok(None)`: the next
@@ -87,9 +104,11 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
         owner: &'a LeaseOwner,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Waits until a token is published under `key`, the lease is gone
-    /// without one, or `deadline` passes; `Some` only for a published
-    /// token.
+    /// Waits until a token other than `seen` (a fingerprint) is published
+    /// under `key`, the lease is gone without one, or `deadline` passes;
+    /// `Some` only for such a token. `seen` is the token the caller found
+    /// there and cannot use (due for refresh, or refused upstream), so
+    /// that it does not count as the new one.
     ///
     /// Implementations may poll: a lease lasts about a second, so checking
     /// every few tens of milliseconds costs a few dozen small requests per
@@ -98,6 +117,7 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     fn wait_for<'a>(
         &'a self,
         key: &'a StoreKey,
+        seen: Option<&'a [u8; FINGERPRINT_LEN]>,
         deadline: Instant,
     ) -> BoxFuture<'a, Result<Option<StoredToken>, StoreError>>;
 }

@@ -182,8 +182,14 @@ impl Slot {
     /// Returns whether a retry with a newer token may go ahead: `true` when
     /// the token was dropped, or another caller already replaced it;
     /// `false` when the budget is spent, in which case the token stays
-    /// cached for the callers whose upstreams accept it.
-    pub(crate) fn refused(&self, used: TokenId, interval: Duration) -> bool {
+    /// cached for the callers whose upstreams accept it. `dropped` is
+    /// called with the token when it is dropped.
+    pub(crate) fn refused(
+        &self,
+        used: TokenId,
+        interval: Duration,
+        dropped: impl FnOnce(&TokenData),
+    ) -> bool {
         let mut state = self.lock();
         let current = self.current.load();
         if !current.as_ref().is_some_and(|c| TokenId::of(c) == used) {
@@ -202,7 +208,9 @@ impl Slot {
             return false;
         }
         state.last_forced = Some(now);
-        self.current.store(None);
+        if let Some(token) = self.current.swap(None) {
+            dropped(&token);
+        }
         tracing::debug!(key = %self.key, "cached token dropped after the upstream refused it");
         true
     }
@@ -549,11 +557,17 @@ mod tests {
     async fn a_refusal_drops_only_the_token_it_names() {
         let f = fixture();
         let first = f.slot.get(issue(&f)).await.expect("token");
-        assert!(f.slot.refused(TokenId::of(&first.0), Duration::ZERO));
+        assert!(
+            f.slot
+                .refused(TokenId::of(&first.0), Duration::ZERO, |_| {})
+        );
         let second = f.slot.get(issue(&f)).await.expect("token");
         assert_eq!(second.secret(), "tok-2");
         // Stale: tok-2 stays, and the caller may retry with it.
-        assert!(f.slot.refused(TokenId::of(&first.0), Duration::ZERO));
+        assert!(
+            f.slot
+                .refused(TokenId::of(&first.0), Duration::ZERO, |_| {})
+        );
         assert_eq!(
             f.slot.peek().map(|t| t.secret().to_owned()).as_deref(),
             Some("tok-2")
@@ -566,7 +580,7 @@ mod tests {
         let interval = Duration::from_secs(10);
         let first = f.slot.get(issue(&f)).await.expect("token");
         assert!(
-            f.slot.refused(TokenId::of(&first.0), interval),
+            f.slot.refused(TokenId::of(&first.0), interval, |_| {}),
             "first refusal"
         );
         let second = f.slot.get(issue(&f)).await.expect("token");
@@ -574,13 +588,13 @@ mod tests {
 
         // Within the interval: the token stays and no request is made.
         f.clock.advance(Duration::from_secs(9));
-        assert!(!f.slot.refused(TokenId::of(&second.0), interval));
+        assert!(!f.slot.refused(TokenId::of(&second.0), interval, |_| {}));
         assert_eq!(f.slot.get(issue(&f)).await.expect("kept").secret(), "tok-2");
         assert_eq!(f.requests.load(Ordering::SeqCst), 2);
 
         // After it, one more forced refresh is allowed.
         f.clock.advance(Duration::from_secs(1));
-        assert!(f.slot.refused(TokenId::of(&second.0), interval));
+        assert!(f.slot.refused(TokenId::of(&second.0), interval, |_| {}));
         assert_eq!(f.slot.get(issue(&f)).await.expect("new").secret(), "tok-3");
         assert_eq!(f.requests.load(Ordering::SeqCst), 3);
     }

@@ -11,4 +11,4 @@ mod request;
 pub(crate) mod response;
 pub(crate) mod retry;
 
-pub(crate) use request::{TokenEndpoint, request_token};
+pub(crate) use request::{TokenEndpoint, intern_token_type, request_token};

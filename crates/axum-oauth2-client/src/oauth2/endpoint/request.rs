@@ -342,7 +342,7 @@ pub(crate) fn form_body<'a>(
 
 /// The token type URIs of RFC 8693 §3 as static strings; any other is kept
 /// as sent.
-fn intern_token_type(uri: String) -> std::borrow::Cow<'static, str> {
+pub(crate) fn intern_token_type(uri: String) -> std::borrow::Cow<'static, str> {
     const KNOWN: &[&str] = &[
         "urn:ietf:params:oauth:token-type:access_token",
         "urn:ietf:params:oauth:token-type:refresh_token",
