@@ -19,6 +19,7 @@ use super::tls;
 use super::url::{check_token_url, is_loopback, redacted_url};
 use crate::dpop::NonceCache;
 use crate::oauth2::endpoint::breaker::Breaker;
+use crate::oauth2::telemetry::CacheCounts;
 use crate::oauth2::time::clock::{Clock, SystemClock};
 
 ///
@@ -216,10 +217,16 @@ impl OAuth2ServiceBuilder {
                 token_nonces: NonceCache::default(),
                 nonces: NonceCache::default(),
             });
+            let cache_counts = Arc::new(CacheCounts::new(name.clone()));
             providers.push(Arc::new(Provider {
-                client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
+                client_credentials: Arc::new(Slot::new(
+                    key,
+                    self.clock.clone(),
+                    Arc::clone(&cache_counts),
+                )),
+                cache_counts,
+                breaker: Breaker::new(config.breaker, name.clone()),
                 name,
-                breaker: Breaker::new(config.breaker),
                 config,
                 token_http,
                 upstream_http,

@@ -26,6 +26,7 @@ mod route;
 pub(crate) mod scrubbed_json;
 mod secret;
 mod service;
+mod telemetry;
 mod time;
 mod tls;
 mod token_params;
