@@ -122,7 +122,7 @@ impl Drop for Pass<'_> {
         let mut state = self.breaker.lock();
         if *state == State::HalfOpen {
             self.breaker.enter(
-                &mut *state,
+                &mut state,
                 State::Open {
                     until: self.admitted_at,
                 },
@@ -191,7 +191,7 @@ impl Breaker {
         let admission = match *state {
             State::Closed { .. } => Admission::Normal,
             State::Open { until } if now >= until => {
-                self.enter(&mut *state, State::HalfOpen);
+                self.enter(&mut state, State::HalfOpen);
                 Admission::Probe
             }
             State::Open { until } => return Err(until - now),
@@ -239,7 +239,7 @@ impl Breaker {
             // A request admitted before the breaker opened: keep it open.
             (open @ State::Open { .. }, true) => open,
         };
-        self.enter(&mut *state, next);
+        self.enter(&mut state, next);
         if admission == Admission::Probe && !unavailable {
             tracing::info!("{} probe succeeded; circuit closed", self.name);
         }
