@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum_oauth2_client::dpop::DpopKey;
 use axum_oauth2_client::{
     ManualClock, OAuth2Config, OAuth2Extension, OAuth2Service, ProviderConfig, RetryPolicy,
 };
@@ -394,6 +395,66 @@ async fn an_open_breaker_shows_as_one_with_its_transitions() {
     };
     assert_eq!(outcome("token_endpoint_error"), 2.0);
     assert_eq!(outcome("token_endpoint_unavailable"), 1.0);
+}
+
+/// An upstream's DPoP nonce challenge (RFC 9449 §9) is a 401 sent once
+/// more, with the same token: counted as an upstream 401 retry, never as a
+/// forced refresh, and no second token request.
+#[tokio::test]
+async fn a_dpop_nonce_retry_counts_as_an_upstream_401_retry_and_keeps_the_token() {
+    let server = token_server(ResponseTemplate::new(200).set_body_json(
+        json!({"access_token": "dpop-tok", "token_type": "DPoP", "expires_in": 3600}),
+    ))
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#)
+                .insert_header("DPoP-Nonce", "rs-nonce-1"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let service = OAuth2Service::new(
+        OAuth2Config::new().provider("nonced", provider(&server).dpop(DpopKey::generate())),
+    )
+    .expect("service");
+    let test = app(service.clone());
+    let before = scrape(&test).await;
+    let res = service
+        .fetch(
+            "nonced",
+            &format!("{}/api/orders", server.uri()),
+            Default::default(),
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(res.status(), 200);
+    let after = scrape(&test).await;
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
+    let nonced = [("provider", "nonced")];
+    assert_eq!(delta("oauth2_upstream_401_retries_total", &nonced), 1.0);
+    assert_eq!(delta("oauth2_forced_refreshes_total", &nonced), 0.0);
+    assert_eq!(
+        delta(
+            "oauth2_token_requests_total",
+            &[
+                ("provider", "nonced"),
+                ("grant", "client_credentials"),
+                ("outcome", "ok"),
+            ],
+        ),
+        1.0,
+        "the token was kept"
+    );
 }
 
 /// Two distinct ports free on loopback now.
