@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `APP_ENV` | `development` (default; also when empty) or `production` |
 //! | `HOST`, `PORT` | where to listen (default `127.0.0.1:3000`); in development `HOST` must be a loopback address |
+//! | `METRICS_PORT` | a second port on `HOST` that serves `/metrics` (Prometheus); in production the only place metrics are served (unset: none) |
 //! | `LOG_FORMAT` | `pretty` (development default) or `json` (production default) |
 //! | `DEMO_API_URL` | development only: base URL of the API the `/demo` routes call; without it they do not exist |
 //! | `DEV_TOKEN_LIFETIME_SECONDS` | lifetime of tokens from the development token endpoint (default 30) |
@@ -44,6 +45,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// The variables the template server reads (the OAuth2 ones apart).
+const NAMES: &[&str] = &[
+    "APP_ENV",
+    "HOST",
+    "PORT",
+    "METRICS_PORT",
+    "LOG_FORMAT",
+    "DEMO_API_URL",
+    "DEV_TOKEN_LIFETIME_SECONDS",
+    "REQUEST_TIMEOUT_SECONDS",
+    "SHUTDOWN_TIMEOUT_SECONDS",
+    "UPSTREAM_TIMEOUT_SECONDS",
+    "UPSTREAM_MAX_BODY_BYTES",
+];
+
 /// The template server's settings.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -54,6 +70,8 @@ pub struct AppConfig {
     pub host: IpAddr,
     /// `PORT`.
     pub port: u16,
+    /// `METRICS_PORT`: the port of the metrics listener, if any.
+    pub metrics_port: Option<u16>,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
     /// `DEMO_API_URL`, without a trailing slash.
@@ -75,6 +93,7 @@ struct AppVars {
     app_env: Option<String>,
     host: Option<String>,
     port: Option<String>,
+    metrics_port: Option<String>,
     log_format: Option<String>,
     demo_api_url: Option<String>,
     dev_token_lifetime_seconds: Option<String>,
@@ -92,6 +111,7 @@ impl AppConfig {
             env: AppEnv::Development,
             host: IpAddr::from([127, 0, 0, 1]),
             port: 3000,
+            metrics_port: None,
             log_format: LogFormat::Pretty,
             demo_api_url: None,
             dev_token_lifetime: Duration::from_secs(30),
@@ -102,20 +122,13 @@ impl AppConfig {
         }
     }
 
+    /// The variables [`from_vars`](Self::from_vars) reads.
+    pub fn variables() -> impl Iterator<Item = &'static str> {
+        NAMES.iter().copied()
+    }
+
     /// Reads the settings from environment-style variables.
     pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        const NAMES: &[&str] = &[
-            "APP_ENV",
-            "HOST",
-            "PORT",
-            "LOG_FORMAT",
-            "DEMO_API_URL",
-            "DEV_TOKEN_LIFETIME_SECONDS",
-            "REQUEST_TIMEOUT_SECONDS",
-            "SHUTDOWN_TIMEOUT_SECONDS",
-            "UPSTREAM_TIMEOUT_SECONDS",
-            "UPSTREAM_MAX_BODY_BYTES",
-        ];
         let own = vars
             .iter()
             .filter(|(k, _)| NAMES.contains(&k.as_str()))
@@ -148,6 +161,19 @@ impl AppConfig {
                 .trim()
                 .parse()
                 .map_err(|_| invalid("PORT", "must be a port number from 0 to 65535"))?;
+        }
+        if let Some(port) = raw.metrics_port.filter(|p| !p.trim().is_empty()) {
+            let port: u16 = port
+                .trim()
+                .parse()
+                .map_err(|_| invalid("METRICS_PORT", "must be a port number from 0 to 65535"))?;
+            if port == config.port && port != 0 {
+                return Err(invalid(
+                    "METRICS_PORT",
+                    "must differ from PORT: the metrics listener is a port of its own",
+                ));
+            }
+            config.metrics_port = Some(port);
         }
         if let Some(format) = raw.log_format {
             config.log_format = match format.trim() {

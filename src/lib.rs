@@ -18,6 +18,7 @@ struct ReadmeDoctests;
 mod config;
 mod dev;
 mod error;
+mod prometheus;
 mod routes;
 mod shutdown;
 mod state;
@@ -41,6 +42,7 @@ use tower_http::trace::TraceLayer;
 pub use config::{AppConfig, AppEnv, LogFormat};
 pub use dev::DevAuthority;
 pub use error::AppError;
+pub use prometheus::{handle as prometheus_handle, metrics_app};
 pub use routes::DEMO_PROVIDER;
 pub use shutdown::shutdown_signal;
 pub use state::AppState;
@@ -48,9 +50,16 @@ pub use state::AppState;
 use axum_oauth2_client::{OAuth2Config, OAuth2Extension, OAuth2Service, StartupError};
 
 /// The router: `/health`, the `/demo` routes when a demo API is configured,
-/// and the `/dev` token server and API in development.
+/// and in development the `/dev` token server and API and `/metrics` (in
+/// production metrics are served by [`metrics_app`] on `METRICS_PORT`
+/// only, never here).
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new().route("/health", get(routes::health));
+    if state.config.env == AppEnv::Development {
+        // Installed now, so that what the app does from here on is recorded.
+        prometheus::handle();
+        router = router.route("/metrics", get(prometheus::render));
+    }
     // The demo routes spend the service's own credentials for anyone who
     // asks: development only, whatever DEMO_API_URL says.
     if state.config.env == AppEnv::Development && state.config.demo_api_url.is_some() {
@@ -298,16 +307,42 @@ pub fn state_from_vars(vars: &BTreeMap<String, String>) -> Result<AppState, Star
     })
 }
 
-/// Builds the server from `vars` and serves until `shutdown` completes.
+/// Serves [`metrics_app`] on `listener` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    axum::serve(listener, metrics_app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Builds the server from `vars` and serves until `shutdown` completes:
+/// the main server on `HOST:PORT` and, with `METRICS_PORT`, the metrics
+/// on `HOST:METRICS_PORT`, stopped with it.
 pub async fn run(
     vars: &BTreeMap<String, String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    let config = AppConfig::from_vars(vars).map_err(StartupError::Config)?;
+    if config.env == AppEnv::Development || config.metrics_port.is_some() {
+        // Before the service exists, so that nothing it records is lost.
+        prometheus::handle();
+    }
     let state = state_from_vars(vars)?;
-    let addr = SocketAddr::new(state.config.host, state.config.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| RunError::Bind { addr, source })?;
+    let host = state.config.host;
+    let bind = |port| async move {
+        let addr = SocketAddr::new(host, port);
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Bind { addr, source })
+    };
+    let listener = bind(state.config.port).await?;
+    let metrics_listener = match state.config.metrics_port {
+        Some(port) => Some(bind(port).await?),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, env = ?state.config.env, "listening");
     if state.dev.is_some() {
@@ -315,7 +350,42 @@ pub async fn run(
         tracing::info!("try: curl -H 'Authorization: Bearer alice-token' http://{addr}/demo/me");
     }
     discover_in_background(state.oauth2.service());
-    serve(listener, state, shutdown).await?;
+    let Some(metrics_listener) = metrics_listener else {
+        serve(listener, state, shutdown).await?;
+        return Ok(());
+    };
+    tracing::info!(addr = %metrics_listener.local_addr()?, "serving metrics");
+    // One signal stops both; the metrics listener also stops when the main
+    // server ends for another reason.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    tokio::spawn({
+        let stop_tx = Arc::clone(&stop_tx);
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        }
+    });
+    let mut metrics = tokio::spawn(serve_metrics(
+        metrics_listener,
+        state.clone(),
+        stopped(stop_rx.clone()),
+    ));
+    let drain = state.config.shutdown_timeout;
+    let served = serve(listener, state, stopped(stop_rx)).await;
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(drain, &mut metrics).await {
+        Ok(Ok(result)) => result?,
+        Ok(Err(join)) => tracing::warn!(error = %join, "the metrics listener ended abnormally"),
+        Err(_) => {
+            metrics.abort();
+            tracing::warn!("the metrics listener did not stop in time; abandoned");
+        }
+    }
+    served?;
     Ok(())
 }
 

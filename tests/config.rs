@@ -329,6 +329,76 @@ fn the_readme_documents_exactly_the_variables_the_code_reads() {
     );
 }
 
+/// The template server's own variables in the README's configuration
+/// table: the upper-case backticked names of the first cells that are not
+/// `OAUTH2_*`.
+fn readme_template_variables() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    let mut names = std::collections::BTreeSet::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let first = line.split('|').nth(1).unwrap_or_default();
+        for name in first.split('`').skip(1).step_by(2) {
+            let variable = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if variable && !name.starts_with("OAUTH2_") {
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_readme_documents_exactly_the_template_variables_the_server_reads() {
+    let read: std::collections::BTreeSet<String> = axum_oauth2_template::AppConfig::variables()
+        .map(str::to_owned)
+        .collect();
+    let documented = readme_template_variables();
+    assert!(read.contains("METRICS_PORT"));
+    assert_eq!(
+        read, documented,
+        "AppConfig::variables() against the README's table"
+    );
+}
+
+#[test]
+fn metrics_port_is_a_port_of_its_own() {
+    use axum_oauth2_template::AppConfig;
+    let config = |pairs: &[(&str, &str)]| {
+        let vars: std::collections::BTreeMap<String, String> = vars(pairs).into_iter().collect();
+        AppConfig::from_vars(&vars)
+    };
+    assert_eq!(config(&[]).expect("defaults").metrics_port, None);
+    assert_eq!(
+        config(&[("METRICS_PORT", "")]).expect("empty").metrics_port,
+        None
+    );
+    assert_eq!(
+        config(&[("METRICS_PORT", " 9090 ")])
+            .expect("set")
+            .metrics_port,
+        Some(9090)
+    );
+    for (pairs, reason) in [
+        (&[("METRICS_PORT", "http")][..], "a port number"),
+        (&[("METRICS_PORT", "70000")][..], "a port number"),
+        (
+            &[("PORT", "9090"), ("METRICS_PORT", "9090")][..],
+            "differ from PORT",
+        ),
+    ] {
+        let error = config(pairs).expect_err("refused");
+        assert_eq!(error.code(), "invalid_variable", "{pairs:?}");
+        let shown = error.to_string();
+        assert!(
+            shown.contains("METRICS_PORT") && shown.contains(reason),
+            "{shown}"
+        );
+    }
+}
+
 #[test]
 fn the_example_configuration_uses_only_variables_the_code_reads() {
     let example = std::fs::read_to_string("config/example.env").expect("example.env");

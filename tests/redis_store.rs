@@ -558,7 +558,6 @@ async fn nothing_in_redis_shows_a_token_a_client_id_or_a_subject() {
         Sha256::digest(format!("client_id={client_id}&subject_token={subject}")).into();
     let exchanged = StoreKey::builder(&namespace, "payments")
         .request_digest(&digest)
-        .dpop_thumbprint("dpop-thumb-W4")
         .build();
     let own = StoreKey::builder(&namespace, "payments").build();
     let secrets = ["tok-exchanged-X1Y", "tok-own-P3Q"];
@@ -604,7 +603,6 @@ async fn nothing_in_redis_shows_a_token_a_client_id_or_a_subject() {
         secrets[1],
         client_id,
         subject,
-        "dpop-thumb-W4",
         "payments",
         "orders:read",
         "Bearer",

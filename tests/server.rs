@@ -216,11 +216,36 @@ async fn production_mode_serves_no_development_routes() {
         "/dev/api/orders",
         "/demo/orders",
         "/demo/me",
+        // metrics only on METRICS_PORT in production (tests/metrics.rs)
+        "/metrics",
     ] {
         assert_eq!(test.get(route).await.status_code(), 404, "{route}");
     }
     assert_eq!(test.post("/dev/oauth/token").await.status_code(), 404);
     test.get("/health").await.assert_status_ok();
+}
+
+#[tokio::test]
+async fn development_serves_prometheus_metrics_on_the_main_port() {
+    let upstream = token_server(Issuer::new()).await;
+    let state = state(
+        AppConfig::development(),
+        OAuth2Config::new().provider("served", provider(&upstream)),
+    );
+    // The app installs the recorder: what follows is recorded.
+    let test = TestServer::new(server::app(state.clone()));
+    state.oauth2.get_token("served", None).await.expect("token");
+    let res = test.get("/metrics").await;
+    res.assert_status_ok();
+    let text = res.text();
+    assert!(
+        text.contains("oauth2_cache_misses_total{provider=\"served\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE oauth2_token_requests_total counter"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -445,6 +445,118 @@ async fn when_the_lease_holder_dies_mid_request_another_replica_fetches_within_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_lease_holder_renews_its_lease_and_the_others_wait_for_it() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let keys = KeyFile::new(&[1]);
+    // The token endpoint takes 2.5 leases to answer.
+    let issuer = Issuer::new().delay(Duration::from_millis(2_500));
+    let server = token_server(issuer.clone()).await;
+    let vars = vars(
+        &token_url(&server),
+        &redis,
+        &keys,
+        &namespace(),
+        &[("OAUTH2_CACHE_LEASE_MS", "1000")],
+    );
+    let replicas = replicas(3, &vars);
+    let calls = replicas.iter().map(|r| {
+        let r = r.clone();
+        tokio::spawn(async move {
+            r.get_token(PROVIDER, None)
+                .await
+                .map(|t| t.secret().to_owned())
+        })
+    });
+    let mut tokens = BTreeSet::new();
+    for call in calls.collect::<Vec<_>>() {
+        tokens.insert(call.await.expect("join").expect("token"));
+    }
+    assert_eq!(issuer.issued(), 1, "the holder kept its lease past its TTL");
+    assert_eq!(tokens.len(), 1);
+}
+
+/// Issues `tok-N` living `lifetime` seconds, or answers 503 while down.
+#[derive(Clone)]
+struct Flaky {
+    count: Arc<AtomicUsize>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    lifetime: u64,
+}
+
+impl Respond for Flaky {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.down.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(503);
+        }
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": format!("tok-{n}"),
+            "token_type": "Bearer",
+            "expires_in": self.lifetime,
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_token_endpoint_down_a_shared_token_still_valid_is_served_and_retried_once_a_second()
+ {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let keys = KeyFile::new(&[1]);
+    let flaky = Flaky {
+        count: Arc::new(AtomicUsize::new(0)),
+        down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        lifetime: 6,
+    };
+    let server = token_server(flaky.clone()).await;
+    // Refreshed 3 s after it is issued, valid for 6.
+    let vars = vars(
+        &token_url(&server),
+        &redis,
+        &keys,
+        &namespace(),
+        &[
+            ("OAUTH2_REFRESH_BUFFER_SECONDS", "3"),
+            ("OAUTH2_PAYMENTS_MAX_ATTEMPTS", "1"),
+            ("OAUTH2_PAYMENTS_BREAKER_THRESHOLD", "0"),
+        ],
+    );
+    let replicas = replicas(2, &vars);
+    assert_eq!(
+        replicas[0]
+            .get_token(PROVIDER, None)
+            .await
+            .unwrap()
+            .secret(),
+        "tok-1"
+    );
+    tokio::time::sleep(Duration::from_millis(3_400)).await;
+    flaky.down.store(true, Ordering::SeqCst);
+    let before = flaky.count.load(Ordering::SeqCst);
+
+    // B starts cold, with tok-1 due for refresh in the store and the
+    // token endpoint down: it serves tok-1, and tries again once a second.
+    let end = Instant::now() + Duration::from_millis(1_500);
+    let mut calls = 0;
+    while Instant::now() < end {
+        let token = replicas[1].get_token(PROVIDER, None).await.expect("served");
+        assert_eq!(token.secret(), "tok-1");
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let requests = flaky.count.load(Ordering::SeqCst) - before;
+    println!("token endpoint down: {calls} calls served tok-1 with {requests} token requests");
+    assert!(calls > 100);
+    assert!(
+        (1..=2).contains(&requests),
+        "{requests} token requests in 1.5 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_refused_upstream_leaves_the_store_only_while_it_is_still_the_one_there() {
     let Some(redis) = RedisServer::start() else {
         return;
@@ -632,6 +744,12 @@ async fn nothing_in_redis_shows_a_token_a_secret_a_client_id_or_a_subject() {
         .await
         .unwrap();
 
+    // Published, and the leases released, in the background.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis.command("DBSIZE") != ":2" {
+        assert!(Instant::now() < deadline, "two tokens, no lease");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let all = scan(&redis).await;
     assert_eq!(
         all.len(),

@@ -41,6 +41,43 @@
 //! * On a 401 from the upstream, [`OAuth2Service::fetch`] drops the token it
 //!   used, gets a new one and retries once, re-signed.
 //!
+//! # Metrics
+//!
+//! Recorded through the [`metrics`](https://docs.rs/metrics) facade into
+//! whatever recorder the application installs (none: nothing is kept).
+//! Labels are bounded: `provider` (the configured name), `grant`
+//! (`client_credentials`, `jwt_bearer`, `token_exchange`), `outcome`
+//! (`ok` or an [`OAuth2Error::code`]), `state` (`open`, `half_open`,
+//! `closed`); never a URL, a client id, a subject or a token.
+//!
+//! | metric | labels | what |
+//! |---|---|---|
+//! | `oauth2_token_requests_total` | provider, grant, outcome | token requests, each with its retries |
+//! | `oauth2_token_request_duration_seconds` | provider, grant | histogram: a token request, retries and waits included |
+//! | `oauth2_token_request_retries_total` | provider | attempts tried again after a transient failure |
+//! | `oauth2_cache_hits_total` | provider | calls served a cached token without waiting (stale serves included) |
+//! | `oauth2_cache_misses_total` | provider | calls that found no valid token |
+//! | `oauth2_cache_stale_serves_total` | provider | calls served a token past its refresh time, while its refresh ran or after it failed |
+//! | `oauth2_cache_waits_total` | provider | calls that waited on the single token request in flight |
+//! | `oauth2_cache_waiters` | provider | gauge: calls waiting now |
+//! | `oauth2_cache_background_refreshes_total` | provider | refreshes started for a token still valid |
+//! | `oauth2_upstream_401_retries_total` | provider | upstream requests answered 401 and sent once more (a DPoP nonce challenge included) |
+//! | `oauth2_forced_refreshes_total` | provider | cached tokens dropped after an upstream refused them |
+//! | `oauth2_forced_refreshes_denied_total` | provider | 401s that found the forced refresh budget spent (the token was kept) |
+//! | `oauth2_breaker_open` | provider | gauge: 1 while the circuit breaker refuses token requests |
+//! | `oauth2_breaker_transitions_total` | provider, state | breaker changes, by the state entered |
+//! | `oauth2_store_hits_total` | provider | in-process misses served a token another replica published |
+//! | `oauth2_store_misses_total` | provider | in-process misses this replica requested itself |
+//! | `oauth2_store_lease_waits_total` | provider | waits for another replica's token request |
+//! | `oauth2_store_errors_total` | provider, call | shared store calls that failed, timed out or met its open breaker |
+//!
+//! The `oauth2_cache_*` series are counted per thread, so that a cache hit
+//! writes no memory shared with another thread, and reach the recorder
+//! when the application calls [`OAuth2Service::publish_metrics`] (before
+//! each scrape); the others are recorded as they happen. Each token
+//! request is also a `token_request` tracing span with the fields
+//! `provider`, `grant`, `attempts` and `outcome`.
+//!
 //! # JWT client authentication
 //!
 //! [`jose`] signs the JWT assertions of RFC 7523: `private_key_jwt` and

@@ -20,6 +20,7 @@ use super::tls;
 use super::url::{check_token_url, is_loopback, redacted_url};
 use crate::dpop::NonceCache;
 use crate::oauth2::endpoint::breaker::Breaker;
+use crate::oauth2::telemetry::CacheCounts;
 use crate::oauth2::time::clock::{Clock, SystemClock};
 use crate::store::TokenStore;
 
@@ -229,32 +230,24 @@ impl OAuth2ServiceBuilder {
                 client_certificate = config.tls_identity.as_ref().map(|i| i.x5t_s256()).unwrap_or_default(),
                 "OAuth2 provider configured"
             );
-            let shared = store.as_ref().map(|store| {
-                SharedTier::new(
-                    Arc::clone(store),
-                    [
-                        config.token_url.as_ref().map_or("", Url::as_str),
-                        config.issuer.as_deref().unwrap_or_default(),
-                        &config.client_id,
-                        config.grant.as_str(),
-                        config.method().as_str(),
-                        config
-                            .tls_identity
-                            .as_ref()
-                            .map(|i| i.x5t_s256())
-                            .unwrap_or_default(),
-                    ],
-                )
-            });
+            let shared = store
+                .as_ref()
+                .map(|store| SharedTier::new(Arc::clone(store), &config));
             let dpop = config.dpop.clone().map(|key| Dpop {
                 key,
                 token_nonces: NonceCache::default(),
                 nonces: NonceCache::default(),
             });
+            let cache_counts = Arc::new(CacheCounts::new(name.clone()));
             providers.push(Arc::new(Provider {
-                client_credentials: Arc::new(Slot::new(key, self.clock.clone())),
+                client_credentials: Arc::new(Slot::new(
+                    key,
+                    self.clock.clone(),
+                    Arc::clone(&cache_counts),
+                )),
+                cache_counts,
+                breaker: Breaker::new(config.breaker, name.clone()),
                 name,
-                breaker: Breaker::new(config.breaker),
                 config,
                 token_http,
                 upstream_http,

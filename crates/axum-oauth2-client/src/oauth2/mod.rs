@@ -29,6 +29,7 @@ pub(crate) mod scrubbed_json;
 mod secret;
 mod service;
 mod shared_tier;
+mod telemetry;
 mod time;
 mod tls;
 mod token_params;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use reqwest::{StatusCode, Url};
+use tracing::Instrument as _;
 
 use super::cache::{Grant, KeyedSlots, Request, Slot, TokenId, digest};
 use super::discovery::Discovery;
@@ -25,6 +26,7 @@ use crate::oauth2::endpoint::response::{Expected, jwt_lifetime};
 use crate::oauth2::endpoint::{TokenEndpoint, request_token};
 use crate::oauth2::grant::{self, token_exchange};
 use crate::oauth2::provider_config::GrantType;
+use crate::oauth2::telemetry::{CacheCounts, names};
 use crate::oauth2::time::clock::Clock;
 
 /// One configured provider with its cache entries.
@@ -45,6 +47,8 @@ pub(crate) struct Provider {
     pub(crate) breaker: Breaker,
     pub(crate) client_credentials: Arc<Slot>,
     pub(crate) keyed: KeyedSlots,
+    /// What the provider's slots served, counted per thread.
+    pub(crate) cache_counts: Arc<CacheCounts>,
     /// The issuer's metadata, for a provider configured by its issuer.
     pub(crate) discovery: Option<Discovery>,
     /// Set once the discovered endpoint and method have been logged.
@@ -92,10 +96,12 @@ impl Answer {
         match self {
             Self::Retry if replayable => {
                 tracing::info!(provider, url = %redacted_url(sent), "upstream answered 401; retrying once with a new token");
+                names::upstream_401_retry(provider);
                 Self::Retry
             }
             Self::RetryNonce if replayable => {
                 tracing::info!(provider, url = %redacted_url(sent), "upstream asks for a DPoP nonce; retrying once with it");
+                names::upstream_401_retry(provider);
                 Self::RetryNonce
             }
             Self::Retry | Self::RetryNonce | Self::Unauthorized if !replayable => {
@@ -225,6 +231,12 @@ impl Provider {
                             clock: &*provider.clock,
                             refresh_buffer: provider.refresh_buffer,
                             dpop: provider.dpop.is_some(),
+                            bearer: provider.dpop.is_none() || provider.config.dpop_allow_bearer,
+                            request_bound: provider
+                                .config
+                                .retry
+                                .budget
+                                .saturating_add(provider.config.timeout),
                         };
                         shared
                             .token(cx, &digest, || provider.fetch_token(&request))
@@ -331,7 +343,43 @@ impl Provider {
     /// it is open, recorded when it ends.
     /// `own`: the request is the provider's own grant (not an exchange),
     /// so a JWT bearer grant's assertion goes with it.
+    ///
+    /// Each request, its retries included, is a `token_request` span
+    /// (provider, grant, then the attempts made and the outcome: `ok` or
+    /// the error's code) and is counted and timed by provider, grant and
+    /// outcome ([`names::token_request`]).
     async fn request(
+        &self,
+        params: &[(&str, &str)],
+        own: bool,
+        expected: Expected<'_>,
+        max_lifetime: Option<Duration>,
+    ) -> Result<TokenData, OAuth2Error> {
+        let grant = if own {
+            self.grant(TokenRequest::Configured)
+        } else {
+            Grant::TokenExchange
+        };
+        let span = tracing::info_span!(
+            "token_request",
+            provider = &*self.name,
+            grant = grant.as_str(),
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        // Real time, whatever clock the cache runs on.
+        let started = std::time::Instant::now();
+        let result = self
+            .request_through_breaker(params, own, expected, max_lifetime)
+            .instrument(span.clone())
+            .await;
+        let outcome = result.as_ref().map_or_else(OAuth2Error::code, |_| "ok");
+        span.record("outcome", outcome);
+        names::token_request(&self.name, grant.as_str(), outcome, started.elapsed());
+        result
+    }
+
+    async fn request_through_breaker(
         &self,
         params: &[(&str, &str)],
         own: bool,

@@ -211,6 +211,33 @@ impl OAuth2Service {
         tracing::debug!(provider = provider.unwrap_or("*"), "token cache cleared");
     }
 
+    /// Hands the cache's counts and the breakers' states to the installed
+    /// [`metrics`] recorder, with every metric's unit and description.
+    /// Call it before rendering the metrics (a Prometheus scrape handler):
+    ///
+    /// ```no_run
+    /// # fn render(oauth2: &axum_oauth2_client::OAuth2Service, handle: &dyn Fn() -> String) -> String {
+    /// oauth2.publish_metrics();
+    /// handle()
+    /// # }
+    /// ```
+    ///
+    /// Token requests, retries, 401s and breaker changes are recorded as
+    /// they happen. What the cache serves
+    /// (`oauth2_cache_{hits,misses,stale_serves,waits,background_refreshes}_total`,
+    /// `oauth2_cache_waiters`) is counted per thread so that a hit writes
+    /// nothing another thread writes, and reaches the recorder only here:
+    /// each call adds what was counted since the previous one. Services
+    /// with a provider of the same name add up. The metric names are listed
+    /// in the crate docs.
+    pub fn publish_metrics(&self) {
+        super::telemetry::names::describe();
+        for provider in &self.inner.providers {
+            provider.cache_counts.publish();
+            super::telemetry::names::breaker_open(&provider.name, provider.breaker.is_open());
+        }
+    }
+
     /// How many valid tokens are cached (all providers, all grants).
     #[must_use]
     pub fn cached_tokens(&self) -> usize {
@@ -293,7 +320,10 @@ impl OAuth2Service {
             ]),
         };
         let all = || self.inner.providers.iter().map(|p| &p.keyed);
-        Ok(self.inner.keyed.slot(&provider.keyed, all, digest, key))
+        Ok(self
+            .inner
+            .keyed
+            .slot(&provider.keyed, all, digest, key, &provider.cache_counts))
     }
 }
 

@@ -46,6 +46,15 @@ end
 return 0
 ";
 
+/// Sets the lease `KEYS[1]` to expire `ARGV[2]` ms from now if `ARGV[1]`
+/// holds it.
+const RENEW_LEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
 /// Deletes the lease `KEYS[1]` if `ARGV[1]` holds it.
 const RELEASE_LEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -77,6 +86,7 @@ pub struct RedisStore {
     breaker: Breaker,
     shown_url: String,
     delete_if: redis::Script,
+    renew: redis::Script,
     release: redis::Script,
 }
 
@@ -110,6 +120,7 @@ impl RedisStore {
             breaker: Breaker::named(config.breaker, "token store"),
             shown_url: config.shown_url,
             delete_if: redis::Script::new(DELETE_IF_FINGERPRINT),
+            renew: redis::Script::new(RENEW_LEASE),
             release: redis::Script::new(RELEASE_LEASE),
         })
     }
@@ -286,6 +297,27 @@ impl TokenStore for RedisStore {
         })
     }
 
+    fn renew<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        owner: &'a LeaseOwner,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.manager.clone();
+            let renewed: i64 = self
+                .call(
+                    self.renew
+                        .key(key.lease_key())
+                        .arg(owner.as_str())
+                        .arg(px(ttl))
+                        .invoke_async(&mut conn),
+                )
+                .await?;
+            Ok(renewed == 1)
+        })
+    }
+
     fn release<'a>(
         &'a self,
         key: &'a StoreKey,
@@ -315,6 +347,8 @@ impl TokenStore for RedisStore {
         deadline: Instant,
     ) -> BoxFuture<'a, Result<Option<StoredToken>, StoreError>> {
         Box::pin(async move {
+            // A value that did not open is not opened (and logged) again.
+            let mut unreadable: Option<[u8; FINGERPRINT_LEN]> = None;
             loop {
                 let mut conn = self.manager.clone();
                 let (value, lease): (Option<Vec<u8>>, Option<Vec<u8>>) = self
@@ -325,12 +359,15 @@ impl TokenStore for RedisStore {
                             .query_async(&mut conn),
                     )
                     .await?;
-                let unseen = |value: &Vec<u8>| seen.is_none_or(|seen| !value.starts_with(seen));
-                if let Some(token) = value
-                    .filter(unseen)
-                    .and_then(|value| self.open(key, &value))
-                {
-                    return Ok(Some(token));
+                let skipped = |value: &Vec<u8>| {
+                    seen.is_some_and(|seen| value.starts_with(seen))
+                        || unreadable.is_some_and(|bad| value.starts_with(&bad))
+                };
+                if let Some(value) = value.filter(|value| !skipped(value)) {
+                    match self.open(key, &value) {
+                        Some(token) => return Ok(Some(token)),
+                        None => unreadable = value.first_chunk().copied(),
+                    }
                 }
                 let now = Instant::now();
                 if lease.is_none() || now >= deadline {

@@ -1,13 +1,16 @@
 //! [`StoreKey`]: where a shared token and its lease live, and the
 //! [`Namespace`] every key starts with.
 //!
-//! A key is `<namespace>:tok:<hex SHA-256>` and its lease
-//! `<namespace>:lease:<same hex>`. The hash covers the provider's name,
-//! the request digest of an exchanged token (or the word `own` for the
-//! provider's own token) and the thumbprints of the key or certificate the
-//! token is bound to, each length-prefixed. No client id, subject, token or
-//! other request value is ever part of a key: a key can be listed by anyone
-//! who can `SCAN` the store, and tells them nothing but that it exists.
+//! A key is `<namespace>:tok:{<hex SHA-256>}` and its lease
+//! `<namespace>:lease:{<same hex>}`: the braces are a Redis Cluster hash
+//! tag, so a token and its lease live on one shard and can be read
+//! together. The hash covers the provider's name and a request digest
+//! (or the word `own`), each length-prefixed; the service's digest covers
+//! the provider's identity and every field of the token request, the
+//! thumbprint of a DPoP key the token is bound to included. No client id,
+//! subject, token or other request value is ever part of a key: a key can
+//! be listed by anyone who can `SCAN` the store, and tells them nothing
+//! but that it exists.
 
 use std::fmt;
 use std::sync::Arc;
@@ -99,18 +102,16 @@ impl StoreKey {
             namespace,
             provider,
             request_digest: None,
-            dpop_thumbprint: None,
-            certificate_thumbprint: None,
         }
     }
 
-    /// The token's key: `<namespace>:tok:<hex>`.
+    /// The token's key: `<namespace>:tok:{<hex>}`.
     #[must_use]
     pub fn token_key(&self) -> &str {
         &self.token
     }
 
-    /// The lease's key: `<namespace>:lease:<hex>`.
+    /// The lease's key: `<namespace>:lease:{<hex>}`.
     #[must_use]
     pub fn lease_key(&self) -> &str {
         &self.lease
@@ -136,8 +137,6 @@ pub struct StoreKeyBuilder<'a> {
     namespace: &'a Namespace,
     provider: &'a str,
     request_digest: Option<&'a [u8; 32]>,
-    dpop_thumbprint: Option<&'a str>,
-    certificate_thumbprint: Option<&'a str>,
 }
 
 impl<'a> StoreKeyBuilder<'a> {
@@ -146,20 +145,6 @@ impl<'a> StoreKeyBuilder<'a> {
     /// them, enter the key only through this digest.
     pub fn request_digest(mut self, digest: &'a [u8; 32]) -> Self {
         self.request_digest = Some(digest);
-        self
-    }
-
-    /// The JWK thumbprint (RFC 7638) of the DPoP key the token is bound to:
-    /// replicas with different DPoP keys must not share a token.
-    pub fn dpop_thumbprint(mut self, thumbprint: &'a str) -> Self {
-        self.dpop_thumbprint = Some(thumbprint);
-        self
-    }
-
-    /// The `x5t#S256` thumbprint (RFC 8705 §3.1) of the client certificate
-    /// the token is bound to.
-    pub fn certificate_thumbprint(mut self, thumbprint: &'a str) -> Self {
-        self.certificate_thumbprint = Some(thumbprint);
         self
     }
 
@@ -177,17 +162,11 @@ impl<'a> StoreKeyBuilder<'a> {
             Some(digest) => part(b'd', digest),
             None => part(b'o', b"own"),
         }
-        if let Some(thumbprint) = self.dpop_thumbprint {
-            part(b'j', thumbprint.as_bytes());
-        }
-        if let Some(thumbprint) = self.certificate_thumbprint {
-            part(b'x', thumbprint.as_bytes());
-        }
         let hex = hex(&hasher.finalize());
         let namespace = self.namespace.as_str();
         StoreKey {
-            token: format!("{namespace}:tok:{hex}").into(),
-            lease: format!("{namespace}:lease:{hex}").into(),
+            token: format!("{namespace}:tok:{{{hex}}}").into(),
+            lease: format!("{namespace}:lease:{{{hex}}}").into(),
         }
     }
 }
@@ -211,13 +190,17 @@ mod tests {
     fn keys_are_the_namespace_and_a_hash() {
         let ns = Namespace::new("orders-prod").expect("valid");
         let key = StoreKey::builder(&ns, "payments").build();
-        let hex = key
+        let tag = key
             .token_key()
             .strip_prefix("orders-prod:tok:")
             .expect("prefix");
+        let hex = tag
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .expect("a hash tag");
         assert_eq!(hex.len(), 64);
         assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(key.lease_key(), format!("orders-prod:lease:{hex}"));
+        assert_eq!(key.lease_key(), format!("orders-prod:lease:{tag}"));
         assert_eq!(key.to_string(), key.token_key());
     }
 
@@ -227,10 +210,8 @@ mod tests {
         let digest: [u8; 32] = Sha256::digest(b"subject_token=subj-XYZ").into();
         let key = StoreKey::builder(&ns, "payments-provider")
             .request_digest(&digest)
-            .dpop_thumbprint("thumb-DPOP")
-            .certificate_thumbprint("thumb-X5T")
             .build();
-        for text in ["payments", "provider", "subj", "XYZ", "DPOP", "X5T", "own"] {
+        for text in ["payments", "provider", "subj", "XYZ", "own"] {
             assert!(!key.token_key().contains(text), "{text} in {key}");
             assert!(!key.lease_key().contains(text), "{text} in {key:?}");
         }
@@ -246,10 +227,6 @@ mod tests {
             StoreKey::builder(&ns, "b").build(),
             StoreKey::builder(&ns, "a").request_digest(&d1).build(),
             StoreKey::builder(&ns, "a").request_digest(&d2).build(),
-            StoreKey::builder(&ns, "a").dpop_thumbprint("t").build(),
-            StoreKey::builder(&ns, "a")
-                .certificate_thumbprint("t")
-                .build(),
             StoreKey::builder(&Namespace::new("other").expect("valid"), "a").build(),
         ];
         for (i, a) in keys.iter().enumerate() {

@@ -27,9 +27,9 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
 ///
 /// 1. [`get`](Self::get): a token another replica published is used as is.
 /// 2. Otherwise [`try_lease`](Self::try_lease) with a fresh
-///    [`LeaseOwner`] and a TTL a little above the token request's own
-///    time bound (for example 1 to 2 s). The winner requests the token,
-///    [`put`](Self::put)s it with its remaining lifetime
+///    [`LeaseOwner`] for [`lease_ttl`](Self::lease_ttl). The winner
+///    requests the token, [`renew`](Self::renew)ing the lease while the
+///    request runs, [`put`](Self::put)s it with its remaining lifetime
 ///    ([`StoredToken::remaining`]), then [`release`](Self::release)s the
 ///    lease. A replica that fails to get a token releases the lease too,
 ///    so the others stop waiting at once.
@@ -52,9 +52,9 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// The namespace the service builds this store's keys in.
     fn namespace(&self) -> &Namespace;
 
-    /// How long a lease lasts: the longest a replica waits for another
-    /// one's token request before it makes its own. Keep it above the
-    /// token request's own time bound. Default 5 s.
+    /// How long a lease lasts unless renewed: about the longest a replica
+    /// waits for a lease holder that died before it requests the token
+    /// itself. A live holder renews it every third of it. Default 5 s.
     fn lease_ttl(&self) -> Duration {
         DEFAULT_LEASE_TTL
     }
@@ -95,6 +95,17 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
+    /// Extends `key`'s lease to `ttl` from now if `owner` still holds it
+    /// (compare-and-extend). A holder renews its lease while its token
+    /// request runs, so that a slow request keeps it and a holder that
+    /// died loses it within one TTL. True when it was extended.
+    fn renew<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        owner: &'a LeaseOwner,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
     /// Gives `key`'s lease back if `owner` still holds it (compare-and-
     /// delete: a lease that expired and was taken by another replica is
     /// left alone). True when it was released.
@@ -110,10 +121,11 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// there and cannot use (due for refresh, or refused upstream), so
     /// that it does not count as the new one.
     ///
-    /// Implementations may poll: a lease lasts about a second, so checking
-    /// every few tens of milliseconds costs a few dozen small requests per
-    /// waiting replica and key, and needs neither a dedicated connection
-    /// nor a subscription that could miss a message sent before it started.
+    /// Implementations may poll: a token request takes tens to hundreds of
+    /// milliseconds, so checking every few tens of milliseconds costs a
+    /// few small requests per waiting replica and key, and needs neither a
+    /// dedicated connection nor a subscription that could miss a message
+    /// sent before it started.
     fn wait_for<'a>(
         &'a self,
         key: &'a StoreKey,

@@ -17,6 +17,7 @@ use dashmap::DashMap;
 
 use super::key::CacheKey;
 use super::slot::Slot;
+use crate::oauth2::telemetry::CacheCounts;
 use crate::oauth2::time::clock::Clock;
 
 /// One provider's keyed slots, by request digest.
@@ -51,6 +52,7 @@ impl KeyedCache {
         all: impl Fn() -> I,
         digest: [u8; 32],
         key: impl FnOnce() -> CacheKey,
+        counts: &Arc<CacheCounts>,
     ) -> Arc<Slot>
     where
         I: Iterator<Item = &'m KeyedSlots>,
@@ -63,10 +65,10 @@ impl KeyedCache {
         if entries(all()) >= self.max_entries {
             self.evict(&all);
         }
-        let slot = Arc::clone(
-            &own.entry(digest)
-                .or_insert_with(|| Arc::new(Slot::new(key(), self.clock.clone()))),
-        );
+        let slot =
+            Arc::clone(&own.entry(digest).or_insert_with(|| {
+                Arc::new(Slot::new(key(), self.clock.clone(), Arc::clone(counts)))
+            }));
         slot.touch(stamp);
         slot
     }

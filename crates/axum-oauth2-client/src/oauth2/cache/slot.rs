@@ -46,6 +46,7 @@ use futures_util::future::{BoxFuture, Shared};
 use super::key::{CacheKey, NEXT_TOKEN_ID, TokenId};
 use crate::oauth2::cache::token::{AccessToken, TokenData};
 use crate::oauth2::error::OAuth2Error;
+use crate::oauth2::telemetry::{CacheCounts, names};
 use crate::oauth2::time::clock::Clock;
 
 /// After a background refresh fails, how long the slot waits before trying
@@ -62,6 +63,8 @@ pub(crate) type Request = BoxFuture<'static, Result<TokenData, OAuth2Error>>;
 pub(crate) struct Slot {
     key: CacheKey,
     clock: Arc<dyn Clock>,
+    /// The provider's cache counts, shared by its slots.
+    counts: Arc<CacheCounts>,
     current: ArcSwapOption<TokenData>,
     /// The in-flight request, and the forced-refresh budget.
     flight: Mutex<FlightState>,
@@ -95,10 +98,11 @@ fn nanos_after(base: Instant, at: Instant) -> u64 {
 }
 
 impl Slot {
-    pub(crate) fn new(key: CacheKey, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(key: CacheKey, clock: Arc<dyn Clock>, counts: Arc<CacheCounts>) -> Self {
         Self {
             key,
             clock,
+            counts,
             current: ArcSwapOption::empty(),
             flight: Mutex::new(FlightState::default()),
             refreshing: AtomicBool::new(false),
@@ -127,7 +131,10 @@ impl Slot {
     {
         let guard = self.current.load();
         match guard.as_ref() {
-            Some(token) if self.clock.now_upper_bound() < token.refresh_at => Ok(use_token(token)),
+            Some(token) if self.clock.now_upper_bound() < token.refresh_at => {
+                self.counts.hit();
+                Ok(use_token(token))
+            }
             _ => Err(use_token),
         }
     }
@@ -148,9 +155,18 @@ impl Slot {
         let state = {
             let guard = self.current.load();
             match guard.as_ref() {
-                Some(token) if now < token.refresh_at => return Ok(use_token(token)),
-                Some(token) if now < token.expires_at => Ok((use_token(token), token.refresh_at)),
-                _ => Err(use_token),
+                Some(token) if now < token.refresh_at => {
+                    self.counts.hit();
+                    return Ok(use_token(token));
+                }
+                Some(token) if now < token.expires_at => {
+                    self.counts.stale();
+                    Ok((use_token(token), token.refresh_at))
+                }
+                _ => {
+                    self.counts.miss();
+                    Err(use_token)
+                }
             }
         };
         match state {
@@ -199,6 +215,7 @@ impl Slot {
         if let Some(at) = state.last_forced
             && now.saturating_duration_since(at) < interval
         {
+            names::forced_refresh(&self.key.provider, false);
             tracing::info!(
                 key = %self.key,
                 forced_ms_ago = now.saturating_duration_since(at).as_millis() as u64,
@@ -211,6 +228,7 @@ impl Slot {
         if let Some(token) = self.current.swap(None) {
             dropped(&token);
         }
+        names::forced_refresh(&self.key.provider, true);
         tracing::debug!(key = %self.key, "cached token dropped after the upstream refused it");
         true
     }
@@ -263,6 +281,7 @@ impl Slot {
         let mut state = self.lock();
         if state.running.is_none() {
             tracing::debug!(key = %self.key, "refreshing token in the background");
+            self.counts.background_refresh();
             state.running = Some(self.start(request));
         }
     }
@@ -288,6 +307,7 @@ impl Slot {
                 }
             }
         };
+        let _waiting = self.counts.wait();
         flight.await
     }
 
@@ -408,6 +428,10 @@ mod tests {
         requests: Arc<AtomicUsize>,
     }
 
+    fn counts() -> Arc<CacheCounts> {
+        Arc::new(CacheCounts::new("p".into()))
+    }
+
     fn fixture() -> Fixture {
         let clock = Arc::new(ManualClock::new());
         let key = CacheKey {
@@ -416,7 +440,7 @@ mod tests {
             subject: None,
         };
         Fixture {
-            slot: Arc::new(Slot::new(key, clock.clone())),
+            slot: Arc::new(Slot::new(key, clock.clone(), counts())),
             clock,
             requests: Arc::new(AtomicUsize::new(0)),
         }
@@ -722,7 +746,7 @@ mod tests {
             subject: None,
         };
         let f = Fixture {
-            slot: Arc::new(Slot::new(key, clock.clone())),
+            slot: Arc::new(Slot::new(key, clock.clone(), counts())),
             clock: Arc::new(ManualClock::new()),
             requests: Arc::new(AtomicUsize::new(0)),
         };

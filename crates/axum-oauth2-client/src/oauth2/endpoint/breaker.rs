@@ -11,9 +11,16 @@
 //!
 //! The same breaker guards the shared token store (`store::RedisStore`),
 //! named differently in its log lines.
+//!
+//! A provider's breaker counts each change of state by the state entered
+//! (`oauth2_breaker_transitions_total`), and `oauth2_breaker_open` is 1
+//! while token requests are refused (open or half-open). The store's
+//! breaker records no metrics: those series are labelled by provider.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::oauth2::telemetry::names;
 
 /// How a provider's breaker trips.
 ///
@@ -60,6 +67,17 @@ enum State {
     HalfOpen,
 }
 
+impl State {
+    /// The state's name in metrics.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Closed { .. } => "closed",
+            Self::Open { .. } => "open",
+            Self::HalfOpen => "half_open",
+        }
+    }
+}
+
 /// Whether a request was let through as a probe of a half-open breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admission {
@@ -103,9 +121,12 @@ impl Drop for Pass<'_> {
         }
         let mut state = self.breaker.lock();
         if *state == State::HalfOpen {
-            *state = State::Open {
-                until: self.admitted_at,
-            };
+            self.breaker.enter(
+                &mut state,
+                State::Open {
+                    until: self.admitted_at,
+                },
+            );
             tracing::warn!(
                 "{} probe ended without an outcome; the next request probes",
                 self.breaker.name
@@ -120,22 +141,48 @@ pub(crate) struct Breaker {
     state: Mutex<State>,
     /// What the breaker guards, in its log lines.
     name: &'static str,
+    /// The provider's name, for metrics; `None` records none.
+    provider: Option<Arc<str>>,
 }
 
 impl Breaker {
-    /// A token endpoint's breaker.
-    pub(crate) fn new(policy: BreakerPolicy) -> Self {
-        Self::named(policy, "token endpoint")
+    /// A token endpoint's breaker, recording its state in the metrics of
+    /// `provider`.
+    pub(crate) fn new(policy: BreakerPolicy, provider: Arc<str>) -> Self {
+        names::breaker_open(&provider, false);
+        Self::build(policy, "token endpoint", Some(provider))
     }
 
-    /// A breaker in front of `name` (as its log lines call it).
+    /// A breaker in front of `name` (as its log lines call it), recording
+    /// no metrics.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn named(policy: BreakerPolicy, name: &'static str) -> Self {
+        Self::build(policy, name, None)
+    }
+
+    fn build(policy: BreakerPolicy, name: &'static str, provider: Option<Arc<str>>) -> Self {
         Self {
             policy,
             state: Mutex::new(State::Closed { failures: 0 }),
             name,
+            provider,
         }
+    }
+
+    /// Whether token requests are refused now (open or half-open; an open
+    /// breaker whose cool-down is over lets the next request probe).
+    pub(crate) fn is_open(&self) -> bool {
+        !matches!(*self.lock(), State::Closed { .. })
+    }
+
+    /// Moves to `next`, counting a change of state.
+    fn enter(&self, state: &mut State, next: State) {
+        if let Some(provider) = &self.provider
+            && std::mem::discriminant(state) != std::mem::discriminant(&next)
+        {
+            names::breaker_transition(provider, next.name());
+        }
+        *state = next;
     }
 
     /// Lets a token request through, or says how long until one may go.
@@ -144,7 +191,7 @@ impl Breaker {
         let admission = match *state {
             State::Closed { .. } => Admission::Normal,
             State::Open { until } if now >= until => {
-                *state = State::HalfOpen;
+                self.enter(&mut state, State::HalfOpen);
                 Admission::Probe
             }
             State::Open { until } => return Err(until - now),
@@ -170,7 +217,7 @@ impl Breaker {
             return;
         }
         let mut state = self.lock();
-        *state = match (*state, unavailable) {
+        let next = match (*state, unavailable) {
             (_, false) => State::Closed { failures: 0 },
             (State::HalfOpen, true) => State::Open {
                 until: now + self.policy.cooldown,
@@ -192,6 +239,7 @@ impl Breaker {
             // A request admitted before the breaker opened: keep it open.
             (open @ State::Open { .. }, true) => open,
         };
+        self.enter(&mut state, next);
         if admission == Admission::Probe && !unavailable {
             tracing::info!("{} probe succeeded; circuit closed", self.name);
         }
@@ -205,10 +253,13 @@ mod tests {
     #[test]
     fn opens_after_threshold_then_probes_once() {
         let t0 = Instant::now();
-        let breaker = Breaker::new(BreakerPolicy {
-            threshold: 3,
-            cooldown: Duration::from_secs(10),
-        });
+        let breaker = Breaker::new(
+            BreakerPolicy {
+                threshold: 3,
+                cooldown: Duration::from_secs(10),
+            },
+            "p".into(),
+        );
         for _ in 0..3 {
             breaker.admit(t0).expect("closed").record(t0, true);
         }
@@ -240,10 +291,13 @@ mod tests {
     #[test]
     fn a_probe_that_ends_without_an_outcome_lets_the_next_request_probe() {
         let t0 = Instant::now();
-        let breaker = Breaker::new(BreakerPolicy {
-            threshold: 1,
-            cooldown: Duration::from_secs(10),
-        });
+        let breaker = Breaker::new(
+            BreakerPolicy {
+                threshold: 1,
+                cooldown: Duration::from_secs(10),
+            },
+            "p".into(),
+        );
         breaker.admit(t0).expect("closed").record(t0, true);
         let at = t0 + Duration::from_secs(10);
         let probe = breaker.admit(at).expect("probe");
@@ -262,10 +316,13 @@ mod tests {
     #[test]
     fn a_success_or_refusal_resets_the_count() {
         let t0 = Instant::now();
-        let breaker = Breaker::new(BreakerPolicy {
-            threshold: 2,
-            cooldown: Duration::from_secs(1),
-        });
+        let breaker = Breaker::new(
+            BreakerPolicy {
+                threshold: 2,
+                cooldown: Duration::from_secs(1),
+            },
+            "p".into(),
+        );
         breaker.admit(t0).expect("closed").record(t0, true);
         breaker.admit(t0).expect("closed").record(t0, false);
         breaker.admit(t0).expect("closed").record(t0, true);
@@ -278,10 +335,13 @@ mod tests {
     #[test]
     fn threshold_zero_disables_it() {
         let t0 = Instant::now();
-        let breaker = Breaker::new(BreakerPolicy {
-            threshold: 0,
-            cooldown: Duration::from_secs(1),
-        });
+        let breaker = Breaker::new(
+            BreakerPolicy {
+                threshold: 0,
+                cooldown: Duration::from_secs(1),
+            },
+            "p".into(),
+        );
         for _ in 0..10 {
             breaker.admit(t0).expect("closed").record(t0, true);
         }

@@ -87,7 +87,7 @@ pub(crate) async fn request_token(
         provider: endpoint.provider,
         timeout: endpoint.config.timeout,
         closed: endpoint.closed,
-        what: "token",
+        what: retry::TOKEN,
     };
     retry::with_retries(attempts, |timeout| {
         attempt_token(endpoint, params, expected, timeout, max_lifetime)

@@ -22,6 +22,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::oauth2::error::OAuth2Error;
+use crate::oauth2::telemetry::names;
 use crate::oauth2::time::clock::Clock;
 
 /// How a provider's token requests are retried.
@@ -124,9 +125,13 @@ pub(crate) struct Attempts<'a> {
     pub(crate) timeout: Duration,
     /// Set once the service shuts down: no further attempt starts.
     pub(crate) closed: &'a AtomicBool,
-    /// What is requested, for logs (`"token"`, `"metadata"`).
+    /// What is requested, for logs ([`TOKEN`], `"metadata"`).
     pub(crate) what: &'static str,
 }
+
+/// [`Attempts::what`] of a token request: its retries are counted
+/// ([`names::TOKEN_REQUEST_RETRIES`]).
+pub(crate) const TOKEN: &str = "token";
 
 /// Runs `attempt` until it succeeds, fails for good, or the policy says
 /// stop: only [unavailable](OAuth2Error::is_unavailable) failures are
@@ -162,6 +167,10 @@ where
             return Err(OAuth2Error::ShuttingDown {
                 provider: provider.to_owned(),
             });
+        }
+        if what == TOKEN {
+            // The field of the `token_request` span this runs in.
+            tracing::Span::current().record("attempts", count);
         }
         let error = match attempt(timeout).await {
             Ok(value) => return Ok(value),
@@ -201,6 +210,9 @@ where
             wait_ms = wait.as_millis() as u64,
             "request failed; retrying"
         );
+        if what == TOKEN {
+            names::token_request_retry(provider);
+        }
         clock.sleep(wait).await;
         count += 1;
     }

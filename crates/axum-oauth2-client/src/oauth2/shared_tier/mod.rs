@@ -16,6 +16,8 @@
 //! still the one stored (compare-and-delete), when the next request meets
 //! it.
 
+mod identity;
+mod lease;
 mod refused;
 mod shared_token;
 
@@ -25,10 +27,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest as _, Sha256};
 
+use self::lease::HeldLease;
 use self::refused::RefusedTokens;
 use self::shared_token::{is_fresh, to_data, to_stored};
+use crate::oauth2::cache::REFRESH_RETRY_DELAY;
 use crate::oauth2::cache::token::TokenData;
 use crate::oauth2::error::OAuth2Error;
+use crate::oauth2::provider_config::ProviderConfig;
+use crate::oauth2::telemetry::names::{self, StoreEvent};
 use crate::oauth2::time::clock::Clock;
 use crate::store::{
     FINGERPRINT_LEN, LeaseOwner, StoreError, StoreKey, StoredToken, TokenStore, fingerprint,
@@ -42,21 +48,26 @@ const LEASE_ROUNDS: usize = 2;
 /// A provider's view of the shared store.
 pub(crate) struct SharedTier {
     store: Arc<dyn TokenStore>,
-    /// SHA-256 over what the provider's tokens depend on besides a
-    /// request's form fields (the token endpoint, the client, its
-    /// authentication and certificate): replicas configured for another
-    /// client, as during a deploy that changes it, never share a token.
+    /// What the provider's tokens depend on besides a request's form
+    /// fields ([`identity::identity`]).
     identity: [u8; 32],
     refused: RefusedTokens,
 }
 
 /// What the tier needs to know of the provider asking.
 pub(crate) struct Context<'a> {
-    pub(crate) provider: &'a str,
+    pub(crate) provider: &'a Arc<str>,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) refresh_buffer: Duration,
     /// Whether the provider has a DPoP key (it can send DPoP tokens).
     pub(crate) dpop: bool,
+    /// Whether it may send a Bearer token: without DPoP, or with
+    /// `DPOP_ALLOW_BEARER`.
+    pub(crate) bearer: bool,
+    /// The longest one of its token requests runs (its retry budget and
+    /// one attempt's timeout): the longest a replica waits for a lease
+    /// holder that keeps renewing its lease.
+    pub(crate) request_bound: Duration,
 }
 
 /// What a replica does after looking in the store.
@@ -64,9 +75,10 @@ enum Plan {
     /// Take this token, which another replica published.
     Use(TokenData),
     /// Request a token, holding the lease or not; `fallback` is a token
-    /// still valid in the store, served if the request fails.
+    /// still valid in the store, served if the token endpoint is
+    /// unavailable.
     Fetch {
-        lease: Option<LeaseOwner>,
+        lease: Option<HeldLease>,
         fallback: Option<StoredToken>,
     },
 }
@@ -79,21 +91,11 @@ struct Passed {
 }
 
 impl SharedTier {
-    /// The tier over `store` for a provider whose identity parts are
-    /// `identity` (each part is length-prefixed into the hash).
-    pub(crate) fn new<'a>(
-        store: Arc<dyn TokenStore>,
-        identity: impl IntoIterator<Item = &'a str>,
-    ) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(b"axum-oauth2-client provider identity v1\0");
-        for part in identity {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
+    /// The tier over `store` for the provider configured by `config`.
+    pub(crate) fn new(store: Arc<dyn TokenStore>, config: &ProviderConfig) -> Self {
         Self {
             store,
-            identity: hasher.finalize().into(),
+            identity: identity::identity(config),
             refused: RefusedTokens::default(),
         }
     }
@@ -130,36 +132,61 @@ impl SharedTier {
     {
         let key = self.key(cx.provider, digest);
         let (lease, fallback) = match self.plan(&cx, &key).await {
-            Plan::Use(data) => return Ok(data),
+            Plan::Use(data) => {
+                names::store(cx.provider, StoreEvent::Hit);
+                return Ok(data);
+            }
             Plan::Fetch { lease, fallback } => (lease, fallback),
         };
-        let result = fetch().await;
-        if let Ok(data) = &result {
-            self.publish(&cx, &key, data).await;
-        }
-        if let Some(owner) = &lease
-            && let Err(error) = self.store.release(&key, owner).await
-        {
-            // The lease expires on its own.
-            self.unavailable(&cx, &key, "release", &error);
+        names::store(cx.provider, StoreEvent::Miss);
+        let result = match &lease {
+            Some(lease) => lease.renewing(fetch()).await,
+            None => fetch().await,
+        };
+        let published = result.as_ref().ok().map(|data| {
+            let now_wall = SystemTime::now();
+            let stored = to_stored(data, cx.clock.now(), now_wall);
+            let ttl = stored.remaining(now_wall);
+            (stored, ttl)
+        });
+        match lease {
+            Some(lease) => lease.finish(published),
+            None => {
+                if let Some((stored, ttl)) = published {
+                    lease::publish(
+                        Arc::clone(&self.store),
+                        key.clone(),
+                        Arc::clone(cx.provider),
+                        stored,
+                        ttl,
+                    );
+                }
+            }
         }
         let error = match result {
             Ok(data) => return Ok(data),
             Err(error) => error,
         };
+        if !error.is_unavailable() {
+            return Err(error);
+        }
+        let now = cx.clock.now();
         let now_wall = SystemTime::now();
         match fallback
             .filter(|token| token.remaining(now_wall) > Duration::ZERO)
-            .and_then(|token| to_data(&token, cx.clock.now(), now_wall, cx.refresh_buffer, cx.dpop))
+            .and_then(|token| to_data(&token, now, now_wall, cx.refresh_buffer, cx.dpop, cx.bearer))
         {
-            Some(data) => {
+            Some(mut data) => {
                 tracing::warn!(
-                    provider = cx.provider,
+                    provider = &**cx.provider,
                     key = %key,
                     code = error.code(),
                     error = %error,
                     "token request failed; the shared token is still valid and stays in use"
                 );
+                // Due for refresh, but not before the slot would retry a
+                // failed refresh of its own token.
+                data.refresh_at = (now + REFRESH_RETRY_DELAY).min(data.expires_at);
                 Ok(data)
             }
             None => Err(error),
@@ -181,7 +208,7 @@ impl SharedTier {
             },
             Ok(None) => {}
             Err(error) => {
-                self.unavailable(cx, key, "get", &error);
+                store_failed(cx.provider, key, "get", &error);
                 return Plan::Fetch {
                     lease: None,
                     fallback: None,
@@ -193,26 +220,36 @@ impl SharedTier {
             let owner = LeaseOwner::random();
             match self.store.try_lease(key, &owner, ttl).await {
                 Ok(true) => {
+                    let lease = HeldLease::new(
+                        Arc::clone(&self.store),
+                        key.clone(),
+                        owner,
+                        Arc::clone(cx.provider),
+                    );
                     return Plan::Fetch {
-                        lease: Some(owner),
+                        lease: Some(lease),
                         fallback,
                     };
                 }
                 Ok(false) => {}
                 Err(error) => {
-                    self.unavailable(cx, key, "lease", &error);
+                    store_failed(cx.provider, key, "lease", &error);
                     return Plan::Fetch {
                         lease: None,
                         fallback,
                     };
                 }
             }
-            tracing::debug!(provider = cx.provider, key = %key, "another replica is requesting the token; waiting for it");
-            match self
-                .store
-                .wait_for(key, seen.as_ref(), Instant::now() + ttl)
-                .await
-            {
+            tracing::debug!(provider = &**cx.provider, key = %key, "another replica is requesting the token; waiting for it");
+            names::store(cx.provider, StoreEvent::LeaseWait);
+            // The holder renews its lease while its request runs, and
+            // releases it when done: wait while it is held, up to the
+            // request's own bound (a bound that overflows an `Instant`
+            // waits a minute).
+            let deadline = Instant::now()
+                .checked_add(ttl.max(cx.request_bound))
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+            match self.store.wait_for(key, seen.as_ref(), deadline).await {
                 Ok(Some(token)) => match self.examine(cx, key, token).await {
                     Ok(data) => return Plan::Use(data),
                     Err(passed) => {
@@ -223,7 +260,7 @@ impl SharedTier {
                 // The holder gave up, died or is slow.
                 Ok(None) => {}
                 Err(error) => {
-                    self.unavailable(cx, key, "wait", &error);
+                    store_failed(cx.provider, key, "wait", &error);
                     break;
                 }
             }
@@ -246,9 +283,9 @@ impl SharedTier {
         if self.refused.contains(&fingerprint) {
             match self.store.delete_if(key, &fingerprint).await {
                 Ok(deleted) => {
-                    tracing::debug!(provider = cx.provider, key = %key, deleted, "shared token refused upstream here; deleted from the store")
+                    tracing::debug!(provider = &**cx.provider, key = %key, deleted, "shared token refused upstream here; deleted from the store")
                 }
-                Err(error) => self.unavailable(cx, key, "delete", &error),
+                Err(error) => store_failed(cx.provider, key, "delete", &error),
             }
             return Err(Passed {
                 fingerprint,
@@ -262,13 +299,20 @@ impl SharedTier {
                 still_valid: Some(token),
             });
         }
-        match to_data(&token, cx.clock.now(), now_wall, cx.refresh_buffer, cx.dpop) {
+        match to_data(
+            &token,
+            cx.clock.now(),
+            now_wall,
+            cx.refresh_buffer,
+            cx.dpop,
+            cx.bearer,
+        ) {
             Some(data) => {
-                tracing::debug!(provider = cx.provider, key = %key, "token taken from the shared store");
+                tracing::debug!(provider = &**cx.provider, key = %key, "token taken from the shared store");
                 Ok(data)
             }
             None => {
-                tracing::warn!(provider = cx.provider, key = %key, "shared token cannot be sent by this provider; requesting another");
+                tracing::warn!(provider = &**cx.provider, key = %key, "shared token cannot be sent by this provider; requesting another");
                 Err(Passed {
                     fingerprint,
                     still_valid: None,
@@ -276,22 +320,14 @@ impl SharedTier {
             }
         }
     }
+}
 
-    /// Stores `data` for the other replicas, for its remaining lifetime.
-    async fn publish(&self, cx: &Context<'_>, key: &StoreKey, data: &TokenData) {
-        let now_wall = SystemTime::now();
-        let stored = to_stored(data, cx.clock.now(), now_wall);
-        let ttl = stored.remaining(now_wall);
-        if let Err(error) = self.store.put(key, &stored, ttl).await {
-            self.unavailable(cx, key, "put", &error);
-        }
-    }
-
-    fn unavailable(&self, cx: &Context<'_>, key: &StoreKey, call: &str, error: &StoreError) {
-        if matches!(error, StoreError::BreakerOpen { .. }) {
-            tracing::debug!(provider = cx.provider, key = %key, call, code = error.code(), "token store skipped: its circuit is open");
-        } else {
-            tracing::warn!(provider = cx.provider, key = %key, call, code = error.code(), error = %error, "token store call failed; going on without it");
-        }
+/// Logs and counts a failed store call; the caller goes on without it.
+fn store_failed(provider: &str, key: &StoreKey, call: &'static str, error: &StoreError) {
+    names::store_error(provider, call);
+    if matches!(error, StoreError::BreakerOpen { .. }) {
+        tracing::debug!(provider, key = %key, call, code = error.code(), "token store skipped: its circuit is open");
+    } else {
+        tracing::warn!(provider, key = %key, call, code = error.code(), error = %error, "token store call failed; going on without it");
     }
 }

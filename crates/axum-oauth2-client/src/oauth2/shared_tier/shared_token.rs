@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::oauth2::cache::token::TokenData;
 use crate::oauth2::cache::token_header::TokenHeader;
 use crate::oauth2::endpoint::intern_token_type;
+use crate::oauth2::endpoint::response::MAX_LIFETIME;
 use crate::oauth2::secret::Secret;
 use crate::store::{StoredToken, TokenType};
 
@@ -18,7 +19,8 @@ use crate::store::{StoredToken, TokenType};
 /// [`schedule`]: crate::oauth2::cache::token::schedule
 const MAX_EARLY: f64 = 0.1;
 
-/// `data`, issued no later than `now_wall`, for the store.
+/// `data` for the store, published at `now_wall` (its issue time there:
+/// what another replica measures its lifetime from).
 pub(crate) fn to_stored(data: &TokenData, now: Instant, now_wall: SystemTime) -> StoredToken {
     let token_type = if !data.access_token {
         TokenType::NotApplicable
@@ -45,23 +47,43 @@ pub(crate) fn is_fresh(stored: &StoredToken, now_wall: SystemTime, buffer: Durat
     stored.remaining(now_wall) > buffer.mul_f64(1.0 + MAX_EARLY)
 }
 
+/// How far in the future a token's issue time may lie: more is another
+/// replica's clock gone wrong, and its expiry cannot be trusted either.
+const MAX_SKEW: Duration = Duration::from_secs(60);
+
 /// `stored` as this process caches it at `now` (`now_wall` on the wall
 /// clock), refreshed `buffer` before it expires (with the usual jitter),
-/// or `None` when this provider cannot send it: a DPoP token without a
-/// DPoP key, or bytes a header cannot carry.
+/// or `None` when this provider cannot use it: a DPoP token without a
+/// DPoP key, a Bearer token for a DPoP provider that does not accept one
+/// (`bearer`), bytes a header cannot carry, or an issue time too far
+/// ahead of this clock. Its remaining life is believed up to its
+/// lifetime and [`MAX_LIFETIME`] at most, as a token endpoint's answer.
 pub(crate) fn to_data(
     stored: &StoredToken,
     now: Instant,
     now_wall: SystemTime,
     buffer: Duration,
     dpop: bool,
+    bearer: bool,
 ) -> Option<TokenData> {
+    if stored
+        .issued_at()
+        .duration_since(now_wall)
+        .is_ok_and(|ahead| ahead > MAX_SKEW)
+    {
+        return None;
+    }
     let header = match stored.token_type() {
         TokenType::DPoP if dpop => TokenHeader::dpop(stored.token()),
         TokenType::DPoP => None,
+        TokenType::Bearer if !bearer => None,
         _ => TokenHeader::bearer(stored.token()),
     }?;
-    let expires_at = now + stored.remaining(now_wall);
+    let remaining = stored
+        .remaining(now_wall)
+        .min(stored.lifetime())
+        .min(MAX_LIFETIME);
+    let expires_at = now + remaining;
     let buffer = buffer.min(stored.lifetime() / 2);
     let early = buffer.mul_f64(MAX_EARLY * rand::random::<f64>());
     let refresh_at = expires_at
@@ -132,6 +154,7 @@ mod tests {
                 wall + Duration::from_secs(1),
                 Duration::from_secs(60),
                 true,
+                true,
             )
             .unwrap();
             assert_eq!(back.secret(), "tok-abc");
@@ -155,7 +178,46 @@ mod tests {
             now,
             wall,
         );
-        assert!(to_data(&stored, now, wall, Duration::from_secs(60), false).is_none());
+        assert!(to_data(&stored, now, wall, Duration::from_secs(60), false, true).is_none());
+    }
+
+    #[test]
+    fn a_bearer_token_needs_a_provider_that_accepts_one() {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let token = Secret::new("tok-abc");
+        let stored = to_stored(
+            &data(TokenHeader::bearer(&token).unwrap(), true, now),
+            now,
+            wall,
+        );
+        assert!(to_data(&stored, now, wall, Duration::from_secs(60), true, false).is_none());
+        assert!(to_data(&stored, now, wall, Duration::from_secs(60), true, true).is_some());
+    }
+
+    #[test]
+    fn times_from_a_wrong_clock_are_not_believed() {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let token = || Secret::new("t");
+        let buffer = Duration::from_secs(60);
+        // Issued two minutes in this replica's future: refused.
+        let ahead = StoredToken::new(
+            token(),
+            TokenType::Bearer,
+            wall + Duration::from_secs(120),
+            wall + Duration::from_secs(3720),
+        );
+        assert!(to_data(&ahead, now, wall, buffer, false, true).is_none());
+        // A lifetime of centuries is cut to a day.
+        let far = StoredToken::new(
+            token(),
+            TokenType::Bearer,
+            wall,
+            wall + Duration::from_secs(1 << 40),
+        );
+        let data = to_data(&far, now, wall, buffer, false, true).unwrap();
+        assert!(data.expires_at - now <= MAX_LIFETIME);
     }
 
     #[test]
