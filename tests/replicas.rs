@@ -66,7 +66,10 @@ async fn start(vars: &[(&str, String)], dir: &std::path::Path) -> Replica {
         if health.is_ok_and(|r| r.status().is_success()) {
             return replica;
         }
-        assert!(Instant::now() < deadline, "the server on {port} did not come up");
+        assert!(
+            Instant::now() < deadline,
+            "the server on {port} did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -112,7 +115,10 @@ async fn three_template_servers_sharing_one_redis_make_one_token_request() {
         ("HOST", "127.0.0.1".to_owned()),
         ("LOG_FORMAT", "json".to_owned()),
         ("DEMO_API_URL", server.uri()),
-        ("OAUTH2_DEMO_TOKEN_URL", format!("{}{TOKEN_PATH}", server.uri())),
+        (
+            "OAUTH2_DEMO_TOKEN_URL",
+            format!("{}{TOKEN_PATH}", server.uri()),
+        ),
         ("OAUTH2_DEMO_CLIENT_ID", CLIENT_ID.to_owned()),
         ("OAUTH2_DEMO_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
         ("OAUTH2_CACHE_REDIS_URL", redis.url()),

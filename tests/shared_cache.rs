@@ -829,3 +829,43 @@ fn the_store_variables_are_checked_and_named() {
     assert_eq!(error.code(), "invalid_config");
     assert!(error.to_string().contains("Tokio runtime"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_or_full_redis_fails_no_call_and_costs_a_miss_its_time_bounds_only() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let keys = KeyFile::new(&[1]);
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    let vars = vars(&token_url(&server), &redis, &keys, &namespace(), &[]);
+    let replicas = replicas(2, &vars);
+    // Connected first, so that only the paused calls are measured.
+    replicas[0].get_token(PROVIDER, None).await.expect("token");
+    replicas[0].clear_cache(None);
+
+    // Paused for 2 s: every call meets its 50 ms bound.
+    assert_eq!(redis.command("CLIENT PAUSE 2000 ALL"), "+OK");
+    let started = Instant::now();
+    replicas[0].get_token(PROVIDER, None).await.expect("token");
+    let took = started.elapsed();
+    println!("a miss with Redis paused: {took:?}");
+    // The read meets the bound, then the replica requests its own token.
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert_eq!(issuer.issued(), 2);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    // Emptied, then full: every write is refused, so each replica
+    // requests its own token, and no call fails.
+    assert_eq!(redis.command("FLUSHALL"), "+OK");
+    assert_eq!(
+        redis.command("CONFIG SET maxmemory-policy noeviction"),
+        "+OK"
+    );
+    assert_eq!(redis.command("CONFIG SET maxmemory 1"), "+OK");
+    for replica in &replicas {
+        replica.clear_cache(None);
+        replica.get_token(PROVIDER, None).await.expect("token");
+    }
+    assert_eq!(issuer.issued(), 4);
+}
