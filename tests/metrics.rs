@@ -591,9 +591,10 @@ async fn the_shared_store_counts_its_hits_misses_lease_waits_and_errors() {
         b.get_token("shared_metrics", None)
     );
     assert_eq!(ta.unwrap().secret(), tb.unwrap().secret());
-    // The token is published and the lease released in the background.
+    // The token is published and the lease released in the background:
+    // one key, the token's.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while redis.command("DBSIZE") != ":1" {
+    while !(redis.command("DBSIZE") == ":1" && redis.command("KEYS *:lease:*") == "*0") {
         assert!(std::time::Instant::now() < deadline, "published");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

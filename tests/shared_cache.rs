@@ -119,6 +119,24 @@ async fn scan(redis: &RedisServer) -> Vec<(String, Vec<u8>)> {
     all
 }
 
+/// Every key and value once `tokens` tokens are published and no lease is
+/// held (both happen in the background, after a call has its token).
+async fn settled(redis: &RedisServer, tokens: usize) -> Vec<(String, Vec<u8>)> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let all = scan(redis).await;
+        if all.len() == tokens && all.iter().all(|(k, _)| k.contains(":tok:")) {
+            return all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {:?}",
+            all.iter().map(|(k, _)| k).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_replicas_of_a_thousand_cold_callers_each_make_one_token_request() {
     let Some(redis) = RedisServer::start() else {
@@ -745,12 +763,7 @@ async fn nothing_in_redis_shows_a_token_a_secret_a_client_id_or_a_subject() {
         .unwrap();
 
     // Published, and the leases released, in the background.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while redis.command("DBSIZE") != ":2" {
-        assert!(Instant::now() < deadline, "two tokens, no lease");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let all = scan(&redis).await;
+    let all = settled(&redis, 2).await;
     assert_eq!(
         all.len(),
         2,
