@@ -146,6 +146,23 @@ impl RedisStore {
         }
     }
 
+    /// Runs one of the compare-and-act scripts on `key` with `args`: true
+    /// when the comparison held and the script acted.
+    async fn compare_and(
+        &self,
+        script: &redis::Script,
+        key: &str,
+        args: &[&[u8]],
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.manager.clone();
+        let mut invocation = script.key(key);
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let acted: i64 = self.call(invocation.invoke_async(&mut conn)).await?;
+        Ok(acted == 1)
+    }
+
     /// The associated data of a token's seal: its key and fingerprint.
     fn aad(key: &StoreKey, fingerprint: &[u8; FINGERPRINT_LEN]) -> Vec<u8> {
         let mut aad = Vec::with_capacity(key.token_key().len() + 1 + FINGERPRINT_LEN);
@@ -261,16 +278,8 @@ impl TokenStore for RedisStore {
         fingerprint: &'a [u8; FINGERPRINT_LEN],
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.manager.clone();
-            let deleted: i64 = self
-                .call(
-                    self.delete_if
-                        .key(key.token_key())
-                        .arg(&fingerprint[..])
-                        .invoke_async(&mut conn),
-                )
-                .await?;
-            Ok(deleted == 1)
+            self.compare_and(&self.delete_if, key.token_key(), &[&fingerprint[..]])
+                .await
         })
     }
 
@@ -304,17 +313,13 @@ impl TokenStore for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.manager.clone();
-            let renewed: i64 = self
-                .call(
-                    self.renew
-                        .key(key.lease_key())
-                        .arg(owner.as_str())
-                        .arg(px(ttl))
-                        .invoke_async(&mut conn),
-                )
-                .await?;
-            Ok(renewed == 1)
+            let ms = px(ttl).to_string();
+            self.compare_and(
+                &self.renew,
+                key.lease_key(),
+                &[owner.as_str().as_bytes(), ms.as_bytes()],
+            )
+            .await
         })
     }
 
@@ -324,16 +329,8 @@ impl TokenStore for RedisStore {
         owner: &'a LeaseOwner,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.manager.clone();
-            let released: i64 = self
-                .call(
-                    self.release
-                        .key(key.lease_key())
-                        .arg(owner.as_str())
-                        .invoke_async(&mut conn),
-                )
-                .await?;
-            Ok(released == 1)
+            self.compare_and(&self.release, key.lease_key(), &[owner.as_str().as_bytes()])
+                .await
         })
     }
 

@@ -100,27 +100,33 @@ pub(super) fn publish(
     token: StoredToken,
     ttl: std::time::Duration,
 ) {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
-            if let Err(error) = store.put(&key, &token, ttl).await {
-                store_failed(&provider, &key, "put", &error);
-            }
-        });
-    }
+    in_background(store, key, provider, Some((token, ttl)), None);
 }
 
 fn spawn(held: Held, token: Option<(StoredToken, std::time::Duration)>) {
-    // Outside a runtime (it is shutting down) the lease just expires.
+    let Held {
+        store,
+        key,
+        owner,
+        provider,
+    } = held;
+    in_background(store, key, provider, token, Some(owner));
+}
+
+/// Puts `token` (if any), then releases `owner`'s lease (if any), in a
+/// task of its own. Outside a runtime (it is shutting down) nothing is
+/// written: the lease expires by itself.
+fn in_background(
+    store: Arc<dyn TokenStore>,
+    key: StoreKey,
+    provider: Arc<str>,
+    token: Option<(StoredToken, std::time::Duration)>,
+    owner: Option<LeaseOwner>,
+) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     runtime.spawn(async move {
-        let Held {
-            store,
-            key,
-            owner,
-            provider,
-        } = held;
         if let Some((token, ttl)) = token
             && let Err(error) = store.put(&key, &token, ttl).await
         {
@@ -128,7 +134,9 @@ fn spawn(held: Held, token: Option<(StoredToken, std::time::Duration)>) {
         }
         // Released after the put: a waiter that sees the lease gone sees
         // the token too.
-        if let Err(error) = store.release(&key, &owner).await {
+        if let Some(owner) = owner
+            && let Err(error) = store.release(&key, &owner).await
+        {
             store_failed(&provider, &key, "release", &error);
         }
     });
