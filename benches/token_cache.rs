@@ -58,6 +58,13 @@ fn exchange() -> TokenExchangeOptions {
 }
 
 /// Polls a future once with a no-op waker; a warm-cache call is ready then.
+///
+/// Always inlined, so that the future is built where it is polled, as an
+/// `.await` builds it in its caller's future: left to the inliner, a call
+/// copies the future into its frame first, and a run then times that copy
+/// (a `memcpy` and a stalled load of the future's state) instead of the
+/// hit, by whether this generic function happened to be inlined.
+#[inline(always)]
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
