@@ -95,11 +95,15 @@ impl Binding<'_> {
     ) -> Result<Attached, OAuth2Error> {
         let token = self
             .slot
-            .with_token(self.provider.request_fn(self.request), |token| {
-                check_access_token(&self.provider.name, token)?;
-                headers.insert(AUTHORIZATION, token.authorization());
-                Ok(TokenId::of(token))
-            })
+            .with_token(
+                self.provider.owner(),
+                self.provider.request_fn(self.request),
+                |token| {
+                    check_access_token(&self.provider.name, token)?;
+                    headers.insert(AUTHORIZATION, token.authorization());
+                    Ok(TokenId::of(token))
+                },
+            )
             .await??;
         let nonce = self.provider.prove(method, url, headers)?;
         Ok(Attached { token, nonce })

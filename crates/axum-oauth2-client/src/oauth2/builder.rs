@@ -215,7 +215,6 @@ impl OAuth2ServiceBuilder {
             };
             let name: Arc<str> = name.as_str().into();
             let key = CacheKey {
-                provider: name.clone(),
                 grant: match config.grant {
                     GrantType::ClientCredentials => Grant::ClientCredentials,
                     GrantType::JwtBearer => Grant::JwtBearer,
@@ -240,11 +239,7 @@ impl OAuth2ServiceBuilder {
             });
             let cache_counts = Arc::new(CacheCounts::new(name.clone()));
             providers.push(Arc::new(Provider {
-                client_credentials: Arc::new(Slot::new(
-                    key,
-                    self.clock.clone(),
-                    Arc::clone(&cache_counts),
-                )),
+                client_credentials: Arc::new(Slot::new(key, true)),
                 cache_counts,
                 breaker: Breaker::new(config.breaker, name.clone()),
                 name,

@@ -11,7 +11,7 @@ use futures_util::FutureExt as _;
 use reqwest::{StatusCode, Url};
 use tracing::Instrument as _;
 
-use super::cache::{Grant, KeyedSlots, Request, Slot, TokenId, digest};
+use super::cache::{Grant, KeyedSlots, Owner, Request, Slot, TokenId, digest};
 use super::discovery::Discovery;
 use super::error::OAuth2Error;
 use super::provider_config::ProviderConfig;
@@ -190,11 +190,27 @@ impl Provider {
     /// forced refresh budget ([`Slot::refused`]), and the shared tier
     /// will not hand it out again. Whether a retry may go ahead.
     pub(crate) fn refuse(&self, slot: &Slot, used: TokenId) -> bool {
-        slot.refused(used, self.config.forced_refresh_interval, |dropped| {
-            if let Some(shared) = &self.shared {
-                shared.refused(dropped.secret());
-            }
-        })
+        slot.refused(
+            self.owner(),
+            used,
+            self.config.forced_refresh_interval,
+            |dropped| {
+                if let Some(shared) = &self.shared {
+                    shared.refused(dropped.secret());
+                }
+            },
+        )
+    }
+
+    /// What the provider lends its slots on every call: its clock, name
+    /// and cache counts.
+    #[inline]
+    pub(crate) fn owner(&self) -> Owner<'_> {
+        Owner {
+            clock: &self.clock,
+            provider: &self.name,
+            counts: &self.cache_counts,
+        }
     }
 
     /// `origin_not_allowed` when the provider confines its tokens and `url`
@@ -223,7 +239,9 @@ impl Provider {
             let provider = Arc::clone(self);
             let request = request.to_owned();
             async move {
-                let data = match &provider.shared {
+                // The provider's own slot keeps the token once per core
+                // ([`Slot::new`]), after numbering it.
+                match &provider.shared {
                     Some(shared) => {
                         let digest = provider.digest(request.view());
                         let cx = Context {
@@ -240,17 +258,10 @@ impl Provider {
                         };
                         shared
                             .token(cx, &digest, || provider.fetch_token(&request))
-                            .await?
+                            .await
                     }
-                    None => provider.fetch_token(&request).await?,
-                };
-                Ok(match request {
-                    // Every request to the provider carries this token:
-                    // one header copy per core keeps callers off each
-                    // other's cache lines.
-                    OwnedTokenRequest::Configured => data.per_core(),
-                    _ => data,
-                })
+                    None => provider.fetch_token(&request).await,
+                }
             }
             .boxed()
         }

@@ -12,7 +12,7 @@ use reqwest::header::AUTHORIZATION;
 
 use super::binding::not_access_token;
 use super::builder::OAuth2ServiceBuilder;
-use super::cache::{CacheKey, KeyedCache, Request, Slot, TokenId, entries};
+use super::cache::{CacheKey, KeyedCache, Owner, Request, Slot, TokenId, entries};
 use super::config::OAuth2Config;
 use super::discovery::AuthorizationServerMetadata;
 use super::error::OAuth2Error;
@@ -77,7 +77,9 @@ impl OAuth2Service {
     /// A valid access token for `provider`: the client credentials token,
     /// or with `exchange` a token exchanged for the caller's subject token.
     ///
-    /// A cache hit clones one `Arc` and takes no lock. In the refresh window
+    /// A cache hit clones one `Arc` and takes no lock; for the provider's
+    /// own token it is this core's copy, so callers on different cores
+    /// write no shared counter. In the refresh window
     /// the cached token is returned while one background refresh runs; a
     /// missing or expired token makes the caller wait on the single request
     /// in flight for its key.
@@ -91,12 +93,13 @@ impl OAuth2Service {
         let request = TokenRequest::of(exchange, None);
         let provider = self.provider(provider)?;
         let slot = self.slot(provider, request)?;
-        if let Ok(token) = slot.try_hit(|token| AccessToken(Arc::clone(token))) {
+        if let Ok(token) = slot.try_hit(provider.owner(), AccessToken::of) {
             return Ok(token);
         }
         // A miss after shutdown neither starts nor logs a request.
         provider.check_open()?;
-        slot.get(provider.request_fn(request)).await
+        slot.get(provider.owner(), provider.request_fn(request))
+            .await
     }
 
     /// A valid access token for `provider`'s own grant with `params` over
@@ -111,11 +114,12 @@ impl OAuth2Service {
         let request = TokenRequest::of(None, Some(params));
         let provider = self.provider(provider)?;
         let slot = self.slot(provider, request)?;
-        if let Ok(token) = slot.try_hit(|token| AccessToken(Arc::clone(token))) {
+        if let Ok(token) = slot.try_hit(provider.owner(), AccessToken::of) {
             return Ok(token);
         }
         provider.check_open()?;
-        slot.get(provider.request_fn(request)).await
+        slot.get(provider.owner(), provider.request_fn(request))
+            .await
     }
 
     /// Sets `Authorization: Bearer …` (marked sensitive) on a request built
@@ -139,14 +143,17 @@ impl OAuth2Service {
         // Only an exchanged token can be no access token (N_A).
         let exchanged = exchange.is_some();
         // A hit completes here, before any nested future is built.
-        match slot.try_hit(|token| set_authorization(request, token, exchanged)) {
+        match slot.try_hit(provider.owner(), |token| {
+            set_authorization(request, token, exchanged)
+        }) {
             Ok(Some(_)) if provider.dpop.is_none() => return Ok(()),
             Ok(Some(_)) => return prove(provider, request),
             Ok(None) => return Err(not_access_token(&provider.name)),
             Err(_) => {}
         }
         provider.check_open()?;
-        match attach(&slot, provider.request_fn(request_for), request, exchanged).await? {
+        let request_fn = provider.request_fn(request_for);
+        match attach(&slot, provider.owner(), request_fn, request, exchanged).await? {
             Some(_) => prove(provider, request),
             None => Err(not_access_token(&provider.name)),
         }
@@ -245,8 +252,8 @@ impl OAuth2Service {
             .providers
             .iter()
             .map(|p| {
-                usize::from(p.client_credentials.is_valid())
-                    + p.keyed.iter().filter(|s| s.is_valid()).count()
+                usize::from(p.client_credentials.is_valid(&*p.clock))
+                    + p.keyed.iter().filter(|s| s.is_valid(&*p.clock)).count()
             })
             .sum()
     }
@@ -313,17 +320,13 @@ impl OAuth2Service {
         provider.check_open()?;
         let digest = provider.digest(request);
         let key = || CacheKey {
-            provider: provider.name.clone(),
             grant: provider.grant(request),
             subject: Some([
                 digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
             ]),
         };
         let all = || self.inner.providers.iter().map(|p| &p.keyed);
-        Ok(self
-            .inner
-            .keyed
-            .slot(&provider.keyed, all, digest, key, &provider.cache_counts))
+        Ok(self.inner.keyed.slot(&provider.keyed, all, digest, key))
     }
 }
 
@@ -341,11 +344,12 @@ fn prove(provider: &Provider, request: &mut reqwest::Request) -> Result<(), OAut
 /// (`None`: it is no access token, see [`set_authorization`]).
 pub(crate) async fn attach(
     slot: &Arc<Slot>,
+    owner: Owner<'_>,
     request_fn: impl FnOnce() -> Request,
     request: &mut reqwest::Request,
     exchanged: bool,
 ) -> Result<Option<TokenId>, OAuth2Error> {
-    slot.with_token(request_fn, |token| {
+    slot.with_token(owner, request_fn, |token| {
         set_authorization(request, token, exchanged)
     })
     .await

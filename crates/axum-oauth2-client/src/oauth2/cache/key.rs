@@ -2,7 +2,6 @@
 //! carried ([`TokenId`]).
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use sha2::{Digest as _, Sha256};
@@ -28,32 +27,43 @@ impl Grant {
     }
 }
 
-/// What identifies a cached token. Its `Display` is safe for logs: the
-/// subject is shown as the first bytes of its digest only.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// What identifies a cached token within its provider (8 bytes: the
+/// provider's name is its owner's, lent for logs, see [`CacheKey::named`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CacheKey {
-    pub(crate) provider: Arc<str>,
     pub(crate) grant: Grant,
     /// The first bytes of the request digest of a keyed slot, for logs (the full digest
     /// is the map key; keeping it twice would cost every entry 26 bytes).
     pub(crate) subject: Option<[u8; 6]>,
 }
 
-impl fmt::Display for CacheKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.grant, &self.subject) {
-            (grant, None) => write!(f, "{}/{}", self.provider, grant.as_str()),
-            (grant, Some(digest)) => {
-                write!(f, "{}/{}/sha256:", self.provider, grant.as_str())?;
-                digest.iter().try_for_each(|b| write!(f, "{b:02x}"))
-            }
+impl CacheKey {
+    /// The key under `provider`, for logs: safe to show, since the subject
+    /// is shown as the first bytes of its digest only.
+    pub(crate) fn named<'a>(&'a self, provider: &'a str) -> impl fmt::Display + 'a {
+        KeyName {
+            provider,
+            key: self,
         }
     }
 }
 
-impl fmt::Debug for CacheKey {
+/// [`CacheKey::named`].
+struct KeyName<'a> {
+    provider: &'a str,
+    key: &'a CacheKey,
+}
+
+impl fmt::Display for KeyName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        let (provider, grant) = (self.provider, self.key.grant.as_str());
+        match &self.key.subject {
+            None => write!(f, "{provider}/{grant}"),
+            Some(digest) => {
+                write!(f, "{provider}/{grant}/sha256:")?;
+                digest.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+        }
     }
 }
 
@@ -98,11 +108,13 @@ mod tests {
     #[test]
     fn key_display_hides_the_subject() {
         let key = CacheKey {
-            provider: "p".into(),
             grant: Grant::TokenExchange,
             subject: Some([0xab; 6]),
         };
-        assert_eq!(key.to_string(), "p/token_exchange/sha256:abababababab");
+        assert_eq!(
+            key.named("p").to_string(),
+            "p/token_exchange/sha256:abababababab"
+        );
     }
 
     fn lists() -> impl proptest::strategy::Strategy<Value = Vec<(String, String)>> {

@@ -17,7 +17,6 @@ use dashmap::DashMap;
 
 use super::key::CacheKey;
 use super::slot::Slot;
-use crate::oauth2::telemetry::CacheCounts;
 use crate::oauth2::time::clock::Clock;
 
 /// One provider's keyed slots, by request digest.
@@ -52,7 +51,6 @@ impl KeyedCache {
         all: impl Fn() -> I,
         digest: [u8; 32],
         key: impl FnOnce() -> CacheKey,
-        counts: &Arc<CacheCounts>,
     ) -> Arc<Slot>
     where
         I: Iterator<Item = &'m KeyedSlots>,
@@ -65,10 +63,10 @@ impl KeyedCache {
         if entries(all()) >= self.max_entries {
             self.evict(&all);
         }
-        let slot =
-            Arc::clone(&own.entry(digest).or_insert_with(|| {
-                Arc::new(Slot::new(key(), self.clock.clone(), Arc::clone(counts)))
-            }));
+        let slot = Arc::clone(
+            &own.entry(digest)
+                .or_insert_with(|| Arc::new(Slot::new(key(), false))),
+        );
         slot.touch(stamp);
         slot
     }
@@ -92,7 +90,7 @@ impl KeyedCache {
             return;
         };
         for map in all() {
-            map.retain(|_, slot| slot.is_valid() || slot.is_busy());
+            map.retain(|_, slot| slot.is_valid(&*self.clock) || slot.is_busy());
         }
         let target = self.max_entries - self.max_entries / 10;
         let total = entries(all());

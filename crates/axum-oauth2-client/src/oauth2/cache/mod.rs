@@ -10,4 +10,4 @@ pub(crate) mod token_header;
 
 pub(crate) use key::{CacheKey, Grant, TokenId, digest};
 pub(crate) use keyed::{KeyedCache, KeyedSlots, entries};
-pub(crate) use slot::{REFRESH_RETRY_DELAY, Request, Slot};
+pub(crate) use slot::{Owner, REFRESH_RETRY_DELAY, Request, Slot};

@@ -10,6 +10,12 @@
 //! on the slot's small `flight` mutex, which is never held across an
 //! `.await`.
 //!
+//! A slot is kept small, since the cache may hold one per subject: what
+//! every slot of a provider shares (the clock, the provider's name, its
+//! cache counts) is lent by the owner on each call ([`Owner`]), and the state of a token
+//! request lives in a box that exists only while one runs (or while a
+//! forced refresh is remembered).
+//!
 //! Timing, with `refresh_at = expires_at - buffer`:
 //!
 //! * before `refresh_at`: the cached token is returned;
@@ -53,27 +59,29 @@ use crate::oauth2::time::clock::Clock;
 /// again while its token is still valid.
 pub(crate) const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(1);
 
-type FlightResult = Result<AccessToken, OAuth2Error>;
+type FlightResult = Result<Arc<TokenData>, OAuth2Error>;
 type Flight = Shared<BoxFuture<'static, FlightResult>>;
 
 /// The token request a slot should make when it needs a token.
 pub(crate) type Request = BoxFuture<'static, Result<TokenData, OAuth2Error>>;
 
+/// What a slot's owner lends it on every call, so that no slot keeps a
+/// copy: the clock, the provider's name for logs, errors and metrics, and
+/// the provider's cache counts.
+#[derive(Clone, Copy)]
+pub(crate) struct Owner<'a> {
+    pub(crate) clock: &'a Arc<dyn Clock>,
+    pub(crate) provider: &'a Arc<str>,
+    /// What the provider's slots served, counted per thread.
+    pub(crate) counts: &'a CacheCounts,
+}
+
 /// One cache entry: the current token and the request in flight, if any.
 pub(crate) struct Slot {
-    key: CacheKey,
-    clock: Arc<dyn Clock>,
-    /// The provider's cache counts, shared by its slots.
-    counts: Arc<CacheCounts>,
     current: ArcSwapOption<TokenData>,
-    /// The in-flight request, and the forced-refresh budget.
-    flight: Mutex<FlightState>,
-    /// Set while a request is in flight: lets hits in the refresh window
-    /// skip the mutex.
-    refreshing: AtomicBool,
-    /// Bumped by `clear`, so that a request started before a clear does not
-    /// store its token after it.
-    generation: AtomicU64,
+    /// The in-flight request and the forced-refresh budget; `None` when
+    /// neither is there, which is most of the time.
+    flight: Mutex<Option<Box<FlightState>>>,
     /// No background refresh before this instant, in nanoseconds after the
     /// cached token's `refresh_at` (0: none pending). Relative to the token
     /// so that no base instant need be stored per slot.
@@ -81,16 +89,28 @@ pub(crate) struct Slot {
     /// When an exchanged token was last asked for, for eviction (a stamp
     /// from the service; client credentials slots are never evicted).
     last_used: AtomicU64,
+    key: CacheKey,
+    /// Set while a request is in flight: lets hits in the refresh window
+    /// skip the mutex.
+    refreshing: AtomicBool,
+    /// Whether tokens are stored once per core ([`TokenData::per_core`]):
+    /// for the provider's own token, which every caller asks for.
+    per_core: bool,
 }
 
-/// What the slot's writers serialise on.
+/// What the slot's writers serialise on, while there is any.
 #[derive(Default)]
 struct FlightState {
-    /// The in-flight request and the generation it was started in.
+    /// The in-flight request and its number. A request whose number is no
+    /// longer here (the slot was cleared since it started) answers its
+    /// waiters but does not store its token.
     running: Option<(u64, Flight)>,
     /// When a 401 last made the slot drop its token.
     last_forced: Option<Instant>,
 }
+
+/// The source of the numbers of token requests.
+static NEXT_FLIGHT: AtomicU64 = AtomicU64::new(1);
 
 /// Nanoseconds from `base` to `at` (0 when `at` is earlier).
 fn nanos_after(base: Instant, at: Instant) -> u64 {
@@ -98,26 +118,29 @@ fn nanos_after(base: Instant, at: Instant) -> u64 {
 }
 
 impl Slot {
-    pub(crate) fn new(key: CacheKey, clock: Arc<dyn Clock>, counts: Arc<CacheCounts>) -> Self {
+    /// A slot for `key`; with `per_core`, each token it stores is kept once
+    /// per core (see [`AccessToken`]).
+    pub(crate) fn new(key: CacheKey, per_core: bool) -> Self {
         Self {
-            key,
-            clock,
-            counts,
             current: ArcSwapOption::empty(),
-            flight: Mutex::new(FlightState::default()),
-            refreshing: AtomicBool::new(false),
-            generation: AtomicU64::new(0),
+            flight: Mutex::new(None),
             retry_not_before: AtomicU64::new(0),
             last_used: AtomicU64::new(0),
+            key,
+            refreshing: AtomicBool::new(false),
+            per_core,
         }
     }
 
     /// A valid token for this key: from the cache, or from `request` when
     /// none is cached (or it expired). `request` is only called by the one
     /// caller that starts a token request.
-    pub(crate) async fn get(self: &Arc<Self>, request: impl FnOnce() -> Request) -> FlightResult {
-        self.with_token(request, |token| AccessToken(Arc::clone(token)))
-            .await
+    pub(crate) async fn get(
+        self: &Arc<Self>,
+        owner: Owner<'_>,
+        request: impl FnOnce() -> Request,
+    ) -> Result<AccessToken, OAuth2Error> {
+        self.with_token(owner, request, AccessToken::of).await
     }
 
     /// The hit, decided without waiting: calls `use_token` with the cached
@@ -125,14 +148,14 @@ impl Slot {
     /// clock ([`Clock::now_upper_bound`], cheaper to read than the exact
     /// clock); hands `use_token` back otherwise.
     #[inline]
-    pub(crate) fn try_hit<R, F>(&self, use_token: F) -> Result<R, F>
+    pub(crate) fn try_hit<R, F>(&self, owner: Owner<'_>, use_token: F) -> Result<R, F>
     where
         F: FnOnce(&Arc<TokenData>) -> R,
     {
         let guard = self.current.load();
         match guard.as_ref() {
-            Some(token) if self.clock.now_upper_bound() < token.refresh_at => {
-                self.counts.hit();
+            Some(token) if owner.clock.now_upper_bound() < token.refresh_at => {
+                owner.counts.hit();
                 Ok(use_token(token))
             }
             _ => Err(use_token),
@@ -144,42 +167,43 @@ impl Slot {
     /// in-flight request for this key has delivered one.
     pub(crate) async fn with_token<R>(
         self: &Arc<Self>,
+        owner: Owner<'_>,
         request: impl FnOnce() -> Request,
         use_token: impl FnOnce(&Arc<TokenData>) -> R,
     ) -> Result<R, OAuth2Error> {
-        let use_token = match self.try_hit(use_token) {
+        let use_token = match self.try_hit(owner, use_token) {
             Ok(result) => return Ok(result),
             Err(use_token) => use_token,
         };
-        let now = self.clock.now();
+        let now = owner.clock.now();
         let state = {
             let guard = self.current.load();
             match guard.as_ref() {
                 Some(token) if now < token.refresh_at => {
-                    self.counts.hit();
+                    owner.counts.hit();
                     return Ok(use_token(token));
                 }
-                Some(token) if now < token.expires_at => {
-                    self.counts.stale();
+                Some(token) if now < token.expires_at() => {
+                    owner.counts.stale();
                     Ok((use_token(token), token.refresh_at))
                 }
                 _ => {
-                    self.counts.miss();
+                    owner.counts.miss();
                     Err(use_token)
                 }
             }
         };
         match state {
             Ok((result, refresh_at)) => {
-                self.refresh_in_background(now, refresh_at, request);
+                self.refresh_in_background(owner, now, refresh_at, request);
                 Ok(result)
             }
             Err(use_token) => {
                 // Boxed: waiting is the rare path, and its state would
                 // otherwise make every caller's future (moved on each call,
                 // hit or not) several hundred bytes larger.
-                let token = Box::pin(self.wait(now, request)).await?;
-                Ok(use_token(&token.0))
+                let token = Box::pin(self.wait(owner, now, request)).await?;
+                Ok(use_token(&token))
             }
         }
     }
@@ -202,6 +226,7 @@ impl Slot {
     /// called with the token when it is dropped.
     pub(crate) fn refused(
         &self,
+        owner: Owner<'_>,
         used: TokenId,
         interval: Duration,
         dropped: impl FnOnce(&TokenData),
@@ -211,25 +236,25 @@ impl Slot {
         if !current.as_ref().is_some_and(|c| TokenId::of(c) == used) {
             return true;
         }
-        let now = self.clock.now();
-        if let Some(at) = state.last_forced
+        let now = owner.clock.now();
+        if let Some(at) = state.as_ref().and_then(|s| s.last_forced)
             && now.saturating_duration_since(at) < interval
         {
-            names::forced_refresh(&self.key.provider, false);
+            names::forced_refresh(owner.provider, false);
             tracing::info!(
-                key = %self.key,
+                key = %self.key.named(owner.provider),
                 forced_ms_ago = now.saturating_duration_since(at).as_millis() as u64,
                 interval_ms = interval.as_millis() as u64,
                 "upstream refused the token again within the forced refresh interval; keeping it"
             );
             return false;
         }
-        state.last_forced = Some(now);
+        state.get_or_insert_default().last_forced = Some(now);
         if let Some(token) = self.current.swap(None) {
             dropped(&token);
         }
-        names::forced_refresh(&self.key.provider, true);
-        tracing::debug!(key = %self.key, "cached token dropped after the upstream refused it");
+        names::forced_refresh(owner.provider, true);
+        tracing::debug!(key = %self.key.named(owner.provider), "cached token dropped after the upstream refused it");
         true
     }
 
@@ -237,16 +262,15 @@ impl Slot {
     /// waiters but no longer fills the cache.
     pub(crate) fn clear(&self) {
         let mut state = self.lock();
-        self.generation.fetch_add(1, Ordering::AcqRel);
         self.current.store(None);
-        *state = FlightState::default();
+        *state = None;
         self.refreshing.store(false, Ordering::Release);
         self.retry_not_before.store(0, Ordering::Release);
     }
 
-    /// Whether the slot holds a token that is still valid.
-    pub(crate) fn is_valid(&self) -> bool {
-        let now = self.clock.now();
+    /// Whether the slot holds a token that is still valid at `clock`'s now.
+    pub(crate) fn is_valid(&self, clock: &dyn Clock) -> bool {
+        let now = clock.now();
         self.current
             .load()
             .as_ref()
@@ -269,6 +293,7 @@ impl Slot {
 
     fn refresh_in_background(
         self: &Arc<Self>,
+        owner: Owner<'_>,
         now: Instant,
         refresh_at: Instant,
         request: impl FnOnce() -> Request,
@@ -279,15 +304,17 @@ impl Slot {
             return;
         }
         let mut state = self.lock();
+        let state = state.get_or_insert_default();
         if state.running.is_none() {
-            tracing::debug!(key = %self.key, "refreshing token in the background");
-            self.counts.background_refresh();
-            state.running = Some(self.start(request));
+            tracing::debug!(key = %self.key.named(owner.provider), "refreshing token in the background");
+            owner.counts.background_refresh();
+            state.running = Some(self.start(owner, request));
         }
     }
 
     async fn wait(
         self: &Arc<Self>,
+        owner: Owner<'_>,
         now: Instant,
         request: impl FnOnce() -> Request,
     ) -> FlightResult {
@@ -295,19 +322,20 @@ impl Slot {
             let mut state = self.lock();
             // A request may have finished between our load and the lock.
             if let Some(token) = self.current.load().as_ref().filter(|t| t.is_valid(now)) {
-                return Ok(AccessToken(Arc::clone(token)));
+                return Ok(Arc::clone(token));
             }
+            let state = state.get_or_insert_default();
             match &state.running {
                 Some((_, running)) => running.clone(),
                 None => {
-                    let started = self.start(request);
+                    let started = self.start(owner, request);
                     let running = started.1.clone();
                     state.running = Some(started);
                     running
                 }
             }
         };
-        let _waiting = self.counts.wait();
+        let _waiting = owner.counts.wait();
         flight.await
     }
 
@@ -318,34 +346,36 @@ impl Slot {
     /// ends (cancelled with its runtime) is finished by the first waiter
     /// that sees it go. Either way the waiters get `internal` and the slot
     /// takes a new request.
-    fn start(self: &Arc<Self>, request: impl FnOnce() -> Request) -> (u64, Flight) {
+    fn start(
+        self: &Arc<Self>,
+        owner: Owner<'_>,
+        request: impl FnOnce() -> Request,
+    ) -> (u64, Flight) {
         // Built before the slot is marked busy: if building it panics, the
         // panic reaches this caller and the slot is left as it was.
         let work = request();
-        let generation = self.generation.load(Ordering::Acquire);
+        let number = NEXT_FLIGHT.fetch_add(1, Ordering::Relaxed);
         self.refreshing.store(true, Ordering::Release);
         let slot = Arc::clone(self);
+        let (clock, provider) = (Arc::clone(owner.clock), Arc::clone(owner.provider));
         let task = tokio::spawn(async move {
             let result = match AssertUnwindSafe(work).catch_unwind().await {
                 Ok(result) => result,
                 // The payload is not shown: it may quote anything.
-                Err(_) => Err(slot.internal("the token request panicked")),
+                Err(_) => Err(internal(&provider, "the token request panicked")),
             };
-            slot.finish(generation, result)
+            slot.finish(&*clock, &provider, number, result)
         });
         // Weak: the flight is stored in the slot, which must not own itself.
         let slot = Arc::downgrade(self);
-        let provider = self.key.provider.clone();
+        let (clock, provider) = (Arc::clone(owner.clock), Arc::clone(owner.provider));
         let flight = async move {
             match task.await {
                 Ok(result) => result,
                 Err(_) => {
-                    let error = OAuth2Error::Internal {
-                        provider: provider.to_string(),
-                        reason: "the token request task was cancelled".to_owned(),
-                    };
+                    let error = internal(&provider, "the token request task was cancelled");
                     match slot.upgrade() {
-                        Some(slot) => slot.finish(generation, Err(error)),
+                        Some(slot) => slot.finish(&*clock, &provider, number, Err(error)),
                         None => Err(error),
                     }
                 }
@@ -353,60 +383,82 @@ impl Slot {
         }
         .boxed()
         .shared();
-        (generation, flight)
+        (number, flight)
     }
 
-    fn internal(&self, reason: &str) -> OAuth2Error {
-        OAuth2Error::Internal {
-            provider: self.key.provider.to_string(),
-            reason: reason.to_owned(),
-        }
-    }
-
-    /// Stores the outcome of the request started in `generation`.
-    fn finish(&self, generation: u64, result: Result<TokenData, OAuth2Error>) -> FlightResult {
-        let mut state = self.lock();
-        let current_generation = self.generation.load(Ordering::Acquire) == generation;
-        if current_generation {
-            state.running = None;
+    /// Stores the outcome of the request numbered `number`.
+    fn finish(
+        &self,
+        clock: &dyn Clock,
+        provider: &str,
+        number: u64,
+        result: Result<TokenData, OAuth2Error>,
+    ) -> FlightResult {
+        // Numbered, and copied per core, before the lock is taken.
+        let result = result.map(|mut data| {
+            data.id = NEXT_TOKEN_ID.fetch_add(1, Ordering::Relaxed);
+            Arc::new(if self.per_core { data.per_core() } else { data })
+        });
+        let mut guard = self.lock();
+        let current = guard
+            .as_ref()
+            .and_then(|s| s.running.as_ref())
+            .is_some_and(|(running, _)| *running == number);
+        if current {
             self.refreshing.store(false, Ordering::Release);
+            // Keep the box only for what outlives the request.
+            if guard.as_ref().is_some_and(|s| s.last_forced.is_some()) {
+                if let Some(state) = guard.as_mut() {
+                    state.running = None;
+                }
+            } else {
+                *guard = None;
+            }
         }
         match result {
-            Ok(mut data) => {
-                data.id = NEXT_TOKEN_ID.fetch_add(1, Ordering::Relaxed);
-                let data = Arc::new(data);
-                if current_generation {
+            Ok(data) => {
+                if current {
                     self.current.store(Some(Arc::clone(&data)));
                     self.retry_not_before.store(0, Ordering::Release);
                 }
-                Ok(AccessToken(data))
+                Ok(data)
             }
             Err(error) => {
-                let now = self.clock.now();
+                let now = clock.now();
+                let key = self.key.named(provider);
                 if let Some(token) = self.current.load().as_ref().filter(|t| t.is_valid(now)) {
-                    let delay = REFRESH_RETRY_DELAY.min(token.expires_at - now);
+                    let expires_at = token.expires_at();
+                    let delay = REFRESH_RETRY_DELAY.min(expires_at - now);
                     self.retry_not_before.store(
                         nanos_after(token.refresh_at, now + delay).max(1),
                         Ordering::Release,
                     );
                     tracing::warn!(
-                        key = %self.key,
+                        key = %key,
                         code = error.code(),
                         error = %error,
-                        valid_for_ms = (token.expires_at - now).as_millis() as u64,
+                        valid_for_ms = (expires_at - now).as_millis() as u64,
                         "token refresh failed; the cached token is still valid and stays in use"
                     );
                 } else {
-                    tracing::warn!(key = %self.key, code = error.code(), error = %error, "token request failed");
+                    tracing::warn!(key = %key, code = error.code(), error = %error, "token request failed");
                 }
                 Err(error)
             }
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, FlightState> {
+    fn lock(&self) -> MutexGuard<'_, Option<Box<FlightState>>> {
         // Nothing panics while the lock is held; recover rather than poison.
         self.flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `internal` for `provider`.
+fn internal(provider: &str, reason: &str) -> OAuth2Error {
+    OAuth2Error::Internal {
+        provider: provider.to_owned(),
+        reason: reason.to_owned(),
     }
 }
 
@@ -424,9 +476,28 @@ mod tests {
 
     struct Fixture {
         clock: Arc<ManualClock>,
+        /// The clock the slot is lent (`clock`, or another one).
+        slot_clock: Arc<dyn Clock>,
+        provider: Arc<str>,
+        counts: Arc<CacheCounts>,
         slot: Arc<Slot>,
         requests: Arc<AtomicUsize>,
     }
+
+    impl Fixture {
+        fn owner(&self) -> Owner<'_> {
+            Owner {
+                clock: &self.slot_clock,
+                provider: &self.provider,
+                counts: &self.counts,
+            }
+        }
+    }
+
+    const KEY: CacheKey = CacheKey {
+        grant: Grant::ClientCredentials,
+        subject: None,
+    };
 
     fn counts() -> Arc<CacheCounts> {
         Arc::new(CacheCounts::new("p".into()))
@@ -434,16 +505,31 @@ mod tests {
 
     fn fixture() -> Fixture {
         let clock = Arc::new(ManualClock::new());
-        let key = CacheKey {
-            provider: "p".into(),
-            grant: Grant::ClientCredentials,
-            subject: None,
-        };
         Fixture {
-            slot: Arc::new(Slot::new(key, clock.clone(), counts())),
+            slot: Arc::new(Slot::new(KEY, true)),
+            slot_clock: clock.clone(),
             clock,
+            provider: "p".into(),
+            counts: counts(),
             requests: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// `slot.get` with `f`'s owner, from a task of its own.
+    fn spawn_get(
+        f: &Fixture,
+        request: impl FnOnce() -> Request + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<AccessToken, OAuth2Error>> {
+        let (slot, clock, provider) = (f.slot.clone(), f.slot_clock.clone(), f.provider.clone());
+        let counts = f.counts.clone();
+        tokio::spawn(async move {
+            let owner = Owner {
+                clock: &clock,
+                provider: &provider,
+                counts: &counts,
+            };
+            slot.get(owner, request).await
+        })
     }
 
     /// A request that issues `tok-N` living 100 s, refreshed at 60 s.
@@ -455,15 +541,11 @@ mod tests {
                 let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
                 let now = clock.now();
                 let secret = format!("tok-{n}");
-                Ok(TokenData {
-                    id: 0,
-                    header: TokenHeader::bearer(&Secret::new(secret)).expect("header"),
-                    scope: None,
-                    issued_token_type: None,
-                    expires_at: now + Duration::from_secs(100),
-                    refresh_at: now + Duration::from_secs(60),
-                    access_token: true,
-                })
+                Ok(TokenData::new(
+                    TokenHeader::bearer(&Secret::new(secret)).expect("header"),
+                    now + Duration::from_secs(100),
+                    now + Duration::from_secs(60),
+                ))
             }
             .boxed()
         }
@@ -495,12 +577,20 @@ mod tests {
     async fn hit_before_refresh_at_makes_no_request() {
         let f = fixture();
         assert_eq!(
-            f.slot.get(issue(&f)).await.expect("token").secret(),
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("token")
+                .secret(),
             "tok-1"
         );
         f.clock.advance(Duration::from_secs(59));
         assert_eq!(
-            f.slot.get(issue(&f)).await.expect("token").secret(),
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("token")
+                .secret(),
             "tok-1"
         );
         assert_eq!(f.requests.load(Ordering::SeqCst), 1);
@@ -509,11 +599,15 @@ mod tests {
     #[tokio::test]
     async fn refresh_window_serves_cached_token_and_refreshes_once_in_background() {
         let f = fixture();
-        f.slot.get(issue(&f)).await.expect("token");
+        f.slot.get(f.owner(), issue(&f)).await.expect("token");
         f.clock.advance(Duration::from_secs(61));
         for _ in 0..5 {
             assert_eq!(
-                f.slot.get(issue(&f)).await.expect("token").secret(),
+                f.slot
+                    .get(f.owner(), issue(&f))
+                    .await
+                    .expect("token")
+                    .secret(),
                 "tok-1"
             );
         }
@@ -524,18 +618,54 @@ mod tests {
             "one background refresh"
         );
         assert_eq!(
-            f.slot.get(issue(&f)).await.expect("token").secret(),
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("token")
+                .secret(),
             "tok-2"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_request_state_is_kept_only_while_it_is_needed() {
+        let f = fixture();
+        let token = f.slot.get(f.owner(), issue(&f)).await.expect("token");
+        assert!(
+            f.slot.lock().is_none(),
+            "nothing left once the request ended"
+        );
+        assert!(
+            f.slot
+                .refused(f.owner(), token.id(), Duration::from_secs(10), |_| {})
+        );
+        f.slot.get(f.owner(), issue(&f)).await.expect("token");
+        let state = f.slot.lock();
+        let state = state.as_ref().expect("the forced refresh is remembered");
+        assert!(state.running.is_none() && state.last_forced.is_some());
+    }
+
+    #[test]
+    fn a_slot_is_small() {
+        // With its two counts, 72 bytes: one allocator size class.
+        assert!(
+            std::mem::size_of::<Slot>() <= 56,
+            "{}",
+            std::mem::size_of::<Slot>()
         );
     }
 
     #[tokio::test]
     async fn expired_token_makes_the_caller_wait_for_a_new_one() {
         let f = fixture();
-        f.slot.get(issue(&f)).await.expect("token");
+        f.slot.get(f.owner(), issue(&f)).await.expect("token");
         f.clock.advance(Duration::from_secs(100));
         assert_eq!(
-            f.slot.get(issue(&f)).await.expect("token").secret(),
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("token")
+                .secret(),
             "tok-2"
         );
     }
@@ -543,36 +673,55 @@ mod tests {
     #[tokio::test]
     async fn failed_background_refresh_keeps_serving_and_backs_off() {
         let f = fixture();
-        f.slot.get(issue(&f)).await.expect("token");
+        f.slot.get(f.owner(), issue(&f)).await.expect("token");
         f.clock.advance(Duration::from_secs(61));
         assert_eq!(
-            f.slot.get(fail(&f)).await.expect("cached").secret(),
+            f.slot
+                .get(f.owner(), fail(&f))
+                .await
+                .expect("cached")
+                .secret(),
             "tok-1"
         );
         settle().await;
         assert_eq!(f.requests.load(Ordering::SeqCst), 2);
         // Within the retry delay: no new attempt, still the old token.
         assert_eq!(
-            f.slot.get(fail(&f)).await.expect("cached").secret(),
+            f.slot
+                .get(f.owner(), fail(&f))
+                .await
+                .expect("cached")
+                .secret(),
             "tok-1"
         );
         settle().await;
         assert_eq!(f.requests.load(Ordering::SeqCst), 2);
         // After it, the next call tries again and succeeds.
         f.clock.advance(REFRESH_RETRY_DELAY);
-        f.slot.get(issue(&f)).await.expect("cached");
+        f.slot.get(f.owner(), issue(&f)).await.expect("cached");
         settle().await;
         assert_eq!(f.requests.load(Ordering::SeqCst), 3);
-        assert_eq!(f.slot.get(issue(&f)).await.expect("new").secret(), "tok-3");
+        assert_eq!(
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("new")
+                .secret(),
+            "tok-3"
+        );
     }
 
     #[tokio::test]
     async fn failure_on_cold_cache_reaches_the_caller_and_poisons_nothing() {
         let f = fixture();
-        let err = f.slot.get(fail(&f)).await.expect_err("fails");
+        let err = f.slot.get(f.owner(), fail(&f)).await.expect_err("fails");
         assert_eq!(err.code(), "token_endpoint_error");
         assert_eq!(
-            f.slot.get(issue(&f)).await.expect("retry works").secret(),
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("retry works")
+                .secret(),
             "tok-2"
         );
     }
@@ -580,17 +729,17 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_drops_only_the_token_it_names() {
         let f = fixture();
-        let first = f.slot.get(issue(&f)).await.expect("token");
+        let first = f.slot.get(f.owner(), issue(&f)).await.expect("token");
         assert!(
             f.slot
-                .refused(TokenId::of(&first.0), Duration::ZERO, |_| {})
+                .refused(f.owner(), first.id(), Duration::ZERO, |_| {})
         );
-        let second = f.slot.get(issue(&f)).await.expect("token");
+        let second = f.slot.get(f.owner(), issue(&f)).await.expect("token");
         assert_eq!(second.secret(), "tok-2");
         // Stale: tok-2 stays, and the caller may retry with it.
         assert!(
             f.slot
-                .refused(TokenId::of(&first.0), Duration::ZERO, |_| {})
+                .refused(f.owner(), first.id(), Duration::ZERO, |_| {})
         );
         assert_eq!(
             f.slot.peek().map(|t| t.secret().to_owned()).as_deref(),
@@ -602,24 +751,38 @@ mod tests {
     async fn a_refusal_forces_a_new_token_at_most_once_per_interval() {
         let f = fixture();
         let interval = Duration::from_secs(10);
-        let first = f.slot.get(issue(&f)).await.expect("token");
+        let first = f.slot.get(f.owner(), issue(&f)).await.expect("token");
         assert!(
-            f.slot.refused(TokenId::of(&first.0), interval, |_| {}),
+            f.slot.refused(f.owner(), first.id(), interval, |_| {}),
             "first refusal"
         );
-        let second = f.slot.get(issue(&f)).await.expect("token");
+        let second = f.slot.get(f.owner(), issue(&f)).await.expect("token");
         assert_eq!(f.requests.load(Ordering::SeqCst), 2);
 
         // Within the interval: the token stays and no request is made.
         f.clock.advance(Duration::from_secs(9));
-        assert!(!f.slot.refused(TokenId::of(&second.0), interval, |_| {}));
-        assert_eq!(f.slot.get(issue(&f)).await.expect("kept").secret(), "tok-2");
+        assert!(!f.slot.refused(f.owner(), second.id(), interval, |_| {}));
+        assert_eq!(
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("kept")
+                .secret(),
+            "tok-2"
+        );
         assert_eq!(f.requests.load(Ordering::SeqCst), 2);
 
         // After it, one more forced refresh is allowed.
         f.clock.advance(Duration::from_secs(1));
-        assert!(f.slot.refused(TokenId::of(&second.0), interval, |_| {}));
-        assert_eq!(f.slot.get(issue(&f)).await.expect("new").secret(), "tok-3");
+        assert!(f.slot.refused(f.owner(), second.id(), interval, |_| {}));
+        assert_eq!(
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("new")
+                .secret(),
+            "tok-3"
+        );
         assert_eq!(f.requests.load(Ordering::SeqCst), 3);
     }
 
@@ -627,12 +790,7 @@ mod tests {
     async fn a_panicking_request_fails_its_waiters_and_leaves_the_slot_clean() {
         let f = fixture();
         let panics = || -> Request { async { panic!("stub panicked") }.boxed() };
-        let waiters: Vec<_> = (0..5)
-            .map(|_| {
-                let slot = f.slot.clone();
-                tokio::spawn(async move { slot.get(panics).await })
-            })
-            .collect();
+        let waiters: Vec<_> = (0..5).map(|_| spawn_get(&f, panics)).collect();
         for waiter in waiters {
             let error = waiter.await.expect("the waiter itself does not panic");
             assert_eq!(error.expect_err("fails").code(), "internal");
@@ -640,7 +798,7 @@ mod tests {
         assert!(!f.slot.is_busy(), "no request is left marked in flight");
         assert_eq!(
             f.slot
-                .get(issue(&f))
+                .get(f.owner(), issue(&f))
                 .await
                 .expect("a fresh request")
                 .secret(),
@@ -660,14 +818,13 @@ mod tests {
                 .expect("runtime");
             let flight = runtime.block_on(async {
                 let never = || -> Request { futures_util::future::pending().boxed() };
-                let slot = f.slot.clone();
-                let waiter = tokio::spawn(async move { slot.get(never).await });
+                let waiter = spawn_get(&f, never);
                 settle().await;
                 waiter.abort();
                 f.slot
                     .lock()
-                    .running
                     .as_ref()
+                    .and_then(|state| state.running.as_ref())
                     .map(|(_, flight)| flight.clone())
             });
             drop(runtime);
@@ -678,10 +835,17 @@ mod tests {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            assert_eq!(flight.await.expect_err("cancelled").code(), "internal");
+            let Err(error) = flight.await else {
+                panic!("a cancelled request gives no token")
+            };
+            assert_eq!(error.code(), "internal");
             assert!(!f.slot.is_busy());
             assert_eq!(
-                f.slot.get(issue(&f)).await.expect("fresh").secret(),
+                f.slot
+                    .get(f.owner(), issue(&f))
+                    .await
+                    .expect("fresh")
+                    .secret(),
                 "tok-1"
             );
         });
@@ -701,8 +865,7 @@ mod tests {
                 .boxed()
             }
         };
-        let slot = f.slot.clone();
-        let waiter = tokio::spawn(async move { slot.get(gated).await });
+        let waiter = spawn_get(&f, gated);
         settle().await;
         f.slot.clear();
         let _ = tx.send(());
@@ -740,14 +903,12 @@ mod tests {
             ahead: Duration::from_millis(8),
             exact_reads: AtomicUsize::new(0),
         });
-        let key = CacheKey {
-            provider: "p".into(),
-            grant: Grant::ClientCredentials,
-            subject: None,
-        };
         let f = Fixture {
-            slot: Arc::new(Slot::new(key, clock.clone(), counts())),
+            slot: Arc::new(Slot::new(KEY, false)),
+            slot_clock: clock.clone(),
             clock: Arc::new(ManualClock::new()),
+            provider: "p".into(),
+            counts: counts(),
             requests: Arc::new(AtomicUsize::new(0)),
         };
         // The cached token, stamped on the slot's clock (`issue` below only
@@ -755,17 +916,23 @@ mod tests {
         let start = clock.inner.now();
         f.slot.current.store(Some(Arc::new(TokenData {
             id: 1,
-            header: TokenHeader::bearer(&Secret::new(String::from("tok-1"))).expect("header"),
-            scope: None,
-            issued_token_type: None,
-            expires_at: start + Duration::from_secs(100),
-            refresh_at: start + Duration::from_secs(60),
-            access_token: true,
+            ..TokenData::new(
+                TokenHeader::bearer(&Secret::new(String::from("tok-1"))).expect("header"),
+                start + Duration::from_secs(100),
+                start + Duration::from_secs(60),
+            )
         })));
 
         // Well before refresh_at: hits never read the exact clock.
         for _ in 0..100 {
-            assert_eq!(f.slot.get(issue(&f)).await.expect("hit").secret(), "tok-1");
+            assert_eq!(
+                f.slot
+                    .get(f.owner(), issue(&f))
+                    .await
+                    .expect("hit")
+                    .secret(),
+                "tok-1"
+            );
         }
         assert_eq!(clock.exact_reads.load(Ordering::SeqCst), 0);
 
@@ -774,14 +941,28 @@ mod tests {
         clock
             .inner
             .advance(Duration::from_secs(60) - Duration::from_millis(5));
-        assert_eq!(f.slot.get(issue(&f)).await.expect("hit").secret(), "tok-1");
+        assert_eq!(
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("hit")
+                .secret(),
+            "tok-1"
+        );
         settle().await;
         assert_eq!(clock.exact_reads.load(Ordering::SeqCst), 1);
         assert_eq!(f.requests.load(Ordering::SeqCst), 0, "no early refresh");
 
         // Once the exact clock passes refresh_at, one background refresh.
         clock.inner.advance(Duration::from_millis(5));
-        assert_eq!(f.slot.get(issue(&f)).await.expect("hit").secret(), "tok-1");
+        assert_eq!(
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("hit")
+                .secret(),
+            "tok-1"
+        );
         settle().await;
         assert_eq!(f.requests.load(Ordering::SeqCst), 1);
     }

@@ -1,37 +1,68 @@
 //! [`AccessToken`]: an issued token with its expiry and refresh times.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 
+use super::key::TokenId;
 use super::token_header::TokenHeader;
 
 /// An access token as the cache holds it.
 ///
 /// Cloning is one atomic increment: the token lives in an `Arc` shared with
 /// the cache. `Debug` shows the timing and scope, never the token.
+///
+/// A provider's own (client credentials) token, which every caller on
+/// every core asks for, is handed out as this core's copy of it
+/// ([`CoreToken`]): the copies are built once, when the token is stored,
+/// and each has its reference count on cache lines of its own, so that
+/// callers on different cores take and drop their tokens without writing
+/// a shared line. (Owning copies of the fields instead would make every
+/// token a hundred bytes to move, and copying its scope would allocate.)
+/// An exchanged token belongs to one caller and is shared as it is.
 #[derive(Clone)]
-pub struct AccessToken(pub(crate) Arc<TokenData>);
+pub struct AccessToken(Held);
+
+/// Which copy of a token an [`AccessToken`] holds.
+#[derive(Clone)]
+enum Held {
+    /// The token as the cache stores it.
+    Shared(Arc<TokenData>),
+    /// One core's copy of a provider's own token.
+    Core(Arc<CoreToken>),
+}
+
+/// One core's copy of a token kept per core (see [`AccessToken`]): the
+/// same fields, and this core's header copy. Aligned to a cache line, so
+/// that the reference count in front of it shares its line with nothing
+/// another core reads or writes.
+#[repr(align(64))]
+pub(crate) struct CoreToken(pub(crate) TokenData);
 
 /// What the cache stores for one issued token.
 ///
 /// `repr(C)` fixes the order: the fields a cache hit never reads come
 /// first and fill the 48 bytes after the `Arc`'s two counts, so the fields
-/// it reads (`refresh_at`, `expires_at`, `header`) start at least 64 bytes
-/// after the strong count and never share its cache line, which every
+/// it reads (`refresh_at`, `header`) start at least 64 bytes after the
+/// strong count and never share its cache line, which every
 /// [`AccessToken`] clone and drop writes.
+///
+/// 112 bytes, 128 with the counts (an allocator size class): the expiry is
+/// kept as an offset from `refresh_at`, and the token type as a shared
+/// string.
 #[repr(C)]
 pub(crate) struct TokenData {
     /// Set when the token enters the cache (see `cache::TokenId`).
     pub(crate) id: u64,
     pub(crate) scope: Option<Box<str>>,
-    /// The registered token type URIs are borrowed, not allocated per token.
-    pub(crate) issued_token_type: Option<Cow<'static, str>>,
+    /// The registered token type URIs are shared, not allocated per token.
+    pub(crate) issued_token_type: Option<Arc<str>>,
+    /// `expires_at` in nanoseconds after `refresh_at` (which is never
+    /// later): read only once the hit is past `refresh_at`.
+    pub(crate) expires_after_refresh: u64,
     pub(crate) refresh_at: Instant,
-    pub(crate) expires_at: Instant,
     /// `Bearer <token>` (or `DPoP <token>`), marked sensitive: the token
     /// is kept only here. Shared ([`TokenHeader`]), so attaching it to a request is a
     /// reference-count increment, not a copy of a kilobyte-sized JWT; its
@@ -45,11 +76,62 @@ pub(crate) struct TokenData {
 }
 
 impl TokenData {
-    /// The token with its header kept once per core, for a token that
-    /// every request to a provider carries (see [`TokenHeader`]).
-    pub(crate) fn per_core(self) -> Self {
+    /// A token sent as `header`, valid until `expires_at` and refreshed
+    /// from `refresh_at` (at most `expires_at`), with no scope or token
+    /// type, and an access token.
+    pub(crate) fn new(header: TokenHeader, expires_at: Instant, refresh_at: Instant) -> Self {
+        let refresh_at = refresh_at.min(expires_at);
         Self {
-            header: self.header.per_core(),
+            id: 0,
+            scope: None,
+            issued_token_type: None,
+            expires_after_refresh: u64::try_from((expires_at - refresh_at).as_nanos())
+                .unwrap_or(u64::MAX),
+            refresh_at,
+            header,
+            access_token: true,
+        }
+    }
+
+    /// Moves the refresh time to `refresh_at` (at most the expiry), the
+    /// expiry staying where it was.
+    pub(crate) fn set_refresh_at(&mut self, refresh_at: Instant) {
+        let expires_at = self.expires_at();
+        let refresh_at = refresh_at.min(expires_at);
+        self.expires_after_refresh =
+            u64::try_from((expires_at - refresh_at).as_nanos()).unwrap_or(u64::MAX);
+        self.refresh_at = refresh_at;
+    }
+
+    /// When the token stops being valid.
+    #[inline]
+    pub(crate) fn expires_at(&self) -> Instant {
+        self.refresh_at + Duration::from_nanos(self.expires_after_refresh)
+    }
+
+    /// The token with its header, and itself, kept once per core, for a
+    /// token that every request to a provider carries (see
+    /// [`TokenHeader`] and [`AccessToken`]). Unchanged on one core.
+    pub(crate) fn per_core(self) -> Self {
+        let Some(headers) = self.header.per_core_copies() else {
+            return self;
+        };
+        let tokens = headers
+            .iter()
+            .map(|header| {
+                Arc::new(CoreToken(Self {
+                    id: self.id,
+                    scope: self.scope.clone(),
+                    issued_token_type: self.issued_token_type.clone(),
+                    expires_after_refresh: self.expires_after_refresh,
+                    refresh_at: self.refresh_at,
+                    header: TokenHeader::One(header.clone()),
+                    access_token: self.access_token,
+                }))
+            })
+            .collect();
+        Self {
+            header: TokenHeader::PerCore { headers, tokens },
             ..self
         }
     }
@@ -74,7 +156,7 @@ impl TokenData {
     /// Whether the token may still be sent at `now`.
     #[inline]
     pub(crate) fn is_valid(&self, now: Instant) -> bool {
-        now < self.expires_at
+        now < self.expires_at()
     }
 }
 
@@ -98,35 +180,58 @@ pub(crate) fn schedule(
 }
 
 impl AccessToken {
+    /// The caller's own hold on the cached `token`: this core's copy when
+    /// the token is kept per core, else the token itself.
+    #[inline]
+    pub(crate) fn of(token: &Arc<TokenData>) -> Self {
+        match token.header.core_token() {
+            Some(copy) => Self(Held::Core(Arc::clone(copy))),
+            None => Self(Held::Shared(Arc::clone(token))),
+        }
+    }
+
+    #[inline]
+    fn data(&self) -> &TokenData {
+        match &self.0 {
+            Held::Shared(token) => token,
+            Held::Core(copy) => &copy.0,
+        }
+    }
+
+    /// Which token this is (the copies of one token share it).
+    pub(crate) fn id(&self) -> TokenId {
+        TokenId::of(self.data())
+    }
+
     /// The token, for the `Authorization` header ([`authorization`](Self::authorization)
     /// has the whole value). Keep it out of logs.
     #[must_use]
     pub fn secret(&self) -> &str {
-        self.0.secret()
+        self.data().secret()
     }
 
     /// When the token stops being valid (measured from when it was requested).
     #[must_use]
     pub fn expires_at(&self) -> Instant {
-        self.0.expires_at
+        self.data().expires_at()
     }
 
     /// When the cache starts refreshing it in the background.
     #[must_use]
     pub fn refresh_at(&self) -> Instant {
-        self.0.refresh_at
+        self.data().refresh_at
     }
 
     /// The scope the token endpoint granted, when it said.
     #[must_use]
     pub fn scope(&self) -> Option<&str> {
-        self.0.scope.as_deref()
+        self.data().scope.as_deref()
     }
 
     /// The RFC 8693 `issued_token_type` of an exchanged token.
     #[must_use]
     pub fn issued_token_type(&self) -> Option<&str> {
-        self.0.issued_token_type.as_deref()
+        self.data().issued_token_type.as_deref()
     }
 
     /// An `Authorization` header value, marked sensitive: `Bearer …`, or
@@ -137,24 +242,25 @@ impl AccessToken {
     /// [`OAuth2Service::dpop_key`](crate::OAuth2Service::dpop_key)).
     #[must_use]
     pub fn authorization(&self) -> HeaderValue {
-        self.0.authorization()
+        self.data().authorization()
     }
 
     /// Whether the token is bound to a DPoP key (`token_type: DPoP`).
     #[must_use]
     pub fn is_dpop(&self) -> bool {
-        self.0.header.as_bytes().starts_with(b"DPoP ")
+        self.data().header.as_bytes().starts_with(b"DPoP ")
     }
 }
 
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data = self.data();
         f.debug_struct("AccessToken")
             .field("secret", &"[redacted]")
-            .field("scope", &self.0.scope)
-            .field("issued_token_type", &self.0.issued_token_type)
-            .field("expires_at", &self.0.expires_at)
-            .field("refresh_at", &self.0.refresh_at)
+            .field("scope", &data.scope)
+            .field("issued_token_type", &data.issued_token_type)
+            .field("expires_at", &data.expires_at())
+            .field("refresh_at", &data.refresh_at)
             .finish()
     }
 }
@@ -164,17 +270,58 @@ mod tests {
     use super::*;
     use crate::oauth2::secret::Secret;
 
-    fn token(value: &str) -> AccessToken {
+    fn data(value: &str) -> TokenData {
         let now = Instant::now();
-        AccessToken(Arc::new(TokenData {
+        TokenData {
             id: 1,
-            header: TokenHeader::bearer(&Secret::new(value)).expect("valid"),
             scope: Some("read".into()),
-            issued_token_type: None,
-            expires_at: now,
-            refresh_at: now,
-            access_token: true,
-        }))
+            ..TokenData::new(
+                TokenHeader::bearer(&Secret::new(value)).expect("valid"),
+                now + Duration::from_secs(10),
+                now,
+            )
+        }
+    }
+
+    fn token(value: &str) -> AccessToken {
+        AccessToken::of(&Arc::new(data(value)))
+    }
+
+    #[test]
+    fn a_token_kept_per_core_hands_each_thread_its_own_copy() {
+        let cached = Arc::new(data("tok-core").per_core());
+        let TokenHeader::PerCore { tokens, .. } = &cached.header else {
+            assert_eq!(super::super::token_header::copies(), 1, "one core");
+            return;
+        };
+        assert_eq!(std::mem::align_of::<CoreToken>(), 64, "a line of its own");
+        let copies: Vec<usize> = tokens.iter().map(|c| Arc::as_ptr(c) as usize).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    let first = AccessToken::of(&cached);
+                    let Held::Core(copy) = &first.0 else {
+                        panic!("a per-core token is handed out as a copy")
+                    };
+                    let at = Arc::as_ptr(copy) as usize;
+                    assert!(copies.contains(&at));
+                    let again = AccessToken::of(&cached);
+                    let Held::Core(copy) = &again.0 else {
+                        unreachable!()
+                    };
+                    assert_eq!(Arc::as_ptr(copy) as usize, at, "a thread keeps its copy");
+                    // Every copy is the same token.
+                    assert_eq!(first.secret(), "tok-core");
+                    assert_eq!(first.authorization(), "Bearer tok-core");
+                    assert!(first.authorization().is_sensitive());
+                    assert_eq!(first.scope(), Some("read"));
+                    assert_eq!(first.expires_at(), cached.expires_at());
+                    assert_eq!(first.refresh_at(), cached.refresh_at);
+                    assert_eq!(first.id(), TokenId::of(&cached));
+                    assert!(!format!("{first:?}").contains("tok-core"));
+                });
+            }
+        });
     }
 
     #[test]
@@ -191,13 +338,35 @@ mod tests {
     fn what_a_hit_reads_is_a_cache_line_away_from_what_it_writes() {
         use std::mem::offset_of;
         // An `Arc`'s two counts precede the data: 16 bytes.
-        let first_read = offset_of!(TokenData, refresh_at)
-            .min(offset_of!(TokenData, expires_at))
-            .min(offset_of!(TokenData, header));
+        let first_read = offset_of!(TokenData, refresh_at).min(offset_of!(TokenData, header));
         assert!(
             16 + first_read >= 64,
             "hot fields start {first_read} bytes in"
         );
+    }
+
+    #[test]
+    fn a_token_and_its_counts_fill_an_allocator_size_class() {
+        assert_eq!(std::mem::size_of::<TokenData>(), 112);
+    }
+
+    #[test]
+    fn the_expiry_is_kept_to_the_nanosecond() {
+        let now = Instant::now();
+        let expires_at = now + Duration::new(3600, 123_456_789);
+        let token = TokenData::new(
+            TokenHeader::bearer(&Secret::new("t")).expect("valid"),
+            expires_at,
+            now + Duration::from_secs(3540),
+        );
+        assert_eq!(token.expires_at(), expires_at);
+        // A refresh time past the expiry is the expiry.
+        let late = TokenData::new(
+            TokenHeader::bearer(&Secret::new("t")).expect("valid"),
+            now,
+            now + Duration::from_secs(1),
+        );
+        assert_eq!((late.refresh_at, late.expires_at()), (now, now));
     }
 
     #[test]

@@ -9,15 +9,21 @@
 //! one copy per core (up to [`MAX_COPIES`]), each with its own count on its
 //! own cache line; a thread always attaches the same copy. An exchanged
 //! token belongs to one subject and is kept once.
+//!
+//! The same thread index picks the copy of the token itself that
+//! [`get_token`](crate::OAuth2Service::get_token) hands out (see
+//! [`AccessToken`](super::token::AccessToken)): the per-core copies of a
+//! header and of its token go together.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use reqwest::header::HeaderValue;
 use zeroize::Zeroize;
 
+use super::token::CoreToken;
 use crate::oauth2::secret::Secret;
 
 /// The most copies of one header: past this many cores, threads share.
@@ -27,9 +33,15 @@ pub(crate) const MAX_COPIES: usize = 16;
 pub(crate) enum TokenHeader {
     /// One header that every thread shares.
     One(HeaderValue),
-    /// Equal headers, each with its own reference count; thread `i` uses
-    /// copy `i % len`. Never empty.
-    PerCore(Box<[HeaderValue]>),
+    /// Equal headers, each with its own reference count, and the token
+    /// once per core, each copy carrying its header; thread `i` uses
+    /// `headers[i % len]` and `tokens[i % len]`. Never empty, both of the
+    /// same length. Two boxes side by side rather than one: a hit reads
+    /// the header copy without a further pointer to follow.
+    PerCore {
+        headers: Box<[HeaderValue]>,
+        tokens: Box<[Arc<CoreToken>]>,
+    },
 }
 
 impl TokenHeader {
@@ -44,21 +56,17 @@ impl TokenHeader {
         header(b"DPoP ", token.expose_secret().as_bytes()).map(Self::One)
     }
 
-    /// One copy per core, when there is more than one core.
-    pub(crate) fn per_core(self) -> Self {
+    /// The single header of `self` copied once per core, each copy on its
+    /// own bytes with its count on its own cache line; `None` on one core
+    /// (or for a header already spread).
+    pub(crate) fn per_core_copies(&self) -> Option<Box<[HeaderValue]>> {
         let copies = copies();
         match self {
-            Self::One(header) if copies > 1 => {
-                // `header` was built from these bytes: each copy is too.
-                let all: Option<Box<[HeaderValue]>> = (0..copies)
-                    .map(|_| owned(OwnLine(HeaderBytes(header.as_bytes().into()))))
-                    .collect();
-                match all {
-                    Some(all) => Self::PerCore(all),
-                    None => Self::One(header),
-                }
-            }
-            other => other,
+            // `header` was built from these bytes: each copy is too.
+            Self::One(header) if copies > 1 => (0..copies)
+                .map(|_| owned(OwnLine(HeaderBytes(header.as_bytes().into()))))
+                .collect(),
+            _ => None,
         }
     }
 
@@ -68,7 +76,16 @@ impl TokenHeader {
         match self {
             Self::One(header) => header.clone(),
             // Never empty, so the remainder is an index into it.
-            Self::PerCore(copies) => copies[thread_index() % copies.len()].clone(),
+            Self::PerCore { headers, .. } => headers[thread_index() % headers.len()].clone(),
+        }
+    }
+
+    /// This thread's copy of the token, when the token is kept per core.
+    #[inline]
+    pub(crate) fn core_token(&self) -> Option<&Arc<CoreToken>> {
+        match self {
+            Self::One(_) => None,
+            Self::PerCore { tokens, .. } => Some(&tokens[thread_index() % tokens.len()]),
         }
     }
 
@@ -76,16 +93,7 @@ impl TokenHeader {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             Self::One(header) => header.as_bytes(),
-            Self::PerCore(copies) => copies[0].as_bytes(),
-        }
-    }
-
-    /// How many copies are kept.
-    #[cfg(test)]
-    pub(crate) fn copies(&self) -> usize {
-        match self {
-            Self::One(_) => 1,
-            Self::PerCore(copies) => copies.len(),
+            Self::PerCore { headers, .. } => headers[0].as_bytes(),
         }
     }
 }
@@ -137,7 +145,7 @@ impl AsRef<[u8]> for OwnLine {
 }
 
 /// Copies per shared header: the cores available, at most [`MAX_COPIES`].
-fn copies() -> usize {
+pub(crate) fn copies() -> usize {
     static COPIES: OnceLock<usize> = OnceLock::new();
     *COPIES.get_or_init(|| {
         std::thread::available_parallelism()
@@ -149,7 +157,7 @@ fn copies() -> usize {
 /// This thread's number, given out in order of first use, so that as many
 /// threads as copies each get a copy of their own.
 #[inline]
-fn thread_index() -> usize {
+pub(crate) fn thread_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -176,13 +184,11 @@ mod tests {
             "a count's line is its own"
         );
         let one = TokenHeader::bearer(&Secret::new("tok-1".to_owned())).expect("header");
-        let spread = one.per_core();
-        assert_eq!(spread.copies(), copies());
-        assert_eq!(spread.as_bytes(), b"Bearer tok-1");
-        let TokenHeader::PerCore(all) = &spread else {
+        let Some(all) = one.per_core_copies() else {
             assert_eq!(copies(), 1, "one core keeps one header");
             return;
         };
+        assert_eq!(all.len(), copies());
         let mut buffers: Vec<*const u8> = all.iter().map(|h| h.as_bytes().as_ptr()).collect();
         buffers.dedup();
         assert_eq!(buffers.len(), all.len(), "each copy has its own buffer");
@@ -194,15 +200,17 @@ mod tests {
 
     #[test]
     fn a_thread_keeps_its_copy() {
-        let spread = TokenHeader::PerCore(
-            (0..2)
+        let spread = TokenHeader::PerCore {
+            headers: (0..2)
                 .map(|_| {
                     owned(OwnLine(HeaderBytes(b"Bearer tok".to_vec().into()))).expect("header")
                 })
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
-        );
-        let TokenHeader::PerCore(all) = &spread else {
+            // Only the headers are looked at here.
+            tokens: Box::new([]),
+        };
+        let TokenHeader::PerCore { headers: all, .. } = &spread else {
             unreachable!()
         };
         let buffers: Vec<usize> = all.iter().map(|h| h.as_bytes().as_ptr() as usize).collect();

@@ -221,25 +221,19 @@ async fn attempt_token(
         expires_in_sent = parsed.expires_in.is_some(),
         "token issued"
     );
+    let header = if parsed.dpop {
+        TokenHeader::dpop(&parsed.access_token)
+    } else {
+        TokenHeader::bearer(&parsed.access_token)
+    }
+    .ok_or_else(|| {
+        OAuth2Error::invalid_response(provider, status, "access_token cannot be sent in a header")
+    })?;
     Ok(TokenData {
-        id: 0,
-        header: if parsed.dpop {
-            TokenHeader::dpop(&parsed.access_token)
-        } else {
-            TokenHeader::bearer(&parsed.access_token)
-        }
-        .ok_or_else(|| {
-            OAuth2Error::invalid_response(
-                provider,
-                status,
-                "access_token cannot be sent in a header",
-            )
-        })?,
         scope: parsed.scope.map(String::into_boxed_str),
         issued_token_type: parsed.issued_token_type.map(intern_token_type),
-        expires_at,
-        refresh_at,
         access_token: !parsed.not_access_token,
+        ..TokenData::new(header, expires_at, refresh_at)
     })
 }
 
@@ -340,10 +334,10 @@ pub(crate) fn form_body<'a>(
     body
 }
 
-/// The token type URIs of RFC 8693 §3 as static strings; any other is kept
-/// as sent.
-pub(crate) fn intern_token_type(uri: String) -> std::borrow::Cow<'static, str> {
-    const KNOWN: &[&str] = &[
+/// The token type URIs of RFC 8693 §3 as strings made once and shared by
+/// every token that names them; any other is kept as sent.
+pub(crate) fn intern_token_type(uri: String) -> Arc<str> {
+    const KNOWN: [&str; 6] = [
         "urn:ietf:params:oauth:token-type:access_token",
         "urn:ietf:params:oauth:token-type:refresh_token",
         "urn:ietf:params:oauth:token-type:id_token",
@@ -351,15 +345,27 @@ pub(crate) fn intern_token_type(uri: String) -> std::borrow::Cow<'static, str> {
         "urn:ietf:params:oauth:token-type:saml2",
         "urn:ietf:params:oauth:token-type:jwt",
     ];
-    match KNOWN.iter().find(|known| **known == uri) {
-        Some(known) => std::borrow::Cow::Borrowed(known),
-        None => std::borrow::Cow::Owned(uri),
+    static SHARED: std::sync::OnceLock<[Arc<str>; 6]> = std::sync::OnceLock::new();
+    match KNOWN.iter().position(|known| *known == uri) {
+        Some(i) => Arc::clone(&SHARED.get_or_init(|| KNOWN.map(Arc::from))[i]),
+        None => uri.into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registered_token_type_is_shared_and_another_kept_as_sent() {
+        let jwt = || intern_token_type("urn:ietf:params:oauth:token-type:jwt".to_owned());
+        assert!(Arc::ptr_eq(&jwt(), &jwt()));
+        assert_eq!(&*jwt(), "urn:ietf:params:oauth:token-type:jwt");
+        assert_eq!(
+            &*intern_token_type("urn:example:t".to_owned()),
+            "urn:example:t"
+        );
+    }
 
     #[test]
     fn the_form_body_is_encoded_in_place_without_moving() {

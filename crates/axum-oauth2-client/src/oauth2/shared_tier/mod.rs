@@ -186,7 +186,7 @@ impl SharedTier {
                 );
                 // Due for refresh, but not before the slot would retry a
                 // failed refresh of its own token.
-                data.refresh_at = (now + REFRESH_RETRY_DELAY).min(data.expires_at);
+                data.set_refresh_at(now + REFRESH_RETRY_DELAY);
                 Ok(data)
             }
             None => Err(error),

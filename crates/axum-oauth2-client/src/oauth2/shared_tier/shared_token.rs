@@ -29,7 +29,7 @@ pub(crate) fn to_stored(data: &TokenData, now: Instant, now_wall: SystemTime) ->
     } else {
         TokenType::Bearer
     };
-    let expires_at = now_wall + data.expires_at.saturating_duration_since(now);
+    let expires_at = now_wall + data.expires_at().saturating_duration_since(now);
     let mut stored = StoredToken::new(Secret::new(data.secret()), token_type, now_wall, expires_at);
     if let Some(scope) = &data.scope {
         stored = stored.with_scope(&**scope);
@@ -91,21 +91,18 @@ pub(crate) fn to_data(
         .unwrap_or(now)
         .max(now.min(expires_at));
     Some(TokenData {
-        id: 0,
         scope: stored.scope().map(Into::into),
         issued_token_type: stored
             .issued_token_type()
             .map(|t| intern_token_type(t.to_owned())),
-        refresh_at,
-        expires_at,
-        header,
         access_token: stored.token_type() != TokenType::NotApplicable,
+        ..TokenData::new(header, expires_at, refresh_at)
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
+    use std::sync::Arc;
 
     use super::*;
 
@@ -113,13 +110,15 @@ mod tests {
         TokenData {
             id: 7,
             scope: Some("read write".into()),
-            issued_token_type: Some(Cow::Borrowed(
-                "urn:ietf:params:oauth:token-type:access_token",
+            issued_token_type: Some(intern_token_type(
+                "urn:ietf:params:oauth:token-type:access_token".to_owned(),
             )),
-            refresh_at: now + Duration::from_secs(3000),
-            expires_at: now + Duration::from_secs(3600),
-            header,
             access_token,
+            ..TokenData::new(
+                header,
+                now + Duration::from_secs(3600),
+                now + Duration::from_secs(3000),
+            )
         }
     }
 
@@ -160,10 +159,16 @@ mod tests {
             assert_eq!(back.secret(), "tok-abc");
             assert_eq!(back.access_token, access_token);
             assert_eq!(back.scope.as_deref(), Some("read write"));
-            assert!(matches!(back.issued_token_type, Some(Cow::Borrowed(_))));
-            let left = back.expires_at - later;
+            // A registered token type is the shared string, not a copy.
+            let shared = intern_token_type("urn:ietf:params:oauth:token-type:access_token".into());
+            assert!(
+                back.issued_token_type
+                    .as_ref()
+                    .is_some_and(|t| Arc::ptr_eq(t, &shared))
+            );
+            let left = back.expires_at() - later;
             assert!(left <= Duration::from_secs(3599) && left > Duration::from_secs(3598));
-            let before = back.expires_at - back.refresh_at;
+            let before = back.expires_at() - back.refresh_at;
             assert!(before >= Duration::from_secs(60) && before <= Duration::from_secs(66));
         }
     }
@@ -217,7 +222,7 @@ mod tests {
             wall + Duration::from_secs(1 << 40),
         );
         let data = to_data(&far, now, wall, buffer, false, true).unwrap();
-        assert!(data.expires_at - now <= MAX_LIFETIME);
+        assert!(data.expires_at() - now <= MAX_LIFETIME);
     }
 
     #[test]
