@@ -35,7 +35,7 @@ pub(crate) enum TokenHeader {
     One(HeaderValue),
     /// Equal headers, each with its own reference count, and the token
     /// once per core, each copy carrying its header; thread `i` uses
-    /// `headers[i % len]` and `tokens[i % len]`. Never empty, both of the
+    /// `headers[i]` and `tokens[i]` (see [`thread_index`]). Never empty, both of the
     /// same length. Two boxes side by side rather than one: a hit reads
     /// the header copy without a further pointer to follow.
     PerCore {
@@ -76,7 +76,7 @@ impl TokenHeader {
         match self {
             Self::One(header) => header.clone(),
             // Never empty, so the remainder is an index into it.
-            Self::PerCore { headers, .. } => headers[thread_index() % headers.len()].clone(),
+            Self::PerCore { headers, .. } => this_core(headers).clone(),
         }
     }
 
@@ -85,7 +85,7 @@ impl TokenHeader {
     pub(crate) fn core_token(&self) -> Option<&Arc<CoreToken>> {
         match self {
             Self::One(_) => None,
-            Self::PerCore { tokens, .. } => Some(&tokens[thread_index() % tokens.len()]),
+            Self::PerCore { tokens, .. } => Some(this_core(tokens)),
         }
     }
 
@@ -154,8 +154,20 @@ pub(crate) fn copies() -> usize {
     })
 }
 
-/// This thread's number, given out in order of first use, so that as many
-/// threads as copies each get a copy of their own.
+/// This thread's copy among `copies`, which holds [`copies()`] of them
+/// (made by [`TokenHeader::per_core_copies`]); the first when it holds
+/// fewer.
+#[inline]
+fn this_core<T>(copies: &[T]) -> &T {
+    match copies.get(thread_index()) {
+        Some(copy) => copy,
+        None => &copies[0],
+    }
+}
+
+/// This thread's copy number, below [`copies()`]: threads are numbered in
+/// order of first use, so that as many threads as copies each get a copy
+/// of their own. Reduced once per thread, so that a hit divides nothing.
 #[inline]
 pub(crate) fn thread_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -165,7 +177,7 @@ pub(crate) fn thread_index() -> usize {
     INDEX.with(|index| {
         let mut i = index.get();
         if i == usize::MAX {
-            i = NEXT.fetch_add(1, Ordering::Relaxed) % MAX_COPIES;
+            i = NEXT.fetch_add(1, Ordering::Relaxed) % copies();
             index.set(i);
         }
         i
@@ -201,7 +213,7 @@ mod tests {
     #[test]
     fn a_thread_keeps_its_copy() {
         let spread = TokenHeader::PerCore {
-            headers: (0..2)
+            headers: (0..copies())
                 .map(|_| {
                     owned(OwnLine(HeaderBytes(b"Bearer tok".to_vec().into()))).expect("header")
                 })
@@ -222,11 +234,8 @@ mod tests {
                     for _ in 0..10 {
                         assert_eq!(spread.get().as_bytes().as_ptr() as usize, first);
                     }
-                    assert_eq!(
-                        first,
-                        buffers[thread_index() % 2],
-                        "thread i uses copy i % len"
-                    );
+                    assert!(thread_index() < copies());
+                    assert_eq!(first, buffers[thread_index()], "thread i uses copy i");
                 });
             }
         });
