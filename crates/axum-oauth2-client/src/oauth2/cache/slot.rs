@@ -147,7 +147,10 @@ impl Slot {
     /// token when its refresh time is ahead even by an upper bound of the
     /// clock ([`Clock::now_upper_bound`], cheaper to read than the exact
     /// clock); hands `use_token` back otherwise.
-    #[inline]
+    ///
+    /// Always inlined: it is the whole of a hit, and a call would have its
+    /// result (the caller's token or closure) passed through memory.
+    #[inline(always)]
     pub(crate) fn try_hit<R, F>(&self, owner: Owner<'_>, use_token: F) -> Result<R, F>
     where
         F: FnOnce(&Arc<TokenData>) -> R,

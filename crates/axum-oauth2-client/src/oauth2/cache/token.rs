@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 
+#[cfg(test)]
 use super::key::TokenId;
 use super::token_header::TokenHeader;
 
@@ -199,6 +200,7 @@ impl AccessToken {
     }
 
     /// Which token this is (the copies of one token share it).
+    #[cfg(test)]
     pub(crate) fn id(&self) -> TokenId {
         TokenId::of(self.data())
     }
