@@ -5,14 +5,13 @@
 //! and the tower [`OAuth2Layer`](crate::middleware::OAuth2Layer) share it,
 //! so that they follow the same rules.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use reqwest::{Method, StatusCode, Url};
 
 use super::cache::token::TokenData;
-use super::cache::{Slot, TokenId};
+use super::cache::{Place, TokenId};
 use super::error::OAuth2Error;
 use super::fetch_options::is_allowed;
 use super::provider::{Answer, Provider};
@@ -28,11 +27,11 @@ pub(crate) struct Attached {
     nonce: Option<Arc<str>>,
 }
 
-/// A request's provider and token slot, after its URL passed the
-/// provider's checks.
+/// A request's provider and where its token is cached, after its URL
+/// passed the provider's checks.
 pub(crate) struct Binding<'a> {
     pub(crate) provider: &'a Arc<Provider>,
-    slot: Cow<'a, Arc<Slot>>,
+    place: Place<'a>,
     request: TokenRequest<'a>,
 }
 
@@ -49,10 +48,10 @@ impl OAuth2Service {
         let provider = self.provider(provider)?;
         provider.check_open()?;
         provider.check_upstream_url(url)?;
-        let slot = self.slot(provider, request)?;
+        let place = self.place(provider, request)?;
         Ok(Binding {
             provider,
-            slot,
+            place,
             request,
         })
     }
@@ -94,7 +93,7 @@ impl Binding<'_> {
         headers: &mut HeaderMap,
     ) -> Result<Attached, OAuth2Error> {
         let token = self
-            .slot
+            .place
             .with_token(
                 self.provider.owner(),
                 self.provider.request_fn(self.request),
@@ -149,7 +148,7 @@ impl Binding<'_> {
             return answer.filter_replay(replayable, self.name(), sent);
         }
         self.provider
-            .after_status(&self.slot, used.token, sent, status, answered)
+            .after_status(&self.place, used.token, sent, status, answered)
             .filter_replay(replayable, self.name(), sent)
     }
 
@@ -175,7 +174,7 @@ impl Binding<'_> {
             return Err(self.nonce_rejected(status));
         }
         if first == Answer::RetryNonce && answered == sent {
-            self.provider.refuse(&self.slot, used.token);
+            self.provider.refuse(&self.place, used.token);
         }
         Err(self.unauthorized(status))
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::cache::{CacheKey, Grant, KeyedCache, Slot};
+use super::cache::{CacheKey, Grant, Keyed, KeyedCache, Slot};
 use super::config::OAuth2Config;
 use super::discovery::Discovery;
 use super::error::OAuth2Error;
@@ -238,6 +238,7 @@ impl OAuth2ServiceBuilder {
                 nonces: NonceCache::default(),
             });
             let cache_counts = Arc::new(CacheCounts::new(name.clone()));
+            let keyed = Arc::new(Keyed::new(config.forced_refresh_interval));
             providers.push(Arc::new(Provider {
                 client_credentials: Arc::new(Slot::new(key, true)),
                 cache_counts,
@@ -249,7 +250,7 @@ impl OAuth2ServiceBuilder {
                 closed: AtomicBool::new(false),
                 clock: self.clock.clone(),
                 refresh_buffer: self.config.refresh_buffer,
-                keyed: Default::default(),
+                keyed,
                 discovery,
                 announced: AtomicBool::new(false),
                 dpop,
@@ -257,11 +258,12 @@ impl OAuth2ServiceBuilder {
             }));
         }
         providers.sort_by(|a, b| a.name.cmp(&b.name));
+        let all = providers.iter().map(|p| Arc::clone(&p.keyed)).collect();
         Ok(OAuth2Service {
             inner: Arc::new(Inner {
                 providers,
                 http,
-                keyed: KeyedCache::new(self.config.cache_max_entries, self.clock),
+                keyed: KeyedCache::new(self.config.cache_max_entries, self.clock, all),
             }),
         })
     }

@@ -11,7 +11,7 @@ use futures_util::FutureExt as _;
 use reqwest::{StatusCode, Url};
 use tracing::Instrument as _;
 
-use super::cache::{Grant, KeyedSlots, Owner, Request, Slot, TokenId, digest};
+use super::cache::{Grant, Keyed, Owner, Place, Request, Slot, TokenId, digest};
 use super::discovery::Discovery;
 use super::error::OAuth2Error;
 use super::provider_config::ProviderConfig;
@@ -46,7 +46,7 @@ pub(crate) struct Provider {
     pub(crate) refresh_buffer: Duration,
     pub(crate) breaker: Breaker,
     pub(crate) client_credentials: Arc<Slot>,
-    pub(crate) keyed: KeyedSlots,
+    pub(crate) keyed: Arc<Keyed>,
     /// What the provider's slots served, counted per thread.
     pub(crate) cache_counts: Arc<CacheCounts>,
     /// The issuer's metadata, for a provider configured by its issuer.
@@ -163,7 +163,7 @@ impl Provider {
     /// is, and so is every other status.
     pub(crate) fn after_status(
         &self,
-        slot: &Slot,
+        place: &Place<'_>,
         used: TokenId,
         sent: &Url,
         status: StatusCode,
@@ -179,7 +179,7 @@ impl Provider {
             tracing::info!(provider = name, url = %redacted_url(sent), "upstream answered 401 after a redirect; not retried");
             return Answer::Return;
         }
-        if self.refuse(slot, used) {
+        if self.refuse(place, used) {
             Answer::Retry
         } else {
             Answer::Unauthorized
@@ -189,8 +189,8 @@ impl Provider {
     /// The upstream refused the token `used`: the slot drops it within the
     /// forced refresh budget ([`Slot::refused`]), and the shared tier
     /// will not hand it out again. Whether a retry may go ahead.
-    pub(crate) fn refuse(&self, slot: &Slot, used: TokenId) -> bool {
-        slot.refused(
+    pub(crate) fn refuse(&self, place: &Place<'_>, used: TokenId) -> bool {
+        place.refused(
             self.owner(),
             used,
             self.config.forced_refresh_interval,

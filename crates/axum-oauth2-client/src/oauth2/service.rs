@@ -3,7 +3,6 @@
 //! The service holds the providers; [`fetch`](OAuth2Service::fetch) lives in
 //! `fetch.rs`, the builder in `builder.rs`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,7 +11,7 @@ use reqwest::header::AUTHORIZATION;
 
 use super::binding::not_access_token;
 use super::builder::OAuth2ServiceBuilder;
-use super::cache::{CacheKey, KeyedCache, Owner, Request, Slot, TokenId, entries};
+use super::cache::{CacheKey, KeyedCache, KeyedPlace, Owner, Place, Request, TokenId};
 use super::config::OAuth2Config;
 use super::discovery::AuthorizationServerMetadata;
 use super::error::OAuth2Error;
@@ -92,13 +91,18 @@ impl OAuth2Service {
         // cost the hit a second state machine.
         let request = TokenRequest::of(exchange, None);
         let provider = self.provider(provider)?;
-        let slot = self.slot(provider, request)?;
-        if let Ok(token) = slot.try_hit(provider.owner(), AccessToken::of) {
+        let place = self.place(provider, request)?;
+        if let Ok(token) = place.try_hit(provider.owner(), AccessToken::of) {
             return Ok(token);
         }
         // A miss after shutdown neither starts nor logs a request.
         provider.check_open()?;
-        slot.get(provider.owner(), provider.request_fn(request))
+        place
+            .with_token(
+                provider.owner(),
+                provider.request_fn(request),
+                AccessToken::of,
+            )
             .await
     }
 
@@ -113,12 +117,17 @@ impl OAuth2Service {
     ) -> Result<AccessToken, OAuth2Error> {
         let request = TokenRequest::of(None, Some(params));
         let provider = self.provider(provider)?;
-        let slot = self.slot(provider, request)?;
-        if let Ok(token) = slot.try_hit(provider.owner(), AccessToken::of) {
+        let place = self.place(provider, request)?;
+        if let Ok(token) = place.try_hit(provider.owner(), AccessToken::of) {
             return Ok(token);
         }
         provider.check_open()?;
-        slot.get(provider.owner(), provider.request_fn(request))
+        place
+            .with_token(
+                provider.owner(),
+                provider.request_fn(request),
+                AccessToken::of,
+            )
             .await
     }
 
@@ -139,11 +148,11 @@ impl OAuth2Service {
     ) -> Result<(), OAuth2Error> {
         let provider = self.provider(provider)?;
         let request_for = TokenRequest::of(exchange, None);
-        let slot = self.slot(provider, request_for)?;
+        let place = self.place(provider, request_for)?;
         // Only an exchanged token can be no access token (N_A).
         let exchanged = exchange.is_some();
         // A hit completes here, before any nested future is built.
-        match slot.try_hit(provider.owner(), |token| {
+        match place.try_hit(provider.owner(), |token| {
             set_authorization(request, token, exchanged)
         }) {
             Ok(Some(_)) if provider.dpop.is_none() => return Ok(()),
@@ -153,7 +162,7 @@ impl OAuth2Service {
         }
         provider.check_open()?;
         let request_fn = provider.request_fn(request_for);
-        match attach(&slot, provider.owner(), request_fn, request, exchanged).await? {
+        match attach(&place, provider.owner(), request_fn, request, exchanged).await? {
             Some(_) => prove(provider, request),
             None => Err(not_access_token(&provider.name)),
         }
@@ -202,9 +211,6 @@ impl OAuth2Service {
     pub fn clear_cache(&self, provider: Option<&str>) {
         let clear = |p: &Provider| {
             p.client_credentials.clear();
-            for slot in p.keyed.iter() {
-                slot.clear();
-            }
             p.keyed.clear();
         };
         match provider {
@@ -252,8 +258,7 @@ impl OAuth2Service {
             .providers
             .iter()
             .map(|p| {
-                usize::from(p.client_credentials.is_valid(&*p.clock))
-                    + p.keyed.iter().filter(|s| s.is_valid(&*p.clock)).count()
+                usize::from(p.client_credentials.is_valid(&*p.clock)) + p.keyed.valid(p.clock.now())
             })
             .sum()
     }
@@ -264,7 +269,7 @@ impl OAuth2Service {
     /// evicted.
     #[must_use]
     pub fn exchange_entries(&self) -> usize {
-        entries(self.inner.providers.iter().map(|p| &p.keyed))
+        self.inner.keyed.entries()
     }
 
     /// The provider named `name`. A linear scan over a few names beats
@@ -284,49 +289,51 @@ impl OAuth2Service {
         })
     }
 
-    /// The cache slot for the request: the provider's own slot, or the
-    /// keyed slot of the digest of the fields the request sends (created,
-    /// and the cache bounded, on first use).
+    /// Where the request's token is cached: the provider's own slot, or
+    /// the keyed entry of the digest of the fields the request sends.
     ///
     /// The provider's own slot is borrowed, not cloned: cloning would
     /// write a reference count that every caller shares.
     ///
-    /// Inlined: the provider's own slot is the hit path's; a keyed one is
-    /// a call of its own.
+    /// Inlined: the provider's own slot is the hit path's; a keyed entry
+    /// is a call of its own.
     #[inline]
-    pub(crate) fn slot<'a>(
-        &self,
+    pub(crate) fn place<'a>(
+        &'a self,
         provider: &'a Provider,
         request: TokenRequest<'_>,
-    ) -> Result<Cow<'a, Arc<Slot>>, OAuth2Error> {
+    ) -> Result<Place<'a>, OAuth2Error> {
         match request {
-            TokenRequest::Configured => Ok(Cow::Borrowed(&provider.client_credentials)),
-            keyed => self.keyed_slot(provider, keyed).map(Cow::Owned),
+            TokenRequest::Configured => Ok(Place::Own(&provider.client_credentials)),
+            keyed => self.keyed_place(provider, keyed).map(Place::Keyed),
         }
     }
 
-    /// The keyed slot of `request`, made (and the cache bounded) on first
-    /// use.
+    /// The keyed entry of `request`.
     #[inline(never)]
-    fn keyed_slot(
-        &self,
-        provider: &Provider,
+    fn keyed_place<'a>(
+        &'a self,
+        provider: &'a Provider,
         request: TokenRequest<'_>,
-    ) -> Result<Arc<Slot>, OAuth2Error> {
+    ) -> Result<KeyedPlace<'a>, OAuth2Error> {
         provider
             .check_request(request)
             .map_err(|reason| OAuth2Error::invalid_request(&provider.name, reason))?;
         // A closed service makes no new entries.
         provider.check_open()?;
         let digest = provider.digest(request);
-        let key = || CacheKey {
-            grant: provider.grant(request),
-            subject: Some([
-                digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
-            ]),
-        };
-        let all = || self.inner.providers.iter().map(|p| &p.keyed);
-        Ok(self.inner.keyed.slot(&provider.keyed, all, digest, key))
+        Ok(KeyedPlace {
+            keyed: &provider.keyed,
+            cache: &self.inner.keyed,
+            digest,
+            key: CacheKey {
+                grant: provider.grant(request),
+                subject: Some([
+                    digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
+                ]),
+            },
+            stamp: self.inner.keyed.stamp(),
+        })
     }
 }
 
@@ -340,19 +347,20 @@ fn prove(provider: &Provider, request: &mut reqwest::Request) -> Result<(), OAut
     Ok(())
 }
 
-/// Sets the token of `slot` as the request's `Authorization` header
+/// Sets the token of `place` as the request's `Authorization` header
 /// (`None`: it is no access token, see [`set_authorization`]).
 pub(crate) async fn attach(
-    slot: &Arc<Slot>,
+    place: &Place<'_>,
     owner: Owner<'_>,
     request_fn: impl FnOnce() -> Request,
     request: &mut reqwest::Request,
     exchanged: bool,
 ) -> Result<Option<TokenId>, OAuth2Error> {
-    slot.with_token(owner, request_fn, |token| {
-        set_authorization(request, token, exchanged)
-    })
-    .await
+    place
+        .with_token(owner, request_fn, |token| {
+            set_authorization(request, token, exchanged)
+        })
+        .await
 }
 
 /// Sets `token` as the request's `Authorization` header (marked

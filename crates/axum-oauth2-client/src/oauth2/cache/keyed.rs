@@ -1,79 +1,308 @@
-//! The keyed slots: one map per provider of the tokens a call shapes with
-//! its own parameters (an exchanged token, a client credentials token with
-//! per-call [`TokenParams`](crate::TokenParams)), keyed by the digest of
-//! the request's fields ([`digest`](super::key::digest)) and bounded all
-//! together.
+//! The keyed entries: one [`Keyed`] per provider for the tokens a call
+//! shapes with its own parameters (an exchanged token, a client
+//! credentials token with per-call [`TokenParams`](crate::TokenParams)),
+//! keyed by the digest of the request's fields ([`digest`](super::key::digest))
+//! and bounded all together ([`KeyedCache`]).
 //!
-//! An entry is made on first use. When the maps hold the bound, the next
-//! insertion brings them down to 90 % of it: first the expired entries
-//! (unless a request for them is in flight), then the least recently used.
-//! Evicting a tenth at a time keeps the cost of a sweep amortised over many
-//! insertions.
+//! The cache may hold one entry per subject, so an entry is kept small:
+//! the map holds the token itself, which carries its digest (the map
+//! stores one pointer per entry) and its last use. A [`Slot`], with its
+//! single-flight state, exists for a key only while it is needed: while a
+//! token request for it runs, while callers wait on one, or while a
+//! forced refresh or a refresh backoff is remembered. Whoever lets go of a
+//! slot last takes it out once nothing is left to remember
+//! ([`Keyed::retire`]); a slot is made again, from the cached token, when
+//! the key next needs one.
+//!
+//! While a key has a slot, the slot writes the key's token: a finished
+//! request stores it (unless the slot was cleared since the request
+//! started), a refusal drops it. A slot taken out by eviction or by
+//! `clear_cache` is detached: it still answers the callers waiting on it
+//! but writes nothing.
+//!
+//! When the maps hold the bound, the next new key brings them down to
+//! 90 % of it: first the expired entries (unless a request for them is in
+//! flight), then the least recently used. Evicting a tenth at a time keeps
+//! the cost of a sweep amortised over many insertions.
+//!
+//! Locks are taken in one order: a map of slots, then a slot, then the
+//! map of tokens; nothing holding a token map's lock takes another.
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 
-use super::key::CacheKey;
-use super::slot::Slot;
+use super::key::{CacheKey, TokenId};
+use super::slot::{Owner, Slot};
+use super::token::TokenData;
 use crate::oauth2::time::clock::Clock;
 
-/// One provider's keyed slots, by request digest.
-pub(crate) type KeyedSlots = DashMap<[u8; 32], Arc<Slot>>;
+/// A cached keyed token as its map's key: hashed and compared by the
+/// request digest it carries, so that the map is looked up by digest and
+/// stores one pointer per entry.
+pub(crate) struct Cached(pub(crate) Arc<TokenData>);
 
-/// The bound on every provider's [`KeyedSlots`] together.
+impl Hash for Cached {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `[u8; 32]` hashes, for lookups by digest.
+        self.0.digest.hash(state);
+    }
+}
+
+impl PartialEq for Cached {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.digest == other.0.digest
+    }
+}
+
+impl Eq for Cached {}
+
+impl Borrow<[u8; 32]> for Cached {
+    fn borrow(&self) -> &[u8; 32] {
+        &self.0.digest
+    }
+}
+
+/// One provider's keyed entries.
+pub(crate) struct Keyed {
+    /// The cached tokens, by the digest each carries.
+    pub(super) tokens: DashMap<Cached, ()>,
+    /// The slots of the keys that have one now (see the module docs).
+    pub(super) flights: DashMap<[u8; 32], Arc<Slot>>,
+    /// The provider's forced refresh interval: how long a slot remembers
+    /// a refusal.
+    forced_interval: Duration,
+}
+
+/// Where a keyed slot writes its key's token.
+#[derive(Clone)]
+pub(crate) struct Home {
+    /// Weak: the entries own their slots.
+    keyed: Weak<Keyed>,
+    digest: [u8; 32],
+}
+
+impl Home {
+    /// The digest of the slot's key.
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+
+    /// Makes `token` the key's cached token.
+    pub(crate) fn store(&self, token: &Arc<TokenData>) {
+        if let Some(keyed) = self.keyed.upgrade() {
+            match keyed.tokens.entry(Cached(Arc::clone(token))) {
+                Entry::Occupied(cached) => {
+                    cached.replace_entry(());
+                }
+                Entry::Vacant(vacant) => {
+                    vacant.insert(());
+                }
+            }
+        }
+    }
+
+    /// Forgets `token` when it is still the key's cached token.
+    pub(crate) fn drop_token(&self, token: &Arc<TokenData>) {
+        if let Some(keyed) = self.keyed.upgrade() {
+            keyed
+                .tokens
+                .remove_if(&self.digest, |cached, _| Arc::ptr_eq(&cached.0, token));
+        }
+    }
+
+    /// Takes the slot out once nothing holds it and it has nothing to
+    /// remember ([`Keyed::retire`]).
+    pub(crate) fn retire(&self, now: Instant) {
+        if let Some(keyed) = self.keyed.upgrade() {
+            keyed.retire(&self.digest, now);
+        }
+    }
+}
+
+impl Keyed {
+    /// Entries whose slots remember a refusal for `forced_interval`.
+    pub(crate) fn new(forced_interval: Duration) -> Self {
+        Self {
+            tokens: DashMap::new(),
+            flights: DashMap::new(),
+            forced_interval,
+        }
+    }
+
+    /// The hit on the cached token of `digest`, decided as
+    /// [`Slot::try_hit`] decides it; records a use at `stamp` when there
+    /// is a token.
+    #[inline(always)]
+    pub(crate) fn try_hit<R, F>(
+        &self,
+        digest: &[u8; 32],
+        stamp: u64,
+        owner: Owner<'_>,
+        use_token: F,
+    ) -> Result<R, F>
+    where
+        F: FnOnce(&Arc<TokenData>) -> R,
+    {
+        if let Some(cached) = self.tokens.get(digest) {
+            let token = &cached.key().0;
+            token.touch(stamp);
+            if owner.clock.now_upper_bound() < token.refresh_at {
+                owner.counts.hit();
+                return Ok(use_token(token));
+            }
+        }
+        Err(use_token)
+    }
+
+    /// The slot of `digest`, made with `key` (and the cached token) when
+    /// the key has none, recording a use at `stamp`.
+    pub(crate) fn slot(
+        self: &Arc<Self>,
+        digest: [u8; 32],
+        key: impl FnOnce() -> CacheKey,
+        stamp: u64,
+    ) -> Arc<Slot> {
+        if let Some(slot) = self.flights.get(&digest) {
+            slot.touch(stamp);
+            return Arc::clone(&slot);
+        }
+        let slot = Arc::clone(&self.flights.entry(digest).or_insert_with(|| {
+            let home = Home {
+                keyed: Arc::downgrade(self),
+                digest,
+            };
+            let cached = self.tokens.get(&digest).map(|c| Arc::clone(&c.key().0));
+            Arc::new(Slot::keyed(key(), home, cached))
+        }));
+        slot.touch(stamp);
+        slot
+    }
+
+    /// The slot of `digest`, if the key has one.
+    pub(crate) fn existing_slot(&self, digest: &[u8; 32]) -> Option<Arc<Slot>> {
+        self.flights.get(digest).map(|slot| Arc::clone(&slot))
+    }
+
+    /// Whether `used` is the cached token of `digest`.
+    pub(crate) fn holds(&self, digest: &[u8; 32], used: TokenId) -> bool {
+        self.tokens
+            .get(digest)
+            .is_some_and(|cached| TokenId::of(&cached.key().0) == used)
+    }
+
+    /// Whether the key of `digest` has a token or a slot.
+    fn contains(&self, digest: &[u8; 32]) -> bool {
+        self.tokens.contains_key(digest) || self.flights.contains_key(digest)
+    }
+
+    /// Takes the slot of `digest` out when only the map holds it and it
+    /// has nothing to remember at `now`: no request, no refusal within the
+    /// forced refresh interval, no refresh backoff. Called by whoever lets
+    /// go of a slot, after letting go: the last one takes it out.
+    pub(crate) fn retire(&self, digest: &[u8; 32], now: Instant) {
+        self.flights.remove_if(digest, |_, slot| {
+            Arc::strong_count(slot) == 1 && slot.is_idle(now, self.forced_interval)
+        });
+    }
+
+    /// Forgets every token; the slots are detached, so that the requests
+    /// in flight answer their callers but fill no cache.
+    pub(crate) fn clear(&self) {
+        self.detach_all();
+        self.tokens.clear();
+        // A slot made meanwhile may hold a token from before.
+        self.detach_all();
+    }
+
+    fn detach_all(&self) {
+        self.flights.retain(|_, slot| {
+            slot.detach();
+            false
+        });
+    }
+
+    /// How many valid tokens are cached at `now`.
+    pub(crate) fn valid(&self, now: Instant) -> usize {
+        self.tokens
+            .iter()
+            .filter(|c| c.key().0.is_valid(now))
+            .count()
+    }
+
+    /// How many keys have a token or a slot.
+    pub(crate) fn len(&self) -> usize {
+        self.tokens.len()
+            + self
+                .flights
+                .iter()
+                .filter(|slot| !self.tokens.contains_key(slot.key()))
+                .count()
+    }
+
+    /// Forgets the key of `digest`, detaching its slot.
+    fn evict(&self, digest: &[u8; 32]) {
+        if let Some((_, slot)) = self.flights.remove(digest) {
+            slot.detach();
+        }
+        self.tokens.remove(digest);
+    }
+}
+
+/// The bound on every provider's [`Keyed`] entries together.
 pub(crate) struct KeyedCache {
     max_entries: usize,
     /// Held by the one caller that evicts; others skip eviction.
     evicting: Mutex<()>,
-    /// The zero of the slots' last-use stamps.
+    /// The zero of the entries' last-use stamps.
     epoch: Instant,
     clock: Arc<dyn Clock>,
+    /// Every provider's entries.
+    all: Vec<Arc<Keyed>>,
 }
 
 impl KeyedCache {
-    pub(crate) fn new(max_entries: usize, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(max_entries: usize, clock: Arc<dyn Clock>, all: Vec<Arc<Keyed>>) -> Self {
         Self {
             max_entries: max_entries.max(1),
             evicting: Mutex::new(()),
             epoch: clock.now(),
             clock,
+            all,
         }
     }
 
-    /// The slot for `digest` in `own`, made with `key` on first use, when
-    /// the maps of `all` (`own` among them) are first brought under the
+    /// The slot of `digest` in `own`, made with `key` when the key has
+    /// none; when the key is new, the entries are first brought under the
     /// bound.
-    pub(crate) fn slot<'m, I>(
+    pub(crate) fn slot(
         &self,
-        own: &KeyedSlots,
-        all: impl Fn() -> I,
+        own: &Arc<Keyed>,
         digest: [u8; 32],
         key: impl FnOnce() -> CacheKey,
-    ) -> Arc<Slot>
-    where
-        I: Iterator<Item = &'m KeyedSlots>,
-    {
-        let stamp = self.stamp();
-        if let Some(slot) = own.get(&digest) {
-            slot.touch(stamp);
-            return Arc::clone(&slot);
+        stamp: u64,
+    ) -> Arc<Slot> {
+        if !own.contains(&digest) && self.entries() >= self.max_entries {
+            self.evict();
         }
-        if entries(all()) >= self.max_entries {
-            self.evict(&all);
-        }
-        let slot = Arc::clone(
-            &own.entry(digest)
-                .or_insert_with(|| Arc::new(Slot::new(key(), false))),
-        );
-        slot.touch(stamp);
-        slot
+        own.slot(digest, key, stamp)
+    }
+
+    /// The clock the stamps are read on.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// When an exchanged token is used, for eviction: an order, not an exact
     /// time, so the clock's cheap upper bound serves.
-    fn stamp(&self) -> u64 {
+    #[inline]
+    pub(crate) fn stamp(&self) -> u64 {
         let since = self
             .clock
             .now_upper_bound()
@@ -81,39 +310,71 @@ impl KeyedCache {
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Brings the maps down to 90 % of the bound (see the module docs).
-    fn evict<'m, I>(&self, all: &impl Fn() -> I)
-    where
-        I: Iterator<Item = &'m KeyedSlots>,
-    {
+    /// How many entries all providers hold together, valid or not.
+    pub(crate) fn entries(&self) -> usize {
+        self.all.iter().map(|keyed| keyed.len()).sum()
+    }
+
+    /// Brings the entries down to 90 % of the bound (see the module docs).
+    fn evict(&self) {
         let Ok(_evicting) = self.evicting.try_lock() else {
             return;
         };
-        for map in all() {
-            map.retain(|_, slot| slot.is_valid(&*self.clock) || slot.is_busy());
+        let now = self.clock.now();
+        for keyed in &self.all {
+            let busy: HashSet<[u8; 32]> = keyed
+                .flights
+                .iter()
+                .filter(|slot| slot.is_busy())
+                .map(|slot| *slot.key())
+                .collect();
+            keyed
+                .tokens
+                .retain(|cached, _| cached.0.is_valid(now) || busy.contains(&cached.0.digest));
+            keyed.flights.retain(|digest, slot| {
+                let keep = slot.is_busy() || keyed.tokens.contains_key(digest);
+                if !keep {
+                    slot.detach();
+                }
+                keep
+            });
         }
         let target = self.max_entries - self.max_entries / 10;
-        let total = entries(all());
+        let total = self.entries();
         if total > target {
-            let maps: Vec<&KeyedSlots> = all().collect();
             let mut used: Vec<(u64, usize, [u8; 32])> = Vec::with_capacity(total);
-            for (index, map) in maps.iter().enumerate() {
-                used.extend(map.iter().map(|e| (e.value().last_used(), index, *e.key())));
+            for (index, keyed) in self.all.iter().enumerate() {
+                used.extend(keyed.tokens.iter().map(|c| {
+                    let token = &c.key().0;
+                    (token.last_used.load(Ordering::Relaxed), index, token.digest)
+                }));
+                used.extend(
+                    keyed
+                        .flights
+                        .iter()
+                        .filter(|slot| !keyed.tokens.contains_key(slot.key()))
+                        .map(|slot| (slot.last_used(), index, *slot.key())),
+                );
             }
             used.sort_unstable_by_key(|(stamp, _, _)| *stamp);
             for (_, index, digest) in used.into_iter().take(total - target) {
-                maps[index].remove(&digest);
+                self.all[index].evict(&digest);
             }
         }
         tracing::debug!(
-            entries = entries(all()),
+            entries = self.entries(),
             max = self.max_entries,
             "token cache evicted expired and least recently used entries"
         );
     }
 }
 
-/// How many entries `maps` hold together, valid or not.
-pub(crate) fn entries<'m>(maps: impl Iterator<Item = &'m KeyedSlots>) -> usize {
-    maps.map(DashMap::len).sum()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_one_pointer_in_its_map() {
+        assert_eq!(std::mem::size_of::<(Cached, ())>(), 8);
+    }
 }

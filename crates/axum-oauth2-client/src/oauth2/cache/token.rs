@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
@@ -44,22 +45,22 @@ pub(crate) struct CoreToken(pub(crate) TokenData);
 
 /// What the cache stores for one issued token.
 ///
-/// `repr(C)` fixes the order: the fields a cache hit never reads come
-/// first and fill the 48 bytes after the `Arc`'s two counts, so the fields
-/// it reads (`refresh_at`, `header`) start at least 64 bytes after the
-/// strong count and never share its cache line, which every
-/// [`AccessToken`] clone and drop writes.
+/// `repr(C)` fixes the order: fields a cache hit never reads come first
+/// and fill the 48 bytes after the `Arc`'s two counts, so the fields it
+/// reads (`refresh_at`, `header`) start at least 64 bytes after the strong
+/// count and never share its cache line, which every [`AccessToken`] clone
+/// and drop writes.
 ///
-/// 112 bytes, 128 with the counts (an allocator size class): the expiry is
-/// kept as an offset from `refresh_at`, and the token type as a shared
-/// string.
+/// A keyed token is its map's entry: it carries the digest it is cached
+/// under and its last use (see `cache::keyed`). The expiry is kept as an
+/// offset from `refresh_at`, and the token type as a shared string.
 #[repr(C)]
 pub(crate) struct TokenData {
+    /// The request digest a keyed token is cached under (zeros for the
+    /// provider's own token).
+    pub(crate) digest: [u8; 32],
     /// Set when the token enters the cache (see `cache::TokenId`).
     pub(crate) id: u64,
-    pub(crate) scope: Option<Box<str>>,
-    /// The registered token type URIs are shared, not allocated per token.
-    pub(crate) issued_token_type: Option<Arc<str>>,
     /// `expires_at` in nanoseconds after `refresh_at` (which is never
     /// later): read only once the hit is past `refresh_at`.
     pub(crate) expires_after_refresh: u64,
@@ -69,6 +70,12 @@ pub(crate) struct TokenData {
     /// reference-count increment, not a copy of a kilobyte-sized JWT; its
     /// bytes are wiped when the cache and the last request let go of them.
     pub(crate) header: TokenHeader,
+    pub(crate) scope: Option<Box<str>>,
+    /// The registered token type URIs are shared, not allocated per token.
+    pub(crate) issued_token_type: Option<Arc<str>>,
+    /// When a keyed token was last asked for, for eviction (a stamp from
+    /// the service).
+    pub(crate) last_used: AtomicU64,
     /// Whether the token may be sent to an upstream: false for an
     /// exchanged token the server marked `token_type: N_A` (RFC 8693
     /// §2.2.1: not an access token; an ID token or an assertion, for
@@ -83,15 +90,23 @@ impl TokenData {
     pub(crate) fn new(header: TokenHeader, expires_at: Instant, refresh_at: Instant) -> Self {
         let refresh_at = refresh_at.min(expires_at);
         Self {
+            digest: [0; 32],
             id: 0,
-            scope: None,
-            issued_token_type: None,
             expires_after_refresh: u64::try_from((expires_at - refresh_at).as_nanos())
                 .unwrap_or(u64::MAX),
             refresh_at,
             header,
+            scope: None,
+            issued_token_type: None,
+            last_used: AtomicU64::new(0),
             access_token: true,
         }
+    }
+
+    /// Records a use at `stamp`.
+    #[inline]
+    pub(crate) fn touch(&self, stamp: u64) {
+        self.last_used.store(stamp, Ordering::Relaxed);
     }
 
     /// Moves the refresh time to `refresh_at` (at most the expiry), the
@@ -121,12 +136,14 @@ impl TokenData {
             .iter()
             .map(|header| {
                 Arc::new(CoreToken(Self {
+                    digest: self.digest,
                     id: self.id,
-                    scope: self.scope.clone(),
-                    issued_token_type: self.issued_token_type.clone(),
                     expires_after_refresh: self.expires_after_refresh,
                     refresh_at: self.refresh_at,
                     header: TokenHeader::One(header.clone()),
+                    scope: self.scope.clone(),
+                    issued_token_type: self.issued_token_type.clone(),
+                    last_used: AtomicU64::new(self.last_used.load(Ordering::Relaxed)),
                     access_token: self.access_token,
                 }))
             })
@@ -348,8 +365,8 @@ mod tests {
     }
 
     #[test]
-    fn a_token_and_its_counts_fill_an_allocator_size_class() {
-        assert_eq!(std::mem::size_of::<TokenData>(), 112);
+    fn a_token_is_no_larger_than_it_was_measured() {
+        assert_eq!(std::mem::size_of::<TokenData>(), 152);
     }
 
     #[test]

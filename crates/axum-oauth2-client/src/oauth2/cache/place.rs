@@ -1,0 +1,427 @@
+//! [`Place`]: where the token of a request is cached, the provider's own
+//! [`Slot`] or a keyed entry, with the calls both answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::key::{CacheKey, TokenId};
+use super::keyed::{Keyed, KeyedCache};
+use super::slot::{Owner, Request, Slot};
+use super::token::TokenData;
+use crate::oauth2::error::OAuth2Error;
+use crate::oauth2::time::clock::Clock;
+
+/// Where the token of a request is cached.
+pub(crate) enum Place<'a> {
+    /// The provider's own token, borrowed: cloning the slot would write a
+    /// reference count that every caller shares.
+    Own(&'a Arc<Slot>),
+    /// A token of the provider's keyed entries.
+    Keyed(KeyedPlace<'a>),
+}
+
+/// A keyed entry: its provider's entries, the bound, and the key.
+pub(crate) struct KeyedPlace<'a> {
+    pub(crate) keyed: &'a Arc<Keyed>,
+    pub(crate) cache: &'a KeyedCache,
+    pub(crate) digest: [u8; 32],
+    pub(crate) key: CacheKey,
+    /// This use, for eviction.
+    pub(crate) stamp: u64,
+}
+
+impl Place<'_> {
+    /// The hit, decided without waiting ([`Slot::try_hit`]).
+    #[inline(always)]
+    pub(crate) fn try_hit<R, F>(&self, owner: Owner<'_>, use_token: F) -> Result<R, F>
+    where
+        F: FnOnce(&Arc<TokenData>) -> R,
+    {
+        match self {
+            Self::Own(slot) => slot.try_hit(owner, use_token),
+            Self::Keyed(place) => place.try_hit(owner, use_token),
+        }
+    }
+
+    /// Calls `use_token` with a valid token, from the cache or once the
+    /// single request in flight for the key has delivered one
+    /// ([`Slot::with_token`]).
+    pub(crate) async fn with_token<R>(
+        &self,
+        owner: Owner<'_>,
+        request: impl FnOnce() -> Request,
+        use_token: impl FnOnce(&Arc<TokenData>) -> R,
+    ) -> Result<R, OAuth2Error> {
+        match self {
+            Self::Own(slot) => slot.with_token(owner, request, use_token).await,
+            Self::Keyed(place) => {
+                let slot = place.slot();
+                slot.get().with_token(owner, request, use_token).await
+            }
+        }
+    }
+
+    /// The upstream refused the token `used` ([`Slot::refused`]).
+    pub(crate) fn refused(
+        &self,
+        owner: Owner<'_>,
+        used: TokenId,
+        interval: Duration,
+        dropped: impl FnOnce(&TokenData),
+    ) -> bool {
+        match self {
+            Self::Own(slot) => slot.refused(owner, used, interval, dropped),
+            Self::Keyed(place) => {
+                let slot = match place.keyed.existing_slot(&place.digest) {
+                    Some(slot) => slot,
+                    // With no slot, the cached token is the key's: when it
+                    // is another, a newer token is there to retry with.
+                    None if !place.keyed.holds(&place.digest, used) => return true,
+                    None => place.keyed.slot(place.digest, || place.key, place.stamp),
+                };
+                let slot = Held {
+                    keyed: place.keyed,
+                    digest: place.digest,
+                    clock: owner.clock,
+                    slot: Some(slot),
+                };
+                slot.get().refused(owner, used, interval, dropped)
+            }
+        }
+    }
+}
+
+impl KeyedPlace<'_> {
+    #[inline(always)]
+    fn try_hit<R, F>(&self, owner: Owner<'_>, use_token: F) -> Result<R, F>
+    where
+        F: FnOnce(&Arc<TokenData>) -> R,
+    {
+        self.keyed
+            .try_hit(&self.digest, self.stamp, owner, use_token)
+    }
+
+    /// The key's slot, made (and the cache bounded) when it has none, and
+    /// let go of when the caller is done.
+    fn slot(&self) -> Held<'_> {
+        Held {
+            keyed: self.keyed,
+            digest: self.digest,
+            clock: self.cache.clock(),
+            slot: Some(
+                self.cache
+                    .slot(self.keyed, self.digest, || self.key, self.stamp),
+            ),
+        }
+    }
+}
+
+/// A caller's hold on a keyed slot: when it lets go (done, or its future
+/// dropped), it takes the slot out if nothing else holds it and it has
+/// nothing to remember ([`Keyed::retire`]).
+struct Held<'a> {
+    keyed: &'a Keyed,
+    digest: [u8; 32],
+    clock: &'a Arc<dyn Clock>,
+    slot: Option<Arc<Slot>>,
+}
+
+impl Held<'_> {
+    fn get(&self) -> &Arc<Slot> {
+        self.slot.as_ref().expect("held until dropped")
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // Let go first: the last holder finds only the map's count.
+        drop(self.slot.take());
+        self.keyed.retire(&self.digest, self.clock.now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::FutureExt as _;
+    use reqwest::StatusCode;
+
+    use super::*;
+    use crate::oauth2::cache::token::AccessToken;
+    use crate::oauth2::cache::token_header::TokenHeader;
+    use crate::oauth2::cache::{Grant, REFRESH_RETRY_DELAY};
+    use crate::oauth2::secret::Secret;
+    use crate::oauth2::telemetry::CacheCounts;
+    use crate::oauth2::time::clock::ManualClock;
+
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    struct Fixture {
+        clock: Arc<ManualClock>,
+        dyn_clock: Arc<dyn Clock>,
+        provider: Arc<str>,
+        counts: CacheCounts,
+        keyed: Arc<Keyed>,
+        cache: KeyedCache,
+        requests: Arc<AtomicUsize>,
+    }
+
+    fn fixture(max_entries: usize) -> Fixture {
+        let clock = Arc::new(ManualClock::new());
+        let keyed = Arc::new(Keyed::new(INTERVAL));
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        Fixture {
+            cache: KeyedCache::new(max_entries, dyn_clock.clone(), vec![Arc::clone(&keyed)]),
+            clock,
+            dyn_clock,
+            provider: "p".into(),
+            counts: CacheCounts::new("p".into()),
+            keyed,
+            requests: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    impl Fixture {
+        fn owner(&self) -> Owner<'_> {
+            Owner {
+                clock: &self.dyn_clock,
+                provider: &self.provider,
+                counts: &self.counts,
+            }
+        }
+
+        fn place(&self, subject: u8) -> Place<'_> {
+            let digest = [subject; 32];
+            Place::Keyed(KeyedPlace {
+                keyed: &self.keyed,
+                cache: &self.cache,
+                digest,
+                key: CacheKey {
+                    grant: Grant::TokenExchange,
+                    subject: Some([subject; 6]),
+                },
+                stamp: self.cache.stamp(),
+            })
+        }
+
+        async fn get(&self, subject: u8, request: impl FnOnce() -> Request) -> AccessToken {
+            self.place(subject)
+                .with_token(self.owner(), request, AccessToken::of)
+                .await
+                .expect("token")
+        }
+
+        fn slots(&self) -> usize {
+            self.keyed.flights.len()
+        }
+
+        /// A request that issues `tok-N` living 100 s, refreshed at 60 s.
+        fn issue(&self) -> impl FnOnce() -> Request + use<> {
+            let (clock, requests) = (self.clock.clone(), self.requests.clone());
+            move || {
+                async move {
+                    let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    let now = clock.now();
+                    Ok(TokenData::new(
+                        TokenHeader::bearer(&Secret::new(format!("tok-{n}"))).expect("header"),
+                        now + Duration::from_secs(100),
+                        now + Duration::from_secs(60),
+                    ))
+                }
+                .boxed()
+            }
+        }
+
+        fn fail(&self) -> impl FnOnce() -> Request + use<> {
+            let requests = self.requests.clone();
+            move || {
+                async move {
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    Err(OAuth2Error::TokenEndpointError {
+                        provider: "p".into(),
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        body: Default::default(),
+                        retry_after: None,
+                    })
+                }
+                .boxed()
+            }
+        }
+    }
+
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_request_leaves_the_token_in_the_map_and_no_slot() {
+        let f = fixture(100);
+        assert_eq!(f.get(1, f.issue()).await.secret(), "tok-1");
+        assert_eq!(f.slots(), 0, "the slot went with its request");
+        assert_eq!((f.keyed.tokens.len(), f.cache.entries()), (1, 1));
+        // A hit reads the map, and the token carries its key.
+        let hit = f
+            .place(1)
+            .try_hit(f.owner(), |t| (t.digest, TokenId::of(t)));
+        let Ok((digest, id)) = hit else {
+            panic!("a hit")
+        };
+        assert_eq!(digest, [1; 32]);
+        assert!(f.keyed.holds(&[1; 32], id));
+        // A failed request on a new key leaves nothing behind.
+        let err = f
+            .place(2)
+            .with_token(f.owner(), f.fail(), AccessToken::of)
+            .await
+            .expect_err("fails");
+        assert_eq!(err.code(), "token_endpoint_error");
+        assert_eq!((f.slots(), f.cache.entries()), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_background_refresh_stores_its_token_and_lets_go_of_its_slot() {
+        let f = fixture(100);
+        f.get(1, f.issue()).await;
+        f.clock.advance(Duration::from_secs(61));
+        assert_eq!(f.get(1, f.issue()).await.secret(), "tok-1", "stale, served");
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        assert_eq!(f.slots(), 0);
+        let hit = f.place(1).try_hit(f.owner(), AccessToken::of);
+        assert_eq!(hit.ok().expect("a hit").secret(), "tok-2");
+    }
+
+    #[tokio::test]
+    async fn a_failed_background_refresh_keeps_its_slot_for_the_backoff() {
+        let f = fixture(100);
+        f.get(1, f.issue()).await;
+        f.clock.advance(Duration::from_secs(61));
+        assert_eq!(f.get(1, f.fail()).await.secret(), "tok-1");
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        assert_eq!(f.slots(), 1, "the backoff is remembered");
+        // Within the retry delay: no new attempt.
+        assert_eq!(f.get(1, f.fail()).await.secret(), "tok-1");
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        // After it, the next call tries again; its token ends the slot.
+        f.clock.advance(REFRESH_RETRY_DELAY);
+        f.get(1, f.issue()).await;
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 3);
+        assert_eq!(f.get(1, f.issue()).await.secret(), "tok-3");
+        assert_eq!(f.slots(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_remembered_for_the_forced_refresh_interval() {
+        let f = fixture(100);
+        let first = f.get(1, f.issue()).await;
+        let refuse =
+            |token: &AccessToken| f.place(1).refused(f.owner(), token.id(), INTERVAL, |_| {});
+        assert!(refuse(&first));
+        assert_eq!(
+            (f.keyed.tokens.len(), f.slots()),
+            (0, 1),
+            "dropped, remembered"
+        );
+        let second = f.get(1, f.issue()).await;
+        assert_eq!(second.secret(), "tok-2");
+        // Stale: nothing changes, and the retry may go ahead.
+        assert!(refuse(&first));
+        // Within the interval the budget is spent: the token stays.
+        f.clock.advance(Duration::from_secs(9));
+        assert!(!refuse(&second));
+        assert_eq!(f.get(1, f.issue()).await.secret(), "tok-2");
+        // After it, one more forced refresh.
+        f.clock.advance(Duration::from_secs(1));
+        assert!(refuse(&second));
+        assert_eq!(f.get(1, f.issue()).await.secret(), "tok-3");
+        assert_eq!(f.requests.load(Ordering::SeqCst), 3);
+        // Once the interval has passed, the next caller lets go of the slot.
+        f.clock.advance(INTERVAL);
+        assert!(refuse(&first), "stale");
+        assert_eq!(f.slots(), 0);
+    }
+
+    #[tokio::test]
+    async fn many_callers_of_a_new_key_make_one_request_and_leave_no_slot() {
+        let f = Arc::new(fixture(100));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let waiters: Vec<_> = (0..20)
+            .map(|_| {
+                let (f, gate) = (f.clone(), gate.clone());
+                tokio::spawn(async move {
+                    let issue = f.issue();
+                    let gated = move || -> Request {
+                        let inner = issue();
+                        async move {
+                            gate.notified().await;
+                            inner.await
+                        }
+                        .boxed()
+                    };
+                    f.get(1, gated).await.secret().to_owned()
+                })
+            })
+            .collect();
+        settle().await;
+        assert_eq!(f.slots(), 1);
+        gate.notify_one();
+        for waiter in waiters {
+            assert_eq!(waiter.await.expect("join"), "tok-1");
+        }
+        assert_eq!(f.requests.load(Ordering::SeqCst), 1);
+        assert_eq!(f.slots(), 0);
+    }
+
+    #[tokio::test]
+    async fn eviction_takes_the_least_recently_used_keys_and_detaches_their_slots() {
+        let f = fixture(10);
+        for subject in 0..10 {
+            f.get(subject, f.issue()).await;
+            f.clock.advance(Duration::from_millis(10));
+        }
+        // Subject 0 is used again: subject 1 is now the oldest.
+        assert!(f.place(0).try_hit(f.owner(), |_| ()).is_ok());
+        f.clock.advance(Duration::from_millis(10));
+        f.get(10, f.issue()).await;
+        assert_eq!(f.cache.entries(), 10, "down to 9, then the new one");
+        assert!(f.place(0).try_hit(f.owner(), |_| ()).is_ok());
+        assert!(f.place(1).try_hit(f.owner(), |_| ()).is_err());
+        assert_eq!(f.slots(), 0);
+    }
+
+    #[tokio::test]
+    async fn clear_detaches_a_running_request() {
+        let f = Arc::new(fixture(100));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let waiter = {
+            let (f, gate) = (f.clone(), gate.clone());
+            tokio::spawn(async move {
+                let issue = f.issue();
+                let gated = move || -> Request {
+                    let inner = issue();
+                    async move {
+                        gate.notified().await;
+                        inner.await
+                    }
+                    .boxed()
+                };
+                f.get(1, gated).await.secret().to_owned()
+            })
+        };
+        settle().await;
+        f.keyed.clear();
+        gate.notify_one();
+        assert_eq!(
+            waiter.await.expect("join"),
+            "tok-1",
+            "the waiter is answered"
+        );
+        assert_eq!(f.cache.entries(), 0, "but nothing is cached");
+    }
+}
