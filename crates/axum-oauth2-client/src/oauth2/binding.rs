@@ -215,7 +215,7 @@ impl Binding<'_> {
 /// answered `token_type: N_A`, RFC 8693 §2.2.1): it is for
 /// [`get_token`](OAuth2Service::get_token), never for an upstream.
 fn check_access_token(provider: &str, token: &TokenData) -> Result<(), OAuth2Error> {
-    if token.access_token {
+    if token.is_access_token() {
         Ok(())
     } else {
         Err(not_access_token(provider))

@@ -372,7 +372,7 @@ fn set_authorization(
     token: &TokenData,
     exchanged: bool,
 ) -> Option<TokenId> {
-    if exchanged && !token.access_token {
+    if exchanged && !token.is_access_token() {
         return None;
     }
     request

@@ -94,7 +94,7 @@ pub(crate) struct TokenId(u64);
 
 impl TokenId {
     pub(crate) fn of(token: &TokenData) -> Self {
-        Self(token.id)
+        Self(token.id())
     }
 }
 

@@ -478,7 +478,7 @@ impl Slot {
     ) -> FlightResult {
         // Numbered, keyed or copied per core, before the lock is taken.
         let result = result.map(|mut data| {
-            data.id = NEXT_TOKEN_ID.fetch_add(1, Ordering::Relaxed);
+            data.set_id(NEXT_TOKEN_ID.fetch_add(1, Ordering::Relaxed));
             if let Some(home) = self.home() {
                 data.digest = home.digest();
                 data.touch(self.last_used());
@@ -995,14 +995,13 @@ mod tests {
         // The cached token, stamped on the slot's clock (`issue` below only
         // counts the refresh it is asked for).
         let start = clock.inner.now();
-        f.slot.current.store(Some(Arc::new(TokenData {
-            id: 1,
-            ..TokenData::new(
-                TokenHeader::bearer(&Secret::new(String::from("tok-1"))).expect("header"),
-                start + Duration::from_secs(100),
-                start + Duration::from_secs(60),
-            )
-        })));
+        let mut cached = TokenData::new(
+            TokenHeader::bearer(&Secret::new(String::from("tok-1"))).expect("header"),
+            start + Duration::from_secs(100),
+            start + Duration::from_secs(60),
+        );
+        cached.set_id(1);
+        f.slot.current.store(Some(Arc::new(cached)));
 
         // Well before refresh_at: hits never read the exact clock.
         for _ in 0..100 {

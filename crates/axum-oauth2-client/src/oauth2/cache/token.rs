@@ -52,15 +52,21 @@ pub(crate) struct CoreToken(pub(crate) TokenData);
 /// and drop writes.
 ///
 /// A keyed token is its map's entry: it carries the digest it is cached
-/// under and its last use (see `cache::keyed`). The expiry is kept as an
-/// offset from `refresh_at`, and the token type as a shared string.
+/// under and its last use (see `cache::keyed`). Kept small, since the
+/// cache may hold one per subject (128 bytes, 144 with the counts): the
+/// expiry is an offset from `refresh_at`, the scope and the token type are
+/// one pointer each (a registered token type shared by every token that
+/// names it), and whether the token is an access token is a bit of its
+/// number.
 #[repr(C)]
 pub(crate) struct TokenData {
     /// The request digest a keyed token is cached under (zeros for the
     /// provider's own token).
     pub(crate) digest: [u8; 32],
-    /// Set when the token enters the cache (see `cache::TokenId`).
-    pub(crate) id: u64,
+    /// The token's number, set when it enters the cache (see
+    /// `cache::TokenId`), with [`NOT_ACCESS_TOKEN`] set for a token that
+    /// may not be sent upstream.
+    id: u64,
     /// `expires_at` in nanoseconds after `refresh_at` (which is never
     /// later): read only once the hit is past `refresh_at`.
     pub(crate) expires_after_refresh: u64,
@@ -70,18 +76,22 @@ pub(crate) struct TokenData {
     /// reference-count increment, not a copy of a kilobyte-sized JWT; its
     /// bytes are wiped when the cache and the last request let go of them.
     pub(crate) header: TokenHeader,
-    pub(crate) scope: Option<Box<str>>,
-    /// The registered token type URIs are shared, not allocated per token.
-    pub(crate) issued_token_type: Option<Arc<str>>,
+    /// The scope the token endpoint granted, behind one pointer.
+    pub(crate) scope: Option<Box<Box<str>>>,
+    /// The RFC 8693 `issued_token_type`: the registered URIs are shared,
+    /// not allocated per token.
+    pub(crate) issued_token_type: Option<Arc<Box<str>>>,
     /// When a keyed token was last asked for, for eviction (a stamp from
     /// the service).
     pub(crate) last_used: AtomicU64,
-    /// Whether the token may be sent to an upstream: false for an
-    /// exchanged token the server marked `token_type: N_A` (RFC 8693
-    /// §2.2.1: not an access token; an ID token or an assertion, for
-    /// [`get_token`](crate::OAuth2Service::get_token) only).
-    pub(crate) access_token: bool,
 }
+
+/// The bit of [`TokenData`]'s number set for a token that may not be sent
+/// to an upstream: an exchanged token the server marked `token_type: N_A`
+/// (RFC 8693 §2.2.1: not an access token; an ID token or an assertion,
+/// for [`get_token`](crate::OAuth2Service::get_token) only). Numbers never
+/// come near it.
+const NOT_ACCESS_TOKEN: u64 = 1 << 63;
 
 impl TokenData {
     /// A token sent as `header`, valid until `expires_at` and refreshed
@@ -99,8 +109,61 @@ impl TokenData {
             scope: None,
             issued_token_type: None,
             last_used: AtomicU64::new(0),
-            access_token: true,
         }
+    }
+
+    /// The token with `scope`.
+    pub(crate) fn with_scope(self, scope: Option<Box<str>>) -> Self {
+        Self {
+            scope: scope.map(Box::new),
+            ..self
+        }
+    }
+
+    /// The token with the `issued_token_type` of an exchange.
+    pub(crate) fn with_issued_token_type(self, issued: Option<Arc<Box<str>>>) -> Self {
+        Self {
+            issued_token_type: issued,
+            ..self
+        }
+    }
+
+    /// The token, an access token or not (see [`NOT_ACCESS_TOKEN`]).
+    pub(crate) fn with_access_token(mut self, access_token: bool) -> Self {
+        self.id = if access_token {
+            self.id & !NOT_ACCESS_TOKEN
+        } else {
+            self.id | NOT_ACCESS_TOKEN
+        };
+        self
+    }
+
+    /// Whether the token may be sent to an upstream (see
+    /// [`NOT_ACCESS_TOKEN`]).
+    #[inline]
+    pub(crate) fn is_access_token(&self) -> bool {
+        self.id & NOT_ACCESS_TOKEN == 0
+    }
+
+    /// The token's number (see `cache::TokenId`).
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.id & !NOT_ACCESS_TOKEN
+    }
+
+    /// Numbers the token as it enters the cache.
+    pub(crate) fn set_id(&mut self, id: u64) {
+        self.id = (id & !NOT_ACCESS_TOKEN) | (self.id & NOT_ACCESS_TOKEN);
+    }
+
+    /// The scope the token endpoint granted, when it said.
+    pub(crate) fn scope(&self) -> Option<&str> {
+        self.scope.as_deref().map(|scope| &**scope)
+    }
+
+    /// The RFC 8693 `issued_token_type` of an exchanged token.
+    pub(crate) fn issued_token_type(&self) -> Option<&str> {
+        self.issued_token_type.as_deref().map(|uri| &**uri)
     }
 
     /// Records a use at `stamp`.
@@ -144,7 +207,6 @@ impl TokenData {
                     scope: self.scope.clone(),
                     issued_token_type: self.issued_token_type.clone(),
                     last_used: AtomicU64::new(self.last_used.load(Ordering::Relaxed)),
-                    access_token: self.access_token,
                 }))
             })
             .collect();
@@ -244,13 +306,13 @@ impl AccessToken {
     /// The scope the token endpoint granted, when it said.
     #[must_use]
     pub fn scope(&self) -> Option<&str> {
-        self.data().scope.as_deref()
+        self.data().scope()
     }
 
     /// The RFC 8693 `issued_token_type` of an exchanged token.
     #[must_use]
     pub fn issued_token_type(&self) -> Option<&str> {
-        self.data().issued_token_type.as_deref()
+        self.data().issued_token_type()
     }
 
     /// An `Authorization` header value, marked sensitive: `Bearer …`, or
@@ -276,8 +338,8 @@ impl fmt::Debug for AccessToken {
         let data = self.data();
         f.debug_struct("AccessToken")
             .field("secret", &"[redacted]")
-            .field("scope", &data.scope)
-            .field("issued_token_type", &data.issued_token_type)
+            .field("scope", &data.scope())
+            .field("issued_token_type", &data.issued_token_type())
             .field("expires_at", &data.expires_at())
             .field("refresh_at", &data.refresh_at)
             .finish()
@@ -291,15 +353,14 @@ mod tests {
 
     fn data(value: &str) -> TokenData {
         let now = Instant::now();
-        TokenData {
-            id: 1,
-            scope: Some("read".into()),
-            ..TokenData::new(
-                TokenHeader::bearer(&Secret::new(value)).expect("valid"),
-                now + Duration::from_secs(10),
-                now,
-            )
-        }
+        let mut data = TokenData::new(
+            TokenHeader::bearer(&Secret::new(value)).expect("valid"),
+            now + Duration::from_secs(10),
+            now,
+        )
+        .with_scope(Some("read".into()));
+        data.set_id(1);
+        data
     }
 
     fn token(value: &str) -> AccessToken {
@@ -365,8 +426,23 @@ mod tests {
     }
 
     #[test]
+    fn the_access_token_bit_is_kept_apart_from_the_number() {
+        let now = Instant::now();
+        let mut token = TokenData::new(
+            TokenHeader::bearer(&Secret::new("t")).expect("valid"),
+            now + Duration::from_secs(10),
+            now,
+        )
+        .with_access_token(false);
+        token.set_id(42);
+        assert_eq!((token.id(), token.is_access_token()), (42, false));
+        let token = token.with_access_token(true);
+        assert_eq!((token.id(), token.is_access_token()), (42, true));
+    }
+
+    #[test]
     fn a_token_is_no_larger_than_it_was_measured() {
-        assert_eq!(std::mem::size_of::<TokenData>(), 152);
+        assert_eq!(std::mem::size_of::<TokenData>(), 128);
     }
 
     #[test]

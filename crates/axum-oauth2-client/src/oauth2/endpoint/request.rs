@@ -229,12 +229,10 @@ async fn attempt_token(
     .ok_or_else(|| {
         OAuth2Error::invalid_response(provider, status, "access_token cannot be sent in a header")
     })?;
-    Ok(TokenData {
-        scope: parsed.scope.map(String::into_boxed_str),
-        issued_token_type: parsed.issued_token_type.map(intern_token_type),
-        access_token: !parsed.not_access_token,
-        ..TokenData::new(header, expires_at, refresh_at)
-    })
+    Ok(TokenData::new(header, expires_at, refresh_at)
+        .with_scope(parsed.scope.map(String::into_boxed_str))
+        .with_issued_token_type(parsed.issued_token_type.map(intern_token_type))
+        .with_access_token(!parsed.not_access_token))
 }
 
 /// The POST with client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2)
@@ -336,7 +334,7 @@ pub(crate) fn form_body<'a>(
 
 /// The token type URIs of RFC 8693 §3 as strings made once and shared by
 /// every token that names them; any other is kept as sent.
-pub(crate) fn intern_token_type(uri: String) -> Arc<str> {
+pub(crate) fn intern_token_type(uri: String) -> Arc<Box<str>> {
     const KNOWN: [&str; 6] = [
         "urn:ietf:params:oauth:token-type:access_token",
         "urn:ietf:params:oauth:token-type:refresh_token",
@@ -345,10 +343,10 @@ pub(crate) fn intern_token_type(uri: String) -> Arc<str> {
         "urn:ietf:params:oauth:token-type:saml2",
         "urn:ietf:params:oauth:token-type:jwt",
     ];
-    static SHARED: std::sync::OnceLock<[Arc<str>; 6]> = std::sync::OnceLock::new();
+    static SHARED: std::sync::OnceLock<[Arc<Box<str>>; 6]> = std::sync::OnceLock::new();
     match KNOWN.iter().position(|known| *known == uri) {
-        Some(i) => Arc::clone(&SHARED.get_or_init(|| KNOWN.map(Arc::from))[i]),
-        None => uri.into(),
+        Some(i) => Arc::clone(&SHARED.get_or_init(|| KNOWN.map(|k| Arc::new(k.into())))[i]),
+        None => Arc::new(uri.into_boxed_str()),
     }
 }
 
@@ -360,9 +358,9 @@ mod tests {
     fn a_registered_token_type_is_shared_and_another_kept_as_sent() {
         let jwt = || intern_token_type("urn:ietf:params:oauth:token-type:jwt".to_owned());
         assert!(Arc::ptr_eq(&jwt(), &jwt()));
-        assert_eq!(&*jwt(), "urn:ietf:params:oauth:token-type:jwt");
+        assert_eq!(&**jwt(), "urn:ietf:params:oauth:token-type:jwt");
         assert_eq!(
-            &*intern_token_type("urn:example:t".to_owned()),
+            &**intern_token_type("urn:example:t".to_owned()),
             "urn:example:t"
         );
     }

@@ -22,7 +22,7 @@ const MAX_EARLY: f64 = 0.1;
 /// `data` for the store, published at `now_wall` (its issue time there:
 /// what another replica measures its lifetime from).
 pub(crate) fn to_stored(data: &TokenData, now: Instant, now_wall: SystemTime) -> StoredToken {
-    let token_type = if !data.access_token {
+    let token_type = if !data.is_access_token() {
         TokenType::NotApplicable
     } else if data.header.as_bytes().starts_with(b"DPoP ") {
         TokenType::DPoP
@@ -31,11 +31,11 @@ pub(crate) fn to_stored(data: &TokenData, now: Instant, now_wall: SystemTime) ->
     };
     let expires_at = now_wall + data.expires_at().saturating_duration_since(now);
     let mut stored = StoredToken::new(Secret::new(data.secret()), token_type, now_wall, expires_at);
-    if let Some(scope) = &data.scope {
-        stored = stored.with_scope(&**scope);
+    if let Some(scope) = data.scope() {
+        stored = stored.with_scope(scope);
     }
-    if let Some(issued) = &data.issued_token_type {
-        stored = stored.with_issued_token_type(&**issued);
+    if let Some(issued) = data.issued_token_type() {
+        stored = stored.with_issued_token_type(issued);
     }
     stored
 }
@@ -90,14 +90,16 @@ pub(crate) fn to_data(
         .checked_sub(buffer + early)
         .unwrap_or(now)
         .max(now.min(expires_at));
-    Some(TokenData {
-        scope: stored.scope().map(Into::into),
-        issued_token_type: stored
-            .issued_token_type()
-            .map(|t| intern_token_type(t.to_owned())),
-        access_token: stored.token_type() != TokenType::NotApplicable,
-        ..TokenData::new(header, expires_at, refresh_at)
-    })
+    Some(
+        TokenData::new(header, expires_at, refresh_at)
+            .with_scope(stored.scope().map(Into::into))
+            .with_issued_token_type(
+                stored
+                    .issued_token_type()
+                    .map(|t| intern_token_type(t.to_owned())),
+            )
+            .with_access_token(stored.token_type() != TokenType::NotApplicable),
+    )
 }
 
 #[cfg(test)]
@@ -107,19 +109,18 @@ mod tests {
     use super::*;
 
     fn data(header: TokenHeader, access_token: bool, now: Instant) -> TokenData {
-        TokenData {
-            id: 7,
-            scope: Some("read write".into()),
-            issued_token_type: Some(intern_token_type(
-                "urn:ietf:params:oauth:token-type:access_token".to_owned(),
-            )),
-            access_token,
-            ..TokenData::new(
-                header,
-                now + Duration::from_secs(3600),
-                now + Duration::from_secs(3000),
-            )
-        }
+        let mut data = TokenData::new(
+            header,
+            now + Duration::from_secs(3600),
+            now + Duration::from_secs(3000),
+        )
+        .with_scope(Some("read write".into()))
+        .with_issued_token_type(Some(intern_token_type(
+            "urn:ietf:params:oauth:token-type:access_token".to_owned(),
+        )))
+        .with_access_token(access_token);
+        data.set_id(7);
+        data
     }
 
     #[test]
@@ -157,8 +158,8 @@ mod tests {
             )
             .unwrap();
             assert_eq!(back.secret(), "tok-abc");
-            assert_eq!(back.access_token, access_token);
-            assert_eq!(back.scope.as_deref(), Some("read write"));
+            assert_eq!(back.is_access_token(), access_token);
+            assert_eq!(back.scope(), Some("read write"));
             // A registered token type is the shared string, not a copy.
             let shared = intern_token_type("urn:ietf:params:oauth:token-type:access_token".into());
             assert!(
