@@ -4,6 +4,7 @@
 //! `fetch.rs`, the builder in `builder.rs`.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -162,7 +163,7 @@ impl OAuth2Service {
         }
         provider.check_open()?;
         let request_fn = provider.request_fn(request_for);
-        match attach(&place, provider.owner(), request_fn, request, exchanged).await? {
+        match attach(place, provider.owner(), request_fn, request, exchanged).await? {
             Some(_) => prove(provider, request),
             None => Err(not_access_token(&provider.name)),
         }
@@ -348,19 +349,18 @@ fn prove(provider: &Provider, request: &mut reqwest::Request) -> Result<(), OAut
 }
 
 /// Sets the token of `place` as the request's `Authorization` header
-/// (`None`: it is no access token, see [`set_authorization`]).
-pub(crate) async fn attach(
-    place: &Place<'_>,
+/// (`None`: it is no access token, see [`set_authorization`]). Not an
+/// `async fn`, for the reason [`Place::with_token`] gives.
+pub(crate) fn attach(
+    place: Place<'_>,
     owner: Owner<'_>,
     request_fn: impl FnOnce() -> Request,
     request: &mut reqwest::Request,
     exchanged: bool,
-) -> Result<Option<TokenId>, OAuth2Error> {
-    place
-        .with_token(owner, request_fn, |token| {
-            set_authorization(request, token, exchanged)
-        })
-        .await
+) -> impl Future<Output = Result<Option<TokenId>, OAuth2Error>> {
+    place.with_token(owner, request_fn, move |token| {
+        set_authorization(request, token, exchanged)
+    })
 }
 
 /// Sets `token` as the request's `Authorization` header (marked

@@ -1,8 +1,11 @@
 //! [`Place`]: where the token of a request is cached, the provider's own
 //! [`Slot`] or a keyed entry, with the calls both answer.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::future::Either;
 
 use super::key::{CacheKey, TokenId};
 use super::keyed::{Keyed, KeyedCache};
@@ -11,7 +14,10 @@ use super::token::TokenData;
 use crate::oauth2::error::OAuth2Error;
 use crate::oauth2::time::clock::Clock;
 
-/// Where the token of a request is cached.
+/// Where the token of a request is cached. Copied, not borrowed, by the
+/// futures that wait on it: a borrow would keep it in the caller's future,
+/// which a hit moves (see [`with_token`](Self::with_token)).
+#[derive(Clone, Copy)]
 pub(crate) enum Place<'a> {
     /// The provider's own token, borrowed: cloning the slot would write a
     /// reference count that every caller shares.
@@ -21,6 +27,7 @@ pub(crate) enum Place<'a> {
 }
 
 /// A keyed entry: its provider's entries, the bound, and the key.
+#[derive(Clone, Copy)]
 pub(crate) struct KeyedPlace<'a> {
     pub(crate) keyed: &'a Arc<Keyed>,
     pub(crate) cache: &'a KeyedCache,
@@ -30,7 +37,7 @@ pub(crate) struct KeyedPlace<'a> {
     pub(crate) stamp: u64,
 }
 
-impl Place<'_> {
+impl<'a> Place<'a> {
     /// The hit, decided without waiting ([`Slot::try_hit`]).
     #[inline(always)]
     pub(crate) fn try_hit<R, F>(&self, owner: Owner<'_>, use_token: F) -> Result<R, F>
@@ -46,18 +53,23 @@ impl Place<'_> {
     /// Calls `use_token` with a valid token, from the cache or once the
     /// single request in flight for the key has delivered one
     /// ([`Slot::with_token`]).
-    pub(crate) async fn with_token<R>(
-        &self,
+    ///
+    /// Not an `async fn`: its future is the slot's own for the provider's
+    /// token, and a box for a keyed one, so that the caller's future (which
+    /// a hit moves before it completes) holds neither the place nor the
+    /// keyed path's state.
+    pub(crate) fn with_token<R>(
+        self,
         owner: Owner<'_>,
         request: impl FnOnce() -> Request,
         use_token: impl FnOnce(&Arc<TokenData>) -> R,
-    ) -> Result<R, OAuth2Error> {
+    ) -> impl Future<Output = Result<R, OAuth2Error>> {
         match self {
-            Self::Own(slot) => slot.with_token(owner, request, use_token).await,
-            Self::Keyed(place) => {
+            Self::Own(slot) => Either::Left(slot.with_token(owner, request, use_token)),
+            Self::Keyed(place) => Either::Right(Box::pin(async move {
                 let slot = place.slot();
                 slot.get().with_token(owner, request, use_token).await
-            }
+            })),
         }
     }
 
