@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::Either;
+use futures_util::future::{Either, ready};
 
 use super::key::{CacheKey, TokenId};
 use super::keyed::{Keyed, KeyedCache};
@@ -55,8 +55,9 @@ impl<'a> Place<'a> {
     /// ([`Slot::with_token`]).
     ///
     /// Not an `async fn`: its future is the slot's own for the provider's
-    /// token, and a box for a keyed one, so that the caller's future (which
-    /// a hit moves before it completes) holds neither the place nor the
+    /// token, and for a keyed one either the hit, decided here (a keyed
+    /// hit makes no slot), or a box, so that the caller's future (which a
+    /// hit moves before it completes) holds neither the place nor the
     /// keyed path's state.
     pub(crate) fn with_token<R>(
         self,
@@ -66,10 +67,13 @@ impl<'a> Place<'a> {
     ) -> impl Future<Output = Result<R, OAuth2Error>> {
         match self {
             Self::Own(slot) => Either::Left(slot.with_token(owner, request, use_token)),
-            Self::Keyed(place) => Either::Right(Box::pin(async move {
-                let slot = place.slot();
-                slot.get().with_token(owner, request, use_token).await
-            })),
+            Self::Keyed(place) => Either::Right(match place.try_hit(owner, use_token) {
+                Ok(hit) => Either::Left(ready(Ok(hit))),
+                Err(use_token) => Either::Right(Box::pin(async move {
+                    let slot = place.slot();
+                    slot.get().with_token(owner, request, use_token).await
+                })),
+            }),
         }
     }
 
@@ -291,6 +295,23 @@ mod tests {
             .expect_err("fails");
         assert_eq!(err.code(), "token_endpoint_error");
         assert_eq!((f.slots(), f.cache.entries()), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_hit_through_with_token_makes_no_slot() {
+        let f = fixture(100);
+        f.get(1, f.issue()).await;
+        let place = f.place(1);
+        let used = std::cell::Cell::new(false);
+        let future = place.with_token(f.owner(), f.issue(), |token| {
+            used.set(true);
+            AccessToken::of(token)
+        });
+        // Decided on the map before any slot could be made.
+        assert!(used.get(), "a hit, before the future is polled");
+        assert_eq!(f.slots(), 0);
+        assert_eq!(future.await.expect("hit").secret(), "tok-1");
+        assert_eq!(f.requests.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
