@@ -77,8 +77,9 @@ impl OAuth2Service {
     /// A valid access token for `provider`: the client credentials token,
     /// or with `exchange` a token exchanged for the caller's subject token.
     ///
-    /// A cache hit clones one `Arc` and takes no lock; for the provider's
-    /// own token it is this core's copy, so callers on different cores
+    /// A cache hit clones one `Arc` and takes no lock (a keyed token's
+    /// read takes its map shard's shared lock); for the provider's own
+    /// token the `Arc` is this core's copy, so callers on different cores
     /// write no shared counter. In the refresh window
     /// the cached token is returned while one background refresh runs; a
     /// missing or expired token makes the caller wait on the single request
@@ -150,12 +151,8 @@ impl OAuth2Service {
         let provider = self.provider(provider)?;
         let request_for = TokenRequest::of(exchange, None);
         let place = self.place(provider, request_for)?;
-        // Only an exchanged token can be no access token (N_A).
-        let exchanged = exchange.is_some();
         // A hit completes here, before any nested future is built.
-        match place.try_hit(provider.owner(), |token| {
-            set_authorization(request, token, exchanged)
-        }) {
+        match place.try_hit(provider.owner(), |token| set_authorization(request, token)) {
             Ok(Some(_)) if provider.dpop.is_none() => return Ok(()),
             Ok(Some(_)) => return prove(provider, request),
             Ok(None) => return Err(not_access_token(&provider.name)),
@@ -163,7 +160,7 @@ impl OAuth2Service {
         }
         provider.check_open()?;
         let request_fn = provider.request_fn(request_for);
-        match attach(place, provider.owner(), request_fn, request, exchanged).await? {
+        match attach(place, provider.owner(), request_fn, request).await? {
             Some(_) => prove(provider, request),
             None => Err(not_access_token(&provider.name)),
         }
@@ -356,23 +353,19 @@ pub(crate) fn attach(
     owner: Owner<'_>,
     request_fn: impl FnOnce() -> Request,
     request: &mut reqwest::Request,
-    exchanged: bool,
 ) -> impl Future<Output = Result<Option<TokenId>, OAuth2Error>> {
     place.with_token(owner, request_fn, move |token| {
-        set_authorization(request, token, exchanged)
+        set_authorization(request, token)
     })
 }
 
 /// Sets `token` as the request's `Authorization` header (marked
-/// sensitive); `None`, and nothing set, when an `exchanged` token is no
-/// access token (RFC 8693 §2.2.1 `N_A`).
+/// sensitive); `None`, and nothing set, when the token is no access token
+/// (RFC 8693 §2.2.1 `N_A`, which only an exchange can issue: checked for
+/// every token all the same, one bit).
 #[inline]
-fn set_authorization(
-    request: &mut reqwest::Request,
-    token: &TokenData,
-    exchanged: bool,
-) -> Option<TokenId> {
-    if exchanged && !token.is_access_token() {
+fn set_authorization(request: &mut reqwest::Request, token: &TokenData) -> Option<TokenId> {
+    if !token.is_access_token() {
         return None;
     }
     request

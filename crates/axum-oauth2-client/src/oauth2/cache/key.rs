@@ -32,8 +32,9 @@ impl Grant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CacheKey {
     pub(crate) grant: Grant,
-    /// The first bytes of the request digest of a keyed slot, for logs (the full digest
-    /// is the map key; keeping it twice would cost every entry 26 bytes).
+    /// The first bytes of the request digest of a keyed slot, for logs
+    /// (the whole digest is in the token the keyed map holds and in the
+    /// slot's home; a third copy would cost every slot 26 bytes more).
     pub(crate) subject: Option<[u8; 6]>,
 }
 
