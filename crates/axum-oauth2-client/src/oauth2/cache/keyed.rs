@@ -11,8 +11,14 @@
 //! token request for it runs, while callers wait on one, or while a
 //! forced refresh or a refresh backoff is remembered. Whoever lets go of a
 //! slot last takes it out once nothing is left to remember
-//! ([`Keyed::retire`]); a slot is made again, from the cached token, when
-//! the key next needs one.
+//! ([`Keyed::retire`]), and a sweep takes out the slots nobody holds that
+//! have nothing left to remember; a slot is made again, from the cached
+//! token, when the key next needs one.
+//!
+//! A hit reads the map of tokens only. So does a caller in the refresh
+//! window (or while a failed refresh backs off) when the key's slot
+//! already refreshes its token ([`Keyed::try_stale`]): it is served the
+//! token without holding the slot, taking no lock and allocating nothing.
 //!
 //! While a key has a slot, the slot writes the key's token: a finished
 //! request stores it (unless the slot was cleared since the request
@@ -22,8 +28,11 @@
 //!
 //! When the maps hold the bound, the next new key brings them down to
 //! 90 % of it: first the expired entries (unless a request for them is in
-//! flight), then the least recently used. Evicting a tenth at a time keeps
-//! the cost of a sweep amortised over many insertions.
+//! flight) and the idle slots, then the least recently used. Evicting a
+//! tenth at a time keeps the cost of a sweep amortised over many
+//! insertions. The bound counts the tokens and the slots, a key with both
+//! twice for the while its slot lives ([`Keyed::weight`]): two counts read
+//! on each new key, never a walk over the entries.
 //!
 //! Locks are taken in one order: a map of slots, then a slot, then the
 //! map of tokens; nothing holding a token map's lock takes another.
@@ -74,7 +83,7 @@ pub(crate) struct Keyed {
     /// The cached tokens, by the digest each carries.
     pub(super) tokens: DashMap<Cached, ()>,
     /// The slots of the keys that have one now (see the module docs).
-    pub(super) flights: DashMap<[u8; 32], Arc<Slot>>,
+    pub(super) slots: DashMap<[u8; 32], Arc<Slot>>,
     /// The provider's forced refresh interval: how long a slot remembers
     /// a refusal.
     forced_interval: Duration,
@@ -131,7 +140,7 @@ impl Keyed {
     pub(crate) fn new(forced_interval: Duration) -> Self {
         Self {
             tokens: DashMap::new(),
-            flights: DashMap::new(),
+            slots: DashMap::new(),
             forced_interval,
         }
     }
@@ -161,6 +170,43 @@ impl Keyed {
         Err(use_token)
     }
 
+    /// For a caller [`try_hit`](Self::try_hit) turned away: calls
+    /// `use_token` with the cached token of `digest` when its refresh time
+    /// is still ahead by the exact clock, or when it is past it but the
+    /// token is valid and the key's slot already refreshes it or waits out
+    /// a failed refresh's backoff ([`Slot::refresh_pending`]). Hands
+    /// `use_token` back when the caller needs the slot: to start a refresh,
+    /// or to wait for a token.
+    #[inline]
+    pub(crate) fn try_stale<R, F>(
+        &self,
+        digest: &[u8; 32],
+        owner: Owner<'_>,
+        use_token: F,
+    ) -> Result<R, F>
+    where
+        F: FnOnce(&Arc<TokenData>) -> R,
+    {
+        let now = owner.clock.now();
+        // The slot first, and let go of: the lock order is slots, tokens.
+        let pending = self
+            .slots
+            .get(digest)
+            .is_some_and(|slot| slot.refresh_pending(now));
+        if let Some(cached) = self.tokens.get(digest) {
+            let token = &cached.key().0;
+            if now < token.refresh_at {
+                owner.counts.hit();
+                return Ok(use_token(token));
+            }
+            if pending && now < token.expires_at() {
+                owner.counts.stale();
+                return Ok(use_token(token));
+            }
+        }
+        Err(use_token)
+    }
+
     /// The slot of `digest`, made with `key` (and the cached token) when
     /// the key has none, recording a use at `stamp`.
     pub(crate) fn slot(
@@ -169,11 +215,11 @@ impl Keyed {
         key: impl FnOnce() -> CacheKey,
         stamp: u64,
     ) -> Arc<Slot> {
-        if let Some(slot) = self.flights.get(&digest) {
+        if let Some(slot) = self.slots.get(&digest) {
             slot.touch(stamp);
             return Arc::clone(&slot);
         }
-        let slot = Arc::clone(&self.flights.entry(digest).or_insert_with(|| {
+        let slot = Arc::clone(&self.slots.entry(digest).or_insert_with(|| {
             let home = Home {
                 keyed: Arc::downgrade(self),
                 digest,
@@ -187,7 +233,7 @@ impl Keyed {
 
     /// The slot of `digest`, if the key has one.
     pub(crate) fn existing_slot(&self, digest: &[u8; 32]) -> Option<Arc<Slot>> {
-        self.flights.get(digest).map(|slot| Arc::clone(&slot))
+        self.slots.get(digest).map(|slot| Arc::clone(&slot))
     }
 
     /// Whether `used` is the cached token of `digest`.
@@ -199,17 +245,30 @@ impl Keyed {
 
     /// Whether the key of `digest` has a token or a slot.
     fn contains(&self, digest: &[u8; 32]) -> bool {
-        self.tokens.contains_key(digest) || self.flights.contains_key(digest)
+        self.tokens.contains_key(digest) || self.slots.contains_key(digest)
+    }
+
+    /// Whether only the map holds `slot` and it has nothing to remember
+    /// at `now`.
+    fn is_retired(&self, slot: &Arc<Slot>, now: Instant) -> bool {
+        Arc::strong_count(slot) == 1 && slot.is_idle(now, self.forced_interval)
     }
 
     /// Takes the slot of `digest` out when only the map holds it and it
     /// has nothing to remember at `now`: no request, no refusal within the
     /// forced refresh interval, no refresh backoff. Called by whoever lets
-    /// go of a slot, after letting go: the last one takes it out.
+    /// go of a slot, after letting go: the last one takes it out. Decided
+    /// first under the map's shared lock, so that letting go of a slot
+    /// others still hold (a request runs) writes no lock.
     pub(crate) fn retire(&self, digest: &[u8; 32], now: Instant) {
-        self.flights.remove_if(digest, |_, slot| {
-            Arc::strong_count(slot) == 1 && slot.is_idle(now, self.forced_interval)
-        });
+        let retired = self
+            .slots
+            .get(digest)
+            .is_some_and(|slot| self.is_retired(&slot, now));
+        if retired {
+            self.slots
+                .remove_if(digest, |_, slot| self.is_retired(slot, now));
+        }
     }
 
     /// Forgets every token; the slots are detached, so that the requests
@@ -222,7 +281,7 @@ impl Keyed {
     }
 
     fn detach_all(&self) {
-        self.flights.retain(|_, slot| {
+        self.slots.retain(|_, slot| {
             slot.detach();
             false
         });
@@ -236,11 +295,17 @@ impl Keyed {
             .count()
     }
 
-    /// How many keys have a token or a slot.
+    /// What the entries weigh against the bound: the tokens and the
+    /// slots, a key with both counted twice. Two counts, no walk.
+    fn weight(&self) -> usize {
+        self.tokens.len() + self.slots.len()
+    }
+
+    /// How many keys have a token or a slot (a walk over the slots).
     pub(crate) fn len(&self) -> usize {
         self.tokens.len()
             + self
-                .flights
+                .slots
                 .iter()
                 .filter(|slot| !self.tokens.contains_key(slot.key()))
                 .count()
@@ -248,7 +313,7 @@ impl Keyed {
 
     /// Forgets the key of `digest`, detaching its slot.
     fn evict(&self, digest: &[u8; 32]) {
-        if let Some((_, slot)) = self.flights.remove(digest) {
+        if let Some((_, slot)) = self.slots.remove(digest) {
             slot.detach();
         }
         self.tokens.remove(digest);
@@ -288,7 +353,7 @@ impl KeyedCache {
         key: impl FnOnce() -> CacheKey,
         stamp: u64,
     ) -> Arc<Slot> {
-        if !own.contains(&digest) && self.entries() >= self.max_entries {
+        if !own.contains(&digest) && self.weight() >= self.max_entries {
             self.evict();
         }
         own.slot(digest, key, stamp)
@@ -315,6 +380,12 @@ impl KeyedCache {
         self.all.iter().map(|keyed| keyed.len()).sum()
     }
 
+    /// What all providers' entries weigh against the bound
+    /// ([`Keyed::weight`]).
+    fn weight(&self) -> usize {
+        self.all.iter().map(|keyed| keyed.weight()).sum()
+    }
+
     /// Brings the entries down to 90 % of the bound (see the module docs).
     fn evict(&self) {
         let Ok(_evicting) = self.evicting.try_lock() else {
@@ -323,7 +394,7 @@ impl KeyedCache {
         let now = self.clock.now();
         for keyed in &self.all {
             let busy: HashSet<[u8; 32]> = keyed
-                .flights
+                .slots
                 .iter()
                 .filter(|slot| slot.is_busy())
                 .map(|slot| *slot.key())
@@ -331,8 +402,10 @@ impl KeyedCache {
             keyed
                 .tokens
                 .retain(|cached, _| cached.0.is_valid(now) || busy.contains(&cached.0.digest));
-            keyed.flights.retain(|digest, slot| {
-                let keep = slot.is_busy() || keyed.tokens.contains_key(digest);
+            // A slot stays while someone holds it or it remembers a
+            // request, a refusal or a backoff; its token may be gone.
+            keyed.slots.retain(|_, slot| {
+                let keep = !keyed.is_retired(slot, now);
                 if !keep {
                     slot.detach();
                 }
@@ -340,7 +413,7 @@ impl KeyedCache {
             });
         }
         let target = self.max_entries - self.max_entries / 10;
-        let total = self.entries();
+        let total = self.weight();
         if total > target {
             let mut used: Vec<(u64, usize, [u8; 32])> = Vec::with_capacity(total);
             for (index, keyed) in self.all.iter().enumerate() {
@@ -350,7 +423,7 @@ impl KeyedCache {
                 }));
                 used.extend(
                     keyed
-                        .flights
+                        .slots
                         .iter()
                         .filter(|slot| !keyed.tokens.contains_key(slot.key()))
                         .map(|slot| (slot.last_used(), index, *slot.key())),

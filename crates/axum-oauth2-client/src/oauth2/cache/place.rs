@@ -56,9 +56,10 @@ impl<'a> Place<'a> {
     ///
     /// Not an `async fn`: its future is the slot's own for the provider's
     /// token, and for a keyed one either the hit, decided here (a keyed
-    /// hit makes no slot), or a box, so that the caller's future (which a
-    /// hit moves before it completes) holds neither the place nor the
-    /// keyed path's state.
+    /// hit makes no slot, nor does a stale token served while the key's
+    /// slot refreshes it: [`Keyed::try_stale`]), or a box, so that the
+    /// caller's future (which a hit moves before it completes) holds
+    /// neither the place nor the keyed path's state.
     pub(crate) fn with_token<R>(
         self,
         owner: Owner<'_>,
@@ -67,13 +68,18 @@ impl<'a> Place<'a> {
     ) -> impl Future<Output = Result<R, OAuth2Error>> {
         match self {
             Self::Own(slot) => Either::Left(slot.with_token(owner, request, use_token)),
-            Self::Keyed(place) => Either::Right(match place.try_hit(owner, use_token) {
-                Ok(hit) => Either::Left(ready(Ok(hit))),
-                Err(use_token) => Either::Right(Box::pin(async move {
-                    let slot = place.slot();
-                    slot.get().with_token(owner, request, use_token).await
-                })),
-            }),
+            Self::Keyed(place) => Either::Right(
+                match place
+                    .try_hit(owner, use_token)
+                    .or_else(|use_token| place.keyed.try_stale(&place.digest, owner, use_token))
+                {
+                    Ok(hit) => Either::Left(ready(Ok(hit))),
+                    Err(use_token) => Either::Right(Box::pin(async move {
+                        let slot = place.slot();
+                        slot.get().with_token(owner, request, use_token).await
+                    })),
+                },
+            ),
         }
     }
 
@@ -95,7 +101,7 @@ impl<'a> Place<'a> {
                     None if !place.keyed.holds(&place.digest, used) => return true,
                     None => place.keyed.slot(place.digest, || place.key, place.stamp),
                 };
-                let slot = Held {
+                let slot = SlotHold {
                     keyed: place.keyed,
                     digest: place.digest,
                     clock: owner.clock,
@@ -118,16 +124,24 @@ impl KeyedPlace<'_> {
     }
 
     /// The key's slot, made (and the cache bounded) when it has none, and
-    /// let go of when the caller is done.
-    fn slot(&self) -> Held<'_> {
-        Held {
+    /// let go of when the caller is done. A slot that eviction or
+    /// `clear_cache` detached between its lookup and now is looked up
+    /// once more: a detached slot would make a request whose token no one
+    /// else can find.
+    fn slot(&self) -> SlotHold<'_> {
+        let lookup = || {
+            self.cache
+                .slot(self.keyed, self.digest, || self.key, self.stamp)
+        };
+        let mut slot = lookup();
+        if slot.is_detached() {
+            slot = lookup();
+        }
+        SlotHold {
             keyed: self.keyed,
             digest: self.digest,
             clock: self.cache.clock(),
-            slot: Some(
-                self.cache
-                    .slot(self.keyed, self.digest, || self.key, self.stamp),
-            ),
+            slot: Some(slot),
         }
     }
 }
@@ -135,20 +149,20 @@ impl KeyedPlace<'_> {
 /// A caller's hold on a keyed slot: when it lets go (done, or its future
 /// dropped), it takes the slot out if nothing else holds it and it has
 /// nothing to remember ([`Keyed::retire`]).
-struct Held<'a> {
+struct SlotHold<'a> {
     keyed: &'a Keyed,
     digest: [u8; 32],
     clock: &'a Arc<dyn Clock>,
     slot: Option<Arc<Slot>>,
 }
 
-impl Held<'_> {
+impl SlotHold<'_> {
     fn get(&self) -> &Arc<Slot> {
         self.slot.as_ref().expect("held until dropped")
     }
 }
 
-impl Drop for Held<'_> {
+impl Drop for SlotHold<'_> {
     fn drop(&mut self) {
         // Let go first: the last holder finds only the map's count.
         drop(self.slot.take());
@@ -229,7 +243,7 @@ mod tests {
         }
 
         fn slots(&self) -> usize {
-            self.keyed.flights.len()
+            self.keyed.slots.len()
         }
 
         /// A request that issues `tok-N` living 100 s, refreshed at 60 s.
@@ -325,6 +339,87 @@ mod tests {
         assert_eq!(f.slots(), 0);
         let hit = f.place(1).try_hit(f.owner(), AccessToken::of);
         assert_eq!(hit.ok().expect("a hit").secret(), "tok-2");
+    }
+
+    #[tokio::test]
+    async fn stale_callers_while_the_slot_refreshes_are_served_from_the_map() {
+        let f = Arc::new(fixture(100));
+        f.get(1, f.issue()).await;
+        f.clock.advance(Duration::from_secs(61));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let gated = {
+            let (issue, gate) = (f.issue(), gate.clone());
+            move || -> Request {
+                let inner = issue();
+                async move {
+                    gate.notified().await;
+                    inner.await
+                }
+                .boxed()
+            }
+        };
+        // The first stale caller starts the refresh through the slot.
+        assert_eq!(f.get(1, gated).await.secret(), "tok-1");
+        assert_eq!(f.slots(), 1, "the refresh holds its slot");
+        let slot = f.keyed.existing_slot(&[1; 32]).expect("slot");
+        let holders = Arc::strong_count(&slot);
+        // The next ones are served before their futures are polled: no
+        // slot taken, no box, no second request.
+        for _ in 0..3 {
+            let used = std::cell::Cell::new(false);
+            let future = f.place(1).with_token(f.owner(), f.issue(), |token| {
+                used.set(true);
+                AccessToken::of(token)
+            });
+            assert!(used.get(), "served on the map");
+            assert_eq!(Arc::strong_count(&slot), holders);
+            assert_eq!(future.await.expect("stale").secret(), "tok-1");
+        }
+        drop(slot);
+        gate.notify_one();
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        assert_eq!(f.slots(), 0);
+        assert_eq!(f.get(1, f.issue()).await.secret(), "tok-2");
+    }
+
+    #[tokio::test]
+    async fn a_sweep_keeps_a_slot_that_remembers_a_refusal_and_drops_one_that_no_longer_does() {
+        let f = fixture(10);
+        for subject in 2..=10 {
+            f.get(subject, f.issue()).await;
+            f.clock.advance(Duration::from_millis(10));
+        }
+        let refused = f.get(1, f.issue()).await;
+        assert!(
+            f.place(1)
+                .refused(f.owner(), refused.id(), INTERVAL, |_| {})
+        );
+        assert_eq!((f.keyed.tokens.len(), f.slots()), (9, 1));
+        // A new key sweeps: the oldest key goes, the remembered refusal stays.
+        f.clock.advance(Duration::from_millis(10));
+        f.get(11, f.issue()).await;
+        assert!(f.place(2).try_hit(f.owner(), |_| ()).is_err(), "evicted");
+        assert_eq!(f.slots(), 1);
+        // So a second refusal within the interval keeps the new token.
+        let second = f.get(1, f.issue()).await;
+        assert!(!f.place(1).refused(f.owner(), second.id(), INTERVAL, |_| {}));
+        assert_eq!(f.get(1, f.issue()).await.secret(), second.secret());
+        // Once the interval has passed, nobody needs to let go of the
+        // slot: the next sweep drops it and keeps the token.
+        f.clock.advance(INTERVAL);
+        for subject in 12..=13 {
+            f.get(subject, f.issue()).await;
+        }
+        assert_eq!(f.slots(), 0);
+        assert_eq!(
+            f.place(1)
+                .try_hit(f.owner(), AccessToken::of)
+                .ok()
+                .expect("kept")
+                .secret(),
+            second.secret()
+        );
     }
 
     #[tokio::test]

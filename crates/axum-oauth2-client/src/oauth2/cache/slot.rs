@@ -1,14 +1,17 @@
-//! One cache entry, [`Slot`]: expiry, background refresh and single flight.
+//! One cache entry's single flight, [`Slot`]: expiry, background refresh
+//! and the one token request in flight.
 //!
-//! A key is provider + grant (+ for token exchange a SHA-256 digest of the
-//! exchange parameters, see [`token_exchange::cache_digest`]). Each slot
-//! keeps its current token in an [`ArcSwapOption`], so a cache hit is one
-//! atomic load and a read of the clock's cheap upper bound
-//! ([`Clock::now_upper_bound`]; the exact clock only near `refresh_at`): it
-//! takes no lock, in particular none that a refresh holds. Writers (a
-//! finished token request, a refusal after a 401, `clear_cache`) serialise
-//! on the slot's small `flight` mutex, which is never held across an
-//! `.await`.
+//! A provider's own token lives in its slot for good; a keyed token (an
+//! exchanged one, one with per-call parameters: a SHA-256 digest of the
+//! request's fields, see [`digest`](super::key::digest)) lives in the
+//! keyed map and has a slot only while it needs one
+//! ([`keyed`](super::keyed)). A slot keeps its current token in an
+//! [`ArcSwapOption`], so a hit on it is one atomic load and a read of the
+//! clock's cheap upper bound ([`Clock::now_upper_bound`]; the exact clock
+//! only near `refresh_at`): it takes no lock, in particular none that a
+//! refresh holds. Writers (a finished token request, a refusal after a
+//! 401, `clear_cache`) serialise on the slot's small `flight` mutex, which
+//! is never held across an `.await`.
 //!
 //! What every slot of a provider shares (the clock, the provider's name,
 //! its cache counts) is lent by the owner on each call ([`Owner`]), and
@@ -38,8 +41,6 @@
 //! `forced_refresh_interval` ([`Slot::refused`]): an upstream that refuses
 //! every token cannot turn every call into a token request, nor keep
 //! taking away the token that the provider's other upstreams accept.
-//!
-//! [`token_exchange::cache_digest`]: crate::oauth2::grant::token_exchange::cache_digest
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -312,6 +313,10 @@ impl Slot {
     /// Whether the slot has nothing to remember at `now`: no request in
     /// flight, no refusal less than `interval` ago, no refresh backoff.
     pub(crate) fn is_idle(&self, now: Instant, interval: Duration) -> bool {
+        // A request in flight answers without the lock.
+        if self.refreshing.load(Ordering::Acquire) {
+            return false;
+        }
         let state = self.lock();
         if self.refreshing.load(Ordering::Acquire) {
             return false;
@@ -333,6 +338,28 @@ impl Slot {
                 .is_none_or(|t| nanos_after(t.refresh_at, now) >= backoff)
     }
 
+    /// Whether a caller at `now` past the refresh time would start no
+    /// refresh: one is in flight, or a failed one's backoff has not run
+    /// out. Reads two atomics and the current token; takes no lock.
+    pub(crate) fn refresh_pending(&self, now: Instant) -> bool {
+        if self.refreshing.load(Ordering::Acquire) {
+            return true;
+        }
+        let backoff = self.retry_not_before.load(Ordering::Acquire);
+        backoff != 0
+            && self
+                .current
+                .load()
+                .as_ref()
+                .is_some_and(|t| nanos_after(t.refresh_at, now) < backoff)
+    }
+
+    /// Whether eviction or `clear_cache` took this keyed slot out of its
+    /// map.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Relaxed)
+    }
+
     /// Where a keyed slot writes its key's token.
     fn home(&self) -> Option<&Home> {
         self.home.as_ref()
@@ -352,9 +379,11 @@ impl Slot {
         self.refreshing.load(Ordering::Acquire)
     }
 
-    /// Records a use at `stamp`.
+    /// Records a use at `stamp` (read first, as [`TokenData::touch`]).
     pub(crate) fn touch(&self, stamp: u64) {
-        self.last_used.store(stamp, Ordering::Relaxed);
+        if self.last_used.load(Ordering::Relaxed) != stamp {
+            self.last_used.store(stamp, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn last_used(&self) -> u64 {
@@ -374,6 +403,17 @@ impl Slot {
             return;
         }
         let mut state = self.lock();
+        // Checked again under the lock: a refresh that finished since the
+        // caller read its token has stored a new one (or set a backoff),
+        // and a second refresh now would be one request too many.
+        let due = self.current.load().as_ref().is_some_and(|token| {
+            token.refresh_at <= now
+                && nanos_after(token.refresh_at, now)
+                    >= self.retry_not_before.load(Ordering::Acquire)
+        });
+        if !due {
+            return;
+        }
         let state = state.get_or_insert_default();
         if state.running.is_none() {
             tracing::debug!(key = %self.key.named(owner.provider), "refreshing token in the background");
@@ -662,6 +702,36 @@ mod tests {
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_saw_the_token_before_a_refresh_ended_starts_no_second_one() {
+        let f = fixture();
+        let first = f.slot.get(f.owner(), issue(&f)).await.expect("token");
+        f.clock.advance(Duration::from_secs(61));
+        // A caller reads the stale token's refresh time; before it asks
+        // for a refresh, another caller's refresh ends.
+        let seen = f.slot.peek().expect("cached").refresh_at;
+        assert_eq!(
+            f.slot
+                .get(f.owner(), issue(&f))
+                .await
+                .expect("stale")
+                .secret(),
+            first.secret()
+        );
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        assert_eq!(f.slot.peek().expect("refreshed").secret(), "tok-2");
+        f.slot
+            .refresh_in_background(f.owner(), f.clock.now(), seen, issue(&f));
+        settle().await;
+        assert_eq!(
+            f.requests.load(Ordering::SeqCst),
+            2,
+            "the new token is not due"
+        );
+        assert!(!f.slot.is_busy());
     }
 
     #[tokio::test]
