@@ -12,7 +12,7 @@ use reqwest::header::AUTHORIZATION;
 
 use super::binding::not_access_token;
 use super::builder::OAuth2ServiceBuilder;
-use super::cache::{CacheKey, KeyedCache, KeyedPlace, Owner, Place, Request, TokenId};
+use super::cache::{KeyedCache, KeyedPlace, Owner, Place, Request, TokenId};
 use super::config::OAuth2Config;
 use super::discovery::AuthorizationServerMetadata;
 use super::error::OAuth2Error;
@@ -93,19 +93,25 @@ impl OAuth2Service {
         // cost the hit a second state machine.
         let request = TokenRequest::of(exchange, None);
         let provider = self.provider(provider)?;
-        let place = self.place(provider, request)?;
-        if let Ok(token) = place.try_hit(provider.owner(), AccessToken::of) {
-            return Ok(token);
-        }
-        // A miss after shutdown neither starts nor logs a request.
-        provider.check_open()?;
-        place
-            .with_token(
+        // The place ends before the await: a local still in scope there
+        // would be kept in the future, which a hit moves.
+        let miss = {
+            let place = match request {
+                TokenRequest::Configured => Place::Own(&provider.client_credentials),
+                keyed => Place::Keyed(self.keyed_place(provider, keyed)?),
+            };
+            if let Ok(token) = place.try_hit(provider.owner(), AccessToken::of) {
+                return Ok(token);
+            }
+            // A miss after shutdown neither starts nor logs a request.
+            provider.check_open()?;
+            place.with_token(
                 provider.owner(),
                 provider.request_fn(request),
                 AccessToken::of,
             )
-            .await
+        };
+        miss.await
     }
 
     /// A valid access token for `provider`'s own grant with `params` over
@@ -119,18 +125,23 @@ impl OAuth2Service {
     ) -> Result<AccessToken, OAuth2Error> {
         let request = TokenRequest::of(None, Some(params));
         let provider = self.provider(provider)?;
-        let place = self.place(provider, request)?;
-        if let Ok(token) = place.try_hit(provider.owner(), AccessToken::of) {
-            return Ok(token);
-        }
-        provider.check_open()?;
-        place
-            .with_token(
+        // As in `get_token`: the place ends before the await.
+        let miss = {
+            let place = match request {
+                TokenRequest::Configured => Place::Own(&provider.client_credentials),
+                keyed => Place::Keyed(self.keyed_place(provider, keyed)?),
+            };
+            if let Ok(token) = place.try_hit(provider.owner(), AccessToken::of) {
+                return Ok(token);
+            }
+            provider.check_open()?;
+            place.with_token(
                 provider.owner(),
                 provider.request_fn(request),
                 AccessToken::of,
             )
-            .await
+        };
+        miss.await
     }
 
     /// Sets `Authorization: Bearer …` (marked sensitive) on a request built
@@ -150,17 +161,24 @@ impl OAuth2Service {
     ) -> Result<(), OAuth2Error> {
         let provider = self.provider(provider)?;
         let request_for = TokenRequest::of(exchange, None);
-        let place = self.place(provider, request_for)?;
-        // A hit completes here, before any nested future is built.
-        match place.try_hit(provider.owner(), |token| set_authorization(request, token)) {
-            Ok(Some(_)) if provider.dpop.is_none() => return Ok(()),
-            Ok(Some(_)) => return prove(provider, request),
-            Ok(None) => return Err(not_access_token(&provider.name)),
-            Err(_) => {}
-        }
-        provider.check_open()?;
-        let request_fn = provider.request_fn(request_for);
-        match attach(place, provider.owner(), request_fn, request).await? {
+        // A hit completes here, before any nested future is built; the
+        // place ends before the await (see `get_token`).
+        let miss = {
+            let place = match request_for {
+                TokenRequest::Configured => Place::Own(&provider.client_credentials),
+                keyed => Place::Keyed(self.keyed_place(provider, keyed)?),
+            };
+            match place.try_hit(provider.owner(), |token| set_authorization(request, token)) {
+                Ok(Some(_)) if provider.dpop.is_none() => return Ok(()),
+                Ok(Some(_)) => return prove(provider, request),
+                Ok(None) => return Err(not_access_token(&provider.name)),
+                Err(_) => {}
+            }
+            provider.check_open()?;
+            let request_fn = provider.request_fn(request_for);
+            attach(place, provider.owner(), request_fn, &mut *request)
+        };
+        match miss.await? {
             Some(_) => prove(provider, request),
             None => Err(not_access_token(&provider.name)),
         }
@@ -293,9 +311,10 @@ impl OAuth2Service {
     /// The provider's own slot is borrowed, not cloned: cloning would
     /// write a reference count that every caller shares.
     ///
-    /// Inlined: the provider's own slot is the hit path's; a keyed entry
-    /// is a call of its own.
-    #[inline]
+    /// The hit paths (`get_token`, `get_token_with`, `authorize`) match
+    /// on the request themselves: a `Result` of a place, taken apart by
+    /// `?`, was copied through memory on every hit, the keyed variant's
+    /// bytes included.
     pub(crate) fn place<'a>(
         &'a self,
         provider: &'a Provider,
@@ -309,7 +328,7 @@ impl OAuth2Service {
 
     /// The keyed entry of `request`.
     #[inline(never)]
-    fn keyed_place<'a>(
+    pub(crate) fn keyed_place<'a>(
         &'a self,
         provider: &'a Provider,
         request: TokenRequest<'_>,
@@ -324,12 +343,7 @@ impl OAuth2Service {
             keyed: &provider.keyed,
             cache: &self.inner.keyed,
             digest,
-            key: CacheKey {
-                grant: provider.grant(request),
-                subject: Some([
-                    digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
-                ]),
-            },
+            grant: provider.grant(request),
             stamp: self.inner.keyed.stamp(),
         })
     }

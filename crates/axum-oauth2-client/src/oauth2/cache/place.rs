@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, ready};
 
+use super::Grant;
 use super::key::{CacheKey, TokenId};
 use super::keyed::{Keyed, KeyedCache};
 use super::slot::{Owner, Request, Slot};
@@ -27,12 +28,17 @@ pub(crate) enum Place<'a> {
 }
 
 /// A keyed entry: its provider's entries, the bound, and the key.
+///
+/// The key's grant is kept, not its [`CacheKey`]: a place is copied on
+/// every hit of the provider's own token too (it is one variant of
+/// [`Place`]), and the key's seven bytes of digest prefix were copied in
+/// overlapping pieces whose loads stalled on the stores before them.
 #[derive(Clone, Copy)]
 pub(crate) struct KeyedPlace<'a> {
     pub(crate) keyed: &'a Arc<Keyed>,
     pub(crate) cache: &'a KeyedCache,
     pub(crate) digest: [u8; 32],
-    pub(crate) key: CacheKey,
+    pub(crate) grant: Grant,
     /// This use, for eviction.
     pub(crate) stamp: u64,
 }
@@ -99,7 +105,7 @@ impl<'a> Place<'a> {
                     // With no slot, the cached token is the key's: when it
                     // is another, a newer token is there to retry with.
                     None if !place.keyed.holds(&place.digest, used) => return true,
-                    None => place.keyed.slot(place.digest, || place.key, place.stamp),
+                    None => place.keyed.slot(place.digest, || place.key(), place.stamp),
                 };
                 let slot = SlotHold {
                     keyed: place.keyed,
@@ -114,6 +120,16 @@ impl<'a> Place<'a> {
 }
 
 impl KeyedPlace<'_> {
+    /// The key of the entry's slot: the grant and, for logs, the first
+    /// bytes of the digest.
+    fn key(&self) -> CacheKey {
+        let d = &self.digest;
+        CacheKey {
+            grant: self.grant,
+            subject: Some([d[0], d[1], d[2], d[3], d[4], d[5]]),
+        }
+    }
+
     #[inline(always)]
     fn try_hit<R, F>(&self, owner: Owner<'_>, use_token: F) -> Result<R, F>
     where
@@ -131,7 +147,7 @@ impl KeyedPlace<'_> {
     fn slot(&self) -> SlotHold<'_> {
         let lookup = || {
             self.cache
-                .slot(self.keyed, self.digest, || self.key, self.stamp)
+                .slot(self.keyed, self.digest, || self.key(), self.stamp)
         };
         let mut slot = lookup();
         if slot.is_detached() {
@@ -180,7 +196,7 @@ mod tests {
     use super::*;
     use crate::oauth2::cache::token::AccessToken;
     use crate::oauth2::cache::token_header::TokenHeader;
-    use crate::oauth2::cache::{Grant, REFRESH_RETRY_DELAY};
+    use crate::oauth2::cache::REFRESH_RETRY_DELAY;
     use crate::oauth2::secret::Secret;
     use crate::oauth2::telemetry::CacheCounts;
     use crate::oauth2::time::clock::ManualClock;
@@ -227,10 +243,7 @@ mod tests {
                 keyed: &self.keyed,
                 cache: &self.cache,
                 digest,
-                key: CacheKey {
-                    grant: Grant::TokenExchange,
-                    subject: Some([subject; 6]),
-                },
+                grant: Grant::TokenExchange,
                 stamp: self.cache.stamp(),
             })
         }
