@@ -882,3 +882,86 @@ async fn a_paused_or_full_redis_fails_no_call_and_costs_a_miss_its_time_bounds_o
     }
     assert_eq!(issuer.issued(), 4);
 }
+
+/// The system clock, but for the first exact read on one thread once
+/// armed: that read waits until the test lets it go, so the test can act
+/// between a caller's checks and what it does next.
+#[derive(Debug)]
+struct PausingClock {
+    on: std::sync::Mutex<Option<std::thread::ThreadId>>,
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl axum_oauth2_client::Clock for PausingClock {
+    fn now(&self) -> Instant {
+        let now = Instant::now();
+        let mut on = self.on.lock().expect("lock");
+        if *on == Some(std::thread::current().id()) {
+            *on = None;
+            drop(on);
+            self.entered.lock().expect("lock").send(()).expect("send");
+            self.release.lock().expect("lock").recv().expect("release");
+        }
+        now
+    }
+
+    fn now_upper_bound(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_past_the_shutdown_check_fills_no_cache_from_the_store() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let keys = KeyFile::new(&[1]);
+    let issuer = Issuer::new();
+    let server = token_server(issuer.clone()).await;
+    let vars = vars(&token_url(&server), &redis, &keys, &namespace(), &[]);
+    // One replica publishes a token.
+    let first = replicas(1, &vars).remove(0);
+    first.get_token(PROVIDER, None).await.expect("token");
+    settled(&redis, 1).await;
+
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let clock = Arc::new(PausingClock {
+        on: std::sync::Mutex::new(None),
+        entered: std::sync::Mutex::new(entered_tx),
+        release: std::sync::Mutex::new(release_rx),
+    });
+    let config = OAuth2Config::from_vars(vars.iter().cloned()).expect("config");
+    let second = OAuth2Service::builder(config)
+        .clock(clock.clone())
+        .build()
+        .expect("service");
+    // A caller of the second replica misses, passes the shutdown check,
+    // and stops at its next read of the clock, before its request starts.
+    let caller = {
+        let (second, clock) = (second.clone(), clock.clone());
+        std::thread::spawn(move || {
+            *clock.on.lock().expect("lock") = Some(std::thread::current().id());
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(second.get_token(PROVIDER, None))
+                .map(|t| t.secret().to_owned())
+        })
+    };
+    entered
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the caller reached its clock");
+    second.shutdown();
+    release.send(()).expect("release");
+    let result = caller.join().expect("join");
+
+    assert_eq!(
+        result.expect_err("no token after shutdown").code(),
+        "shutting_down"
+    );
+    assert_eq!(second.cached_tokens(), 0, "the cache stays empty");
+    assert_eq!(issuer.issued(), 1, "and no token request went out");
+}

@@ -223,6 +223,10 @@ impl Provider {
             let provider = Arc::clone(self);
             let request = request.to_owned();
             async move {
+                // A caller past the service's own check when `shutdown`
+                // ran starts its request after the cache was cleared:
+                // nothing, the shared store included, may fill it again.
+                provider.check_open()?;
                 let data = match &provider.shared {
                     Some(shared) => {
                         let digest = provider.digest(request.view());
