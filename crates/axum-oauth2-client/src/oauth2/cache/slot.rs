@@ -279,6 +279,17 @@ impl Slot {
             return;
         }
         let mut state = self.lock();
+        // Checked again under the lock: a refresh that finished since the
+        // caller read its token has stored a new one (or set a backoff),
+        // and a second refresh now would be one request too many.
+        let due = self.current.load().as_ref().is_some_and(|token| {
+            token.refresh_at <= now
+                && nanos_after(token.refresh_at, now)
+                    >= self.retry_not_before.load(Ordering::Acquire)
+        });
+        if !due {
+            return;
+        }
         if state.running.is_none() {
             tracing::debug!(key = %self.key, "refreshing token in the background");
             self.counts.background_refresh();
@@ -489,6 +500,31 @@ mod tests {
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_saw_the_token_before_a_refresh_ended_starts_no_second_one() {
+        let f = fixture();
+        let first = f.slot.get(issue(&f)).await.expect("token");
+        f.clock.advance(Duration::from_secs(61));
+        // A caller reads the stale token's refresh time; before it asks
+        // for a refresh, another caller's refresh ends.
+        let seen = f.slot.peek().expect("cached").refresh_at;
+        assert_eq!(
+            f.slot.get(issue(&f)).await.expect("stale").secret(),
+            first.secret()
+        );
+        settle().await;
+        assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+        assert_eq!(f.slot.peek().expect("refreshed").secret(), "tok-2");
+        f.slot.refresh_in_background(f.clock.now(), seen, issue(&f));
+        settle().await;
+        assert_eq!(
+            f.requests.load(Ordering::SeqCst),
+            2,
+            "the new token is not due"
+        );
+        assert!(!f.slot.is_busy());
     }
 
     #[tokio::test]
