@@ -194,9 +194,9 @@ mod tests {
     use reqwest::StatusCode;
 
     use super::*;
+    use crate::oauth2::cache::REFRESH_RETRY_DELAY;
     use crate::oauth2::cache::token::AccessToken;
     use crate::oauth2::cache::token_header::TokenHeader;
-    use crate::oauth2::cache::REFRESH_RETRY_DELAY;
     use crate::oauth2::secret::Secret;
     use crate::oauth2::telemetry::CacheCounts;
     use crate::oauth2::time::clock::ManualClock;
