@@ -15,10 +15,11 @@
 //! have nothing left to remember; a slot is made again, from the cached
 //! token, when the key next needs one.
 //!
-//! A hit reads the map of tokens only. So does a caller in the refresh
-//! window (or while a failed refresh backs off) when the key's slot
-//! already refreshes its token ([`Keyed::try_stale`]): it is served the
-//! token without holding the slot, taking no lock and allocating nothing.
+//! A hit reads the map of tokens only (a shard's shared lock). So does a
+//! caller in the refresh window (or while a failed refresh backs off)
+//! when the key's slot already refreshes its token ([`Keyed::try_stale`]):
+//! it is served the token without holding the slot, taking only shared
+//! shard locks and allocating nothing.
 //!
 //! While a key has a slot, the slot writes the key's token: a finished
 //! request stores it (unless the slot was cleared since the request
@@ -31,8 +32,9 @@
 //! flight) and the idle slots, then the least recently used. Evicting a
 //! tenth at a time keeps the cost of a sweep amortised over many
 //! insertions. The bound counts the tokens and the slots, a key with both
-//! twice for the while its slot lives ([`Keyed::weight`]): two counts read
-//! on each new key, never a walk over the entries.
+//! twice while its slot lives ([`Keyed::weight`]): the maps' lengths read
+//! on each new key (a shared lock per shard), never a walk over the
+//! entries.
 //!
 //! Locks are taken in one order: a map of slots, then a slot, then the
 //! map of tokens; nothing holding a token map's lock takes another.
@@ -41,7 +43,7 @@ use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -364,7 +366,7 @@ impl KeyedCache {
         &self.clock
     }
 
-    /// When an exchanged token is used, for eviction: an order, not an exact
+    /// When a keyed token is used, for eviction: an order, not an exact
     /// time, so the clock's cheap upper bound serves.
     #[inline]
     pub(crate) fn stamp(&self) -> u64 {
@@ -388,8 +390,12 @@ impl KeyedCache {
 
     /// Brings the entries down to 90 % of the bound (see the module docs).
     fn evict(&self) {
-        let Ok(_evicting) = self.evicting.try_lock() else {
-            return;
+        // A sweep that panicked (a clock, a log subscriber) leaves the
+        // lock poisoned: the bound must hold all the same.
+        let _evicting = match self.evicting.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
         };
         let now = self.clock.now();
         for keyed in &self.all {

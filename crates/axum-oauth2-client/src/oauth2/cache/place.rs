@@ -31,7 +31,8 @@ pub(crate) enum Place<'a> {
 ///
 /// The key's grant is kept, not its [`CacheKey`]: a place is copied on
 /// every hit of the provider's own token too (it is one variant of
-/// [`Place`]), and the key's seven bytes of digest prefix were copied in
+/// [`Place`]), and the key's seven bytes (its digest prefix and whether it
+/// has one) were copied in
 /// overlapping pieces whose loads stalled on the stores before them.
 #[derive(Clone, Copy)]
 pub(crate) struct KeyedPlace<'a> {
@@ -105,7 +106,12 @@ impl<'a> Place<'a> {
                     // With no slot, the cached token is the key's: when it
                     // is another, a newer token is there to retry with.
                     None if !place.keyed.holds(&place.digest, used) => return true,
-                    None => place.keyed.slot(place.digest, || place.key(), place.stamp),
+                    // Made through the bound, as any new slot is.
+                    None => {
+                        place
+                            .cache
+                            .slot(place.keyed, place.digest, || place.key(), place.stamp)
+                    }
                 };
                 let slot = SlotHold {
                     keyed: place.keyed,

@@ -91,8 +91,8 @@ pub(crate) struct Slot {
     /// cached token's `refresh_at` (0: none pending). Relative to the token
     /// so that no base instant need be stored per slot.
     retry_not_before: AtomicU64,
-    /// When an exchanged token was last asked for, for eviction (a stamp
-    /// from the service; client credentials slots are never evicted).
+    /// When a keyed slot was last asked for, for eviction (a stamp from
+    /// the service; the provider's own slot is never evicted).
     last_used: AtomicU64,
     key: CacheKey,
     /// Set while a request is in flight: lets hits in the refresh window
@@ -461,11 +461,13 @@ impl Slot {
         owner: Owner<'_>,
         request: impl FnOnce() -> Request,
     ) -> (u64, Flight) {
-        // Built before the slot is marked busy: if building it panics, the
-        // panic reaches this caller and the slot is left as it was.
+        // Built and spawned before the slot is marked busy: if either
+        // panics (a request builder, a caller outside a Tokio runtime),
+        // the panic reaches this caller and the slot is left as it was.
+        // The task cannot finish before the mark: its `finish` waits for
+        // the flight lock this caller holds.
         let work = request();
         let number = NEXT_FLIGHT.fetch_add(1, Ordering::Relaxed);
-        self.refreshing.store(true, Ordering::Release);
         let slot = Arc::clone(self);
         let (clock, provider) = (Arc::clone(owner.clock), Arc::clone(owner.provider));
         let task = tokio::spawn(async move {
@@ -482,6 +484,7 @@ impl Slot {
             }
             result
         });
+        self.refreshing.store(true, Ordering::Release);
         // Weak: the flight is stored in the slot, which must not own itself.
         let slot = Arc::downgrade(self);
         let (clock, provider) = (Arc::clone(owner.clock), Arc::clone(owner.provider));
@@ -732,6 +735,26 @@ mod tests {
             "the new token is not due"
         );
         assert!(!f.slot.is_busy());
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_spawned_leaves_the_slot_as_it_was() {
+        let f = fixture();
+        // Outside a Tokio runtime the spawn panics, in this caller.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            f.slot.get(f.owner(), issue(&f)).now_or_never()
+        }));
+        assert!(polled.is_err(), "the spawn panicked");
+        assert!(!f.slot.is_busy(), "no request is marked as running");
+        // Inside one, the next caller gets its token.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let token = runtime
+            .block_on(f.slot.get(f.owner(), issue(&f)))
+            .expect("token");
+        assert_eq!(token.secret(), "tok-1");
     }
 
     #[tokio::test]
