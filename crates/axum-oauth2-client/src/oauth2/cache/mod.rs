@@ -8,6 +8,8 @@ mod key;
 mod keyed;
 mod place;
 mod slot;
+#[cfg(test)]
+mod test_requests;
 pub(crate) mod token;
 pub(crate) mod token_header;
 

@@ -196,14 +196,10 @@ impl Drop for SlotHold<'_> {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use futures_util::FutureExt as _;
-    use reqwest::StatusCode;
-
     use super::*;
     use crate::oauth2::cache::REFRESH_RETRY_DELAY;
+    use crate::oauth2::cache::test_requests::{self, settle};
     use crate::oauth2::cache::token::AccessToken;
-    use crate::oauth2::cache::token_header::TokenHeader;
-    use crate::oauth2::secret::Secret;
     use crate::oauth2::telemetry::CacheCounts;
     use crate::oauth2::time::clock::ManualClock;
 
@@ -265,43 +261,12 @@ mod tests {
             self.keyed.slots.len()
         }
 
-        /// A request that issues `tok-N` living 100 s, refreshed at 60 s.
         fn issue(&self) -> impl FnOnce() -> Request + use<> {
-            let (clock, requests) = (self.clock.clone(), self.requests.clone());
-            move || {
-                async move {
-                    let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
-                    let now = clock.now();
-                    Ok(TokenData::new(
-                        TokenHeader::bearer(&Secret::new(format!("tok-{n}"))).expect("header"),
-                        now + Duration::from_secs(100),
-                        now + Duration::from_secs(60),
-                    ))
-                }
-                .boxed()
-            }
+            test_requests::issue(&self.clock, &self.requests)
         }
 
         fn fail(&self) -> impl FnOnce() -> Request + use<> {
-            let requests = self.requests.clone();
-            move || {
-                async move {
-                    requests.fetch_add(1, Ordering::SeqCst);
-                    Err(OAuth2Error::TokenEndpointError {
-                        provider: "p".into(),
-                        status: StatusCode::SERVICE_UNAVAILABLE,
-                        body: Default::default(),
-                        retry_after: None,
-                    })
-                }
-                .boxed()
-            }
-        }
-    }
-
-    async fn settle() {
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
+            test_requests::fail(&self.requests)
         }
     }
 
@@ -366,17 +331,7 @@ mod tests {
         f.get(1, f.issue()).await;
         f.clock.advance(Duration::from_secs(61));
         let gate = Arc::new(tokio::sync::Notify::new());
-        let gated = {
-            let (issue, gate) = (f.issue(), gate.clone());
-            move || -> Request {
-                let inner = issue();
-                async move {
-                    gate.notified().await;
-                    inner.await
-                }
-                .boxed()
-            }
-        };
+        let gated = test_requests::gated(&gate, f.issue());
         // The first stale caller starts the refresh through the slot.
         assert_eq!(f.get(1, gated).await.secret(), "tok-1");
         assert_eq!(f.slots(), 1, "the refresh holds its slot");
@@ -502,15 +457,7 @@ mod tests {
             .map(|_| {
                 let (f, gate) = (f.clone(), gate.clone());
                 tokio::spawn(async move {
-                    let issue = f.issue();
-                    let gated = move || -> Request {
-                        let inner = issue();
-                        async move {
-                            gate.notified().await;
-                            inner.await
-                        }
-                        .boxed()
-                    };
+                    let gated = test_requests::gated(&gate, f.issue());
                     f.get(1, gated).await.secret().to_owned()
                 })
             })
@@ -549,15 +496,7 @@ mod tests {
         let waiter = {
             let (f, gate) = (f.clone(), gate.clone());
             tokio::spawn(async move {
-                let issue = f.issue();
-                let gated = move || -> Request {
-                    let inner = issue();
-                    async move {
-                        gate.notified().await;
-                        inner.await
-                    }
-                    .boxed()
-                };
+                let gated = test_requests::gated(&gate, f.issue());
                 f.get(1, gated).await.secret().to_owned()
             })
         };

@@ -600,10 +600,9 @@ fn internal(provider: &str, reason: &str) -> OAuth2Error {
 mod tests {
     use std::sync::atomic::AtomicUsize;
 
-    use reqwest::StatusCode;
-
     use super::*;
     use crate::oauth2::cache::Grant;
+    use crate::oauth2::cache::test_requests::{self, settle};
     use crate::oauth2::cache::token_header::TokenHeader;
     use crate::oauth2::secret::Secret;
     use crate::oauth2::time::clock::ManualClock;
@@ -666,45 +665,12 @@ mod tests {
         })
     }
 
-    /// A request that issues `tok-N` living 100 s, refreshed at 60 s.
     fn issue(f: &Fixture) -> impl FnOnce() -> Request + use<> {
-        let clock = f.clock.clone();
-        let requests = f.requests.clone();
-        move || {
-            async move {
-                let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
-                let now = clock.now();
-                let secret = format!("tok-{n}");
-                Ok(TokenData::new(
-                    TokenHeader::bearer(&Secret::new(secret)).expect("header"),
-                    now + Duration::from_secs(100),
-                    now + Duration::from_secs(60),
-                ))
-            }
-            .boxed()
-        }
+        test_requests::issue(&f.clock, &f.requests)
     }
 
     fn fail(f: &Fixture) -> impl FnOnce() -> Request + use<> {
-        let requests = f.requests.clone();
-        move || {
-            async move {
-                requests.fetch_add(1, Ordering::SeqCst);
-                Err(OAuth2Error::TokenEndpointError {
-                    provider: "p".into(),
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    body: Default::default(),
-                    retry_after: None,
-                })
-            }
-            .boxed()
-        }
-    }
-
-    async fn settle() {
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
+        test_requests::fail(&f.requests)
     }
 
     #[tokio::test]
