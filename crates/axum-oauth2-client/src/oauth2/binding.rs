@@ -15,7 +15,7 @@ use super::cache::{Place, TokenId};
 use super::error::OAuth2Error;
 use super::fetch_options::is_allowed;
 use super::provider::{Answer, Provider};
-use super::service::OAuth2Service;
+use super::service::{OAuth2Service, place};
 use super::token_request::TokenRequest;
 use crate::dpop::asks_for_nonce;
 use crate::http_signature::Signer;
@@ -48,7 +48,7 @@ impl OAuth2Service {
         let provider = self.provider(provider)?;
         provider.check_open()?;
         provider.check_upstream_url(url)?;
-        let place = self.place(provider, request)?;
+        let place = place!(self, provider, request);
         Ok(Binding {
             provider,
             place,
